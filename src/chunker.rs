@@ -1,0 +1,245 @@
+//! Files as DAGs: split bytes into nodes (children first) and reassemble them from a root key.
+//!
+//! Layout made by [`chunk_file`], for a maximum node length `N` (the chunk size):
+//! - a file that fits (`16 + 64 + len <= N`) is a single file node holding all its data;
+//! - otherwise the data is cut into successor leaves of `N - 16` bytes, grouped under successor
+//!   nodes of up to `(N - 16) / 16` children each, level by level, until the root file node
+//!   (FileInfo, no data) can hold the top level's keys: at most `(N - 80) / 16` of them.
+//!
+//! [`read_file`] accepts any DAG of that shape and more: a node's content is its own data
+//! followed by the content of each child in order (pre-order), which also reads CASFA-style
+//! trees that keep data in inner nodes.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use crate::error::{Error, Result};
+use crate::key::Key;
+use crate::node::{self, FileInfo, NodeKind, FILE_INFO_LEN, HEADER_LEN};
+use crate::storage::StorageProvider;
+
+/// Default maximum node length: 1 MiB.
+pub const DEFAULT_CHUNK_SIZE: usize = 1024 * 1024;
+/// Smallest chunk size: enough for a root with at least two children.
+pub const MIN_CHUNK_SIZE: usize = 128;
+/// Largest chunk size (the payload length field is 32 bits; servers advertise far less).
+pub const MAX_CHUNK_SIZE: usize = 1 << 30;
+/// How many nodes [`read_file`] fetches at once.
+const READ_CONCURRENCY: usize = 16;
+
+/// How to cut a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkOptions {
+    /// Maximum length of every node, header included.
+    pub chunk_size: usize,
+    /// MIME type recorded in the root's FileInfo (printable ASCII, at most 56 bytes).
+    pub content_type: String,
+}
+
+impl Default for ChunkOptions {
+    fn default() -> Self {
+        ChunkOptions {
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            content_type: String::new(),
+        }
+    }
+}
+
+/// The nodes of one file, children before parents; the root comes last.
+#[derive(Debug, Clone)]
+pub struct FileDag {
+    pub root: Key,
+    pub nodes: Vec<(Key, Bytes)>,
+}
+
+/// A file read back from its DAG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+/// Splits `data` into nodes, children first. Deterministic: the same bytes and options always
+/// give the same keys.
+pub fn chunk_file(data: &[u8], options: &ChunkOptions) -> Result<FileDag> {
+    let n = options.chunk_size;
+    if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&n) {
+        return Err(Error::InvalidArgument(format!(
+            "chunk size {n} is outside {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE}"
+        )));
+    }
+    let info = FileInfo {
+        size: data.len() as u64,
+        content_type: options.content_type.clone(),
+    };
+    let exponent = block_size_exponent(n);
+    let mut nodes = Vec::new();
+    let mut push = |bytes: Vec<u8>| {
+        let key = Key::for_bytes(&bytes);
+        nodes.push((key, Bytes::from(bytes)));
+        key
+    };
+
+    if HEADER_LEN + FILE_INFO_LEN + data.len() <= n {
+        let root = push(node::encode_file(&[], &info, data, exponent)?);
+        return Ok(FileDag { root, nodes });
+    }
+
+    let mut level: Vec<Key> = data
+        .chunks(n - HEADER_LEN)
+        .map(|piece| node::encode_successor(&[], piece, exponent).map(&mut push))
+        .collect::<Result<_, _>>()?;
+    let root_fanout = (n - HEADER_LEN - FILE_INFO_LEN) / 16;
+    let inner_fanout = (n - HEADER_LEN) / 16;
+    while level.len() > root_fanout {
+        level = level
+            .chunks(inner_fanout)
+            .map(|children| node::encode_successor(children, &[], exponent).map(&mut push))
+            .collect::<Result<_, _>>()?;
+    }
+    let root = push(node::encode_file(&level, &info, &[], exponent)?);
+    Ok(FileDag { root, nodes })
+}
+
+/// Chunks `data` and puts every node into `storage`, children first; returns the root key.
+pub async fn store_file<S: StorageProvider>(
+    storage: &S,
+    data: &[u8],
+    options: &ChunkOptions,
+) -> Result<Key> {
+    let dag = chunk_file(data, options)?;
+    for (key, bytes) in dag.nodes {
+        storage.put(key, bytes).await?;
+    }
+    Ok(dag.root)
+}
+
+/// Reads a file back from its root key, verifying every node's hash and structure and that the
+/// length adds up to the FileInfo. Nodes of one level are fetched concurrently.
+pub async fn read_file<S: StorageProvider>(storage: &S, root: Key) -> Result<File> {
+    let root_bytes = fetch_verified(storage, root).await?;
+    let root_view = node::decode(&root_bytes)?;
+    let info = root_view.file_info().ok_or_else(|| {
+        Error::CorruptDag(format!(
+            "{root} is a {:?} node, not a file",
+            root_view.kind()
+        ))
+    })?;
+    // A DAG may name a node many times; each distinct node is fetched once. The number of
+    // references is bounded so a hostile DAG cannot make us loop for long.
+    let max_references = info.size.saturating_mul(2).saturating_add(64);
+    let mut references: u64 = 1;
+    let mut fetched: HashMap<Key, Bytes> = HashMap::from([(root, root_bytes.clone())]);
+    let mut frontier: Vec<Key> = root_view.children().collect();
+    while !frontier.is_empty() {
+        references += frontier.len() as u64;
+        if references > max_references {
+            return Err(Error::CorruptDag(format!(
+                "{root} references more nodes than a {}-byte file can need",
+                info.size
+            )));
+        }
+        let mut wanted: Vec<Key> = frontier
+            .iter()
+            .copied()
+            .filter(|key| !fetched.contains_key(key))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let level: Vec<(Key, Bytes)> = stream::iter(wanted)
+            .map(|key| async move { fetch_verified(storage, key).await.map(|b| (key, b)) })
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut next = Vec::new();
+        for (key, bytes) in &level {
+            let view = node::decode(bytes)?;
+            if view.kind() != NodeKind::Successor {
+                return Err(Error::CorruptDag(format!(
+                    "{key} inside file {root} is a {:?} node, not a successor",
+                    view.kind()
+                )));
+            }
+            next.extend(view.children());
+        }
+        fetched.extend(level);
+        frontier = next;
+    }
+
+    let mut data = Vec::with_capacity(usize::try_from(info.size).unwrap_or(0).min(1 << 30));
+    append_content(root, &fetched, &mut data, info.size)?;
+    if data.len() as u64 != info.size {
+        return Err(Error::CorruptDag(format!(
+            "file {root} has {} bytes but its FileInfo says {}",
+            data.len(),
+            info.size
+        )));
+    }
+    Ok(File {
+        content_type: info.content_type,
+        data,
+    })
+}
+
+/// Appends the pre-order content of `key` (own data, then each child's) to `out`.
+fn append_content(
+    key: Key,
+    nodes: &HashMap<Key, Bytes>,
+    out: &mut Vec<u8>,
+    limit: u64,
+) -> Result<()> {
+    let mut stack = vec![key];
+    while let Some(key) = stack.pop() {
+        let view = node::decode(&nodes[&key])?;
+        out.extend_from_slice(view.data());
+        if out.len() as u64 > limit {
+            return Err(Error::CorruptDag(format!(
+                "file content exceeds the {limit} bytes its FileInfo declares"
+            )));
+        }
+        let children: Vec<Key> = view.children().collect();
+        stack.extend(children.into_iter().rev());
+    }
+    Ok(())
+}
+
+async fn fetch_verified<S: StorageProvider>(storage: &S, key: Key) -> Result<Bytes> {
+    let bytes = storage.get(key).await?.ok_or(Error::NotFound { key })?;
+    if !key.matches(&bytes) {
+        return Err(Error::HashMismatch { key });
+    }
+    Ok(bytes)
+}
+
+/// The block-size exponent recorded in headers: `n` with `2^n KiB <= chunk size`, at most 15.
+fn block_size_exponent(chunk_size: usize) -> u8 {
+    let kib = (chunk_size / 1024).max(1);
+    (usize::BITS - 1 - kib.leading_zeros()).min(15) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_size_exponents() {
+        assert_eq!(block_size_exponent(128), 0);
+        assert_eq!(block_size_exponent(1024), 0);
+        assert_eq!(block_size_exponent(4096), 2);
+        assert_eq!(block_size_exponent(DEFAULT_CHUNK_SIZE), 10);
+    }
+
+    #[test]
+    fn chunk_size_bounds() {
+        let too_small = ChunkOptions {
+            chunk_size: MIN_CHUNK_SIZE - 1,
+            ..Default::default()
+        };
+        assert!(matches!(
+            chunk_file(b"x", &too_small),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}

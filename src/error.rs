@@ -1,0 +1,92 @@
+//! The library's error type: one enum, each variant with a stable machine-readable code.
+//!
+//! The code (`Error::code`) is what JavaScript sees as `error.code`; it never changes once
+//! released, while messages may be reworded.
+
+use crate::key::{Key, KeyError};
+use crate::node::NodeError;
+
+/// Result with the library's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in casweb.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// A key string or key bytes were malformed.
+    #[error("invalid key: {0}")]
+    InvalidKey(#[from] KeyError),
+    /// Bytes are not a valid node.
+    #[error("invalid node: {0}")]
+    InvalidNode(#[from] NodeError),
+    /// Bytes do not hash to the key they were stored or fetched under.
+    #[error("hash mismatch: the bytes do not hash to key {key}")]
+    HashMismatch { key: Key },
+    /// A node that a DAG refers to is not in the storage.
+    #[error("node {key} not found")]
+    NotFound { key: Key },
+    /// A DAG was read whole but does not add up (e.g. file length differs from its FileInfo).
+    #[error("corrupt DAG: {0}")]
+    CorruptDag(String),
+    /// An argument has the wrong type or value (mostly from JavaScript callers).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The browser refused to store more data for this origin.
+    #[error("storage quota exceeded: {0}")]
+    QuotaExceeded(String),
+    /// Another connection (often another tab) keeps the database open at an older version.
+    #[error("database blocked: {0}")]
+    Blocked(String),
+    /// The database exists at a newer version than this library knows.
+    #[error("database version mismatch: {0}")]
+    VersionMismatch(String),
+    /// IndexedDB is not available in this context (e.g. private mode, no window or worker scope).
+    #[error("IndexedDB unavailable: {0}")]
+    Unavailable(String),
+    /// Any other IndexedDB failure, with the DOMException name.
+    #[error("IndexedDB error ({name}): {message}")]
+    IndexedDb { name: String, message: String },
+    /// A storage provider written in JavaScript threw, rejected or returned the wrong type.
+    #[error("storage provider failed: {0}")]
+    Provider(String),
+    /// The storage was closed.
+    #[error("storage is closed")]
+    Closed,
+}
+
+impl Error {
+    /// The stable code for this error, as JavaScript sees it in `error.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidKey(_) => "invalid_key",
+            Error::InvalidNode(_) => "invalid_node",
+            Error::HashMismatch { .. } => "hash_mismatch",
+            Error::NotFound { .. } => "not_found",
+            Error::CorruptDag(_) => "corrupt_dag",
+            Error::InvalidArgument(_) => "invalid_argument",
+            Error::QuotaExceeded(_) => "quota_exceeded",
+            Error::Blocked(_) => "blocked",
+            Error::VersionMismatch(_) => "version_mismatch",
+            Error::Unavailable(_) => "unavailable",
+            Error::IndexedDb { .. } => "indexeddb_error",
+            Error::Provider(_) => "provider_error",
+            Error::Closed => "closed",
+        }
+    }
+
+    /// Every code, for documentation and the TypeScript union type.
+    pub const CODES: &'static [&'static str] = &[
+        "invalid_key",
+        "invalid_node",
+        "hash_mismatch",
+        "not_found",
+        "corrupt_dag",
+        "invalid_argument",
+        "quota_exceeded",
+        "blocked",
+        "version_mismatch",
+        "unavailable",
+        "indexeddb_error",
+        "provider_error",
+        "closed",
+    ];
+}

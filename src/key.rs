@@ -1,0 +1,176 @@
+//! Content keys: BLAKE3-128 of a node's bytes with byte 0 replaced by a size flag.
+//!
+//! The size flag `(H << 4) | L` says the node is at most `L * 16^H` bytes long (the smallest
+//! such H, then L), so a store can route or refuse a node by size from its key alone.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::crockford;
+
+/// Length of a key in bytes.
+pub const KEY_LEN: usize = 16;
+
+/// A 16-byte content key. Its text form is 26 characters of Crockford base32.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key([u8; KEY_LEN]);
+
+/// Why a key (text or bytes) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("malformed key text: {0}")]
+    Text(#[from] crockford::DecodeError),
+    #[error("a key is {KEY_LEN} bytes, got {0}")]
+    WrongByteLength(usize),
+    #[error("size flag 0x{0:02x} is not canonical (L is 0 while H is not)")]
+    BadSizeFlag(u8),
+}
+
+impl Key {
+    /// Computes the key of `bytes` (the node's complete encoding).
+    pub fn for_bytes(bytes: &[u8]) -> Key {
+        let hash = blake3::hash(bytes);
+        let mut key = [0u8; KEY_LEN];
+        key.copy_from_slice(&hash.as_bytes()[..KEY_LEN]);
+        key[0] = size_flag(bytes.len() as u64);
+        Key(key)
+    }
+
+    /// Builds a key from 16 raw bytes, checking the size flag is canonical.
+    pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Result<Key, KeyError> {
+        let flag = bytes[0];
+        if flag >> 4 != 0 && flag & 0x0f == 0 {
+            return Err(KeyError::BadSizeFlag(flag));
+        }
+        Ok(Key(bytes))
+    }
+
+    /// Builds a key from a slice that must be exactly 16 bytes long.
+    pub fn from_slice(bytes: &[u8]) -> Result<Key, KeyError> {
+        let array: [u8; KEY_LEN] = bytes
+            .try_into()
+            .map_err(|_| KeyError::WrongByteLength(bytes.len()))?;
+        Key::from_bytes(array)
+    }
+
+    /// Wraps bytes already checked by [`Key::from_slice`] (used by the node decoder).
+    pub(crate) fn from_validated(bytes: &[u8]) -> Key {
+        let mut key = [0u8; KEY_LEN];
+        key.copy_from_slice(bytes);
+        Key(key)
+    }
+
+    /// Parses the 26-character text form.
+    pub fn parse(text: &str) -> Result<Key, KeyError> {
+        Key::from_bytes(crockford::decode16(text)?)
+    }
+
+    /// The raw 16 bytes.
+    pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
+    /// The size flag byte.
+    pub fn size_flag(&self) -> u8 {
+        self.0[0]
+    }
+
+    /// The largest node length this key's size flag allows.
+    pub fn max_node_len(&self) -> u64 {
+        size_flag_limit(self.0[0])
+    }
+
+    /// True if `bytes` hash to this key (hash and size flag both match).
+    pub fn matches(&self, bytes: &[u8]) -> bool {
+        Key::for_bytes(bytes) == *self
+    }
+}
+
+/// The size flag of a node `len` bytes long: the smallest H (then L) with `L * 16^H >= len`.
+pub fn size_flag(len: u64) -> u8 {
+    let mut h = 0u32;
+    while 15u128 * 16u128.pow(h) < u128::from(len) {
+        h += 1;
+    }
+    let unit = 16u128.pow(h);
+    let l = u128::from(len).div_ceil(unit);
+    ((h as u8) << 4) | l as u8
+}
+
+/// The upper bound `L * 16^H` a size flag stands for.
+pub fn size_flag_limit(flag: u8) -> u64 {
+    let h = u32::from(flag >> 4);
+    let l = u128::from(flag & 0x0f);
+    u64::try_from(l * 16u128.pow(h)).unwrap_or(u64::MAX)
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crockford::encode16(&self.0))
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({self})")
+    }
+}
+
+impl FromStr for Key {
+    type Err = KeyError;
+    fn from_str(text: &str) -> Result<Key, KeyError> {
+        Key::parse(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_flags_are_the_smallest_bound() {
+        assert_eq!(size_flag(0), 0x00);
+        assert_eq!(size_flag(1), 0x01);
+        assert_eq!(size_flag(15), 0x0f);
+        assert_eq!(size_flag(16), 0x11);
+        assert_eq!(size_flag(17), 0x12);
+        assert_eq!(size_flag(240), 0x1f);
+        assert_eq!(size_flag(241), 0x21);
+        assert_eq!(size_flag(4 * 1024 * 1024), 0x54);
+        for len in [
+            0u64,
+            1,
+            16,
+            17,
+            255,
+            256,
+            257,
+            1 << 20,
+            (1 << 20) + 1,
+            u32::MAX as u64,
+        ] {
+            let flag = size_flag(len);
+            assert!(size_flag_limit(flag) >= len, "len {len}");
+        }
+    }
+
+    #[test]
+    fn non_canonical_size_flag_is_refused() {
+        let mut bytes = [0u8; 16];
+        bytes[0] = 0x10;
+        assert_eq!(Key::from_bytes(bytes), Err(KeyError::BadSizeFlag(0x10)));
+        assert_eq!(
+            Key::from_slice(&[0; 15]),
+            Err(KeyError::WrongByteLength(15))
+        );
+    }
+
+    #[test]
+    fn text_round_trip() {
+        let key = Key::for_bytes(b"hello");
+        assert_eq!(Key::parse(&key.to_string()), Ok(key));
+        assert_eq!(key.size_flag(), 0x05);
+        assert!(key.matches(b"hello"));
+        assert!(!key.matches(b"hellO"));
+    }
+}

@@ -1,0 +1,60 @@
+//! `CachedStorage`: a local cache in front of a remote, both plain providers.
+//!
+//! A pure decorator: it knows nothing of keys' meaning, HTTP or claims.
+
+use bytes::Bytes;
+
+use super::StorageProvider;
+use crate::error::Result;
+use crate::key::Key;
+use crate::log::warn;
+
+/// `get` reads the cache, else the remote and writes the answer back into the cache;
+/// `put` writes the cache, then the remote.
+#[derive(Debug)]
+pub struct CachedStorage<C, R> {
+    cache: C,
+    remote: R,
+}
+
+impl<C: StorageProvider, R: StorageProvider> CachedStorage<C, R> {
+    pub fn new(cache: C, remote: R) -> Self {
+        CachedStorage { cache, remote }
+    }
+
+    pub fn cache(&self) -> &C {
+        &self.cache
+    }
+
+    pub fn remote(&self) -> &R {
+        &self.remote
+    }
+}
+
+impl<C: StorageProvider, R: StorageProvider> StorageProvider for CachedStorage<C, R> {
+    /// A cache failure on read falls through to the remote (and is logged): the cache is an
+    /// optimisation. A failed write-back is logged, not returned.
+    async fn get(&self, key: Key) -> Result<Option<Bytes>> {
+        match self.cache.get(key).await {
+            Ok(Some(bytes)) => return Ok(Some(bytes)),
+            Ok(None) => {}
+            Err(error) => warn(&format!("casweb: cache read of {key} failed: {error}")),
+        }
+        let found = self.remote.get(key).await?;
+        if let Some(bytes) = &found {
+            if let Err(error) = self.cache.put(key, bytes.clone()).await {
+                warn(&format!(
+                    "casweb: cache write-back of {key} failed: {error}"
+                ));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Writes the cache first; if that fails the error is returned and the remote is not
+    /// written, so the caller knows the node is stored nowhere and can retry.
+    async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
+        self.cache.put(key, bytes.clone()).await?;
+        self.remote.put(key, bytes).await
+    }
+}

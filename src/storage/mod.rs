@@ -1,0 +1,44 @@
+//! The storage seam: a `StorageProvider` gets and puts node bytes by key, nothing else.
+//!
+//! There is no `has`: a missing key is `get() == Ok(None)`. Implementations may skip redundant
+//! writes inside `put`. Futures are not `Send`: wasm is single-threaded.
+
+mod cached;
+mod memory;
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use crate::error::Result;
+use crate::key::Key;
+
+pub use cached::CachedStorage;
+pub use memory::MemoryStorage;
+
+/// A place that keeps node bytes by key.
+#[allow(async_fn_in_trait)]
+pub trait StorageProvider {
+    /// The bytes stored under `key`, or `None` if there are none.
+    async fn get(&self, key: Key) -> Result<Option<Bytes>>;
+    /// Stores `bytes` under `key`. Storing the same key again is allowed and may be a no-op.
+    async fn put(&self, key: Key, bytes: Bytes) -> Result<()>;
+}
+
+impl<S: StorageProvider + ?Sized> StorageProvider for &S {
+    async fn get(&self, key: Key) -> Result<Option<Bytes>> {
+        (**self).get(key).await
+    }
+    async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
+        (**self).put(key, bytes).await
+    }
+}
+
+impl<S: StorageProvider + ?Sized> StorageProvider for Rc<S> {
+    async fn get(&self, key: Key) -> Result<Option<Bytes>> {
+        (**self).get(key).await
+    }
+    async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
+        (**self).put(key, bytes).await
+    }
+}
