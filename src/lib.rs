@@ -12,6 +12,7 @@ pub mod error;
 pub mod key;
 mod log;
 pub mod node;
+pub mod pop;
 pub mod storage;
 
 pub use error::{Error, Result};
