@@ -90,3 +90,27 @@ impl Error {
         "closed",
     ];
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed_and_declared_for_typescript() {
+        let samples = [
+            Error::InvalidArgument(String::new()),
+            Error::Closed,
+            Error::QuotaExceeded(String::new()),
+        ];
+        for error in &samples {
+            assert!(Error::CODES.contains(&error.code()));
+        }
+        let typescript = include_str!("js/error.rs");
+        for code in Error::CODES {
+            assert!(
+                typescript.contains(&format!("\"{code}\"")),
+                "{code} missing from the TypeScript CaswebErrorCode type"
+            );
+        }
+    }
+}

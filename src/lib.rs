@@ -15,6 +15,9 @@ pub mod node;
 pub mod pop;
 pub mod storage;
 
+#[cfg(target_arch = "wasm32")]
+pub mod js;
+
 pub use error::{Error, Result};
 pub use key::Key;
 pub use storage::{CachedStorage, MemoryStorage, StorageProvider};

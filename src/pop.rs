@@ -11,7 +11,10 @@ pub const PREFIX: &str = "pop:";
 
 /// Computes the proof that the holder of `token` has `node_bytes`.
 pub fn proof(token: &[u8], node_bytes: &[u8]) -> String {
-    format!("{PREFIX}{}", crockford::encode16(&raw_proof(token, node_bytes)))
+    format!(
+        "{PREFIX}{}",
+        crockford::encode16(&raw_proof(token, node_bytes))
+    )
 }
 
 /// Checks `claimed` against the proof for `token` and `node_bytes`, in constant time over the

@@ -4,6 +4,10 @@
 //! writes inside `put`. Futures are not `Send`: wasm is single-threaded.
 
 mod cached;
+#[cfg(target_arch = "wasm32")]
+mod idb_future;
+#[cfg(target_arch = "wasm32")]
+mod indexeddb;
 mod memory;
 
 use std::rc::Rc;
@@ -14,6 +18,10 @@ use crate::error::Result;
 use crate::key::Key;
 
 pub use cached::CachedStorage;
+#[cfg(target_arch = "wasm32")]
+pub use idb_future::error_from_js;
+#[cfg(target_arch = "wasm32")]
+pub use indexeddb::{IndexedDbStats, IndexedDbStorage, NODES_STORE, SCHEMA_VERSION};
 pub use memory::MemoryStorage;
 
 /// A place that keeps node bytes by key.

@@ -1,0 +1,151 @@
+//! Key, node and file functions exported to JS: `keyOf`, `childKeys`, `validateNode`,
+//! `chunkFile`, `storeFile`, `readFile`.
+
+use wasm_bindgen::prelude::*;
+
+use super::convert::{bytes_from_js, bytes_to_js, key_from_js, option_field, type_name};
+use super::error::{js, JsResult};
+use super::provider::provider_from_js;
+use crate::chunker::{self, ChunkOptions};
+use crate::error::Error;
+use crate::key::Key;
+use crate::node;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_CODEC: &'static str = r#"
+/** How chunkFile/storeFile cut a file. */
+export interface ChunkOptions {
+  /** Maximum node length in bytes, header included (default 1 MiB, at least 128). */
+  chunkSize?: number;
+  /** MIME type recorded in the root node (printable ASCII, at most 56 bytes). */
+  contentType?: string;
+}
+
+/** One node of a chunked file. */
+export interface DagNode { key: string; bytes: Uint8Array; }
+
+/** A chunked file: nodes children-first, root last. */
+export interface FileDag { root: string; nodes: DagNode[]; }
+
+/** A file read back and verified. */
+export interface FileContent { contentType: string; data: Uint8Array; }
+"#;
+
+fn chunk_options(options: &JsValue) -> crate::Result<ChunkOptions> {
+    let mut parsed = ChunkOptions::default();
+    if let Some(size) = option_field(options, "chunkSize")? {
+        let size = size
+            .as_f64()
+            .filter(|n| n.fract() == 0.0 && *n >= 0.0)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "chunkSize must be a whole number, got {}",
+                    type_name(&size)
+                ))
+            })?;
+        parsed.chunk_size = size as usize;
+    }
+    if let Some(content_type) = option_field(options, "contentType")? {
+        parsed.content_type = content_type.as_string().ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "contentType must be a string, got {}",
+                type_name(&content_type)
+            ))
+        })?;
+    }
+    Ok(parsed)
+}
+
+/// The key of `bytes` (BLAKE3-128 with the size flag), as a 26-character string.
+#[wasm_bindgen(js_name = keyOf)]
+pub fn key_of(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+) -> JsResult<String> {
+    let bytes = js(bytes_from_js(&bytes, "bytes"))?;
+    Ok(Key::for_bytes(&bytes).to_string())
+}
+
+/// Checks a key string; rejects with code `invalid_key` saying what is wrong.
+#[wasm_bindgen(js_name = parseKey)]
+pub fn parse_key(
+    #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+) -> JsResult<String> {
+    Ok(js(key_from_js(&key))?.to_string())
+}
+
+/// The child keys of a node (the built-in `getChildKeys`).
+#[wasm_bindgen(js_name = childKeys)]
+pub fn child_keys(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+) -> JsResult<Vec<String>> {
+    let bytes = js(bytes_from_js(&bytes, "bytes"))?;
+    let keys = js(node::child_keys(&bytes).map_err(Error::from))?;
+    Ok(keys.iter().map(Key::to_string).collect())
+}
+
+/// Checks that `bytes` is a valid node whose hash is `key`: throws `invalid_node`,
+/// `hash_mismatch` or `invalid_key` otherwise.
+#[wasm_bindgen(js_name = validateNode)]
+pub fn validate_node(
+    #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+) -> JsResult<()> {
+    let key = js(key_from_js(&key))?;
+    let bytes = js(bytes_from_js(&bytes, "bytes"))?;
+    js(node::decode(&bytes).map_err(Error::from))?;
+    if !key.matches(&bytes) {
+        return js(Err(Error::HashMismatch { key }));
+    }
+    Ok(())
+}
+
+/// Cuts a file into nodes (children first, root last) without storing them.
+#[wasm_bindgen(js_name = chunkFile, unchecked_return_type = "FileDag")]
+pub fn chunk_file(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] data: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "ChunkOptions | undefined")] options: JsValue,
+) -> JsResult<JsValue> {
+    let data = js(bytes_from_js(&data, "data"))?;
+    let options = js(chunk_options(&options))?;
+    let dag = js(chunker::chunk_file(&data, &options))?;
+    let nodes = js_sys::Array::new();
+    for (key, bytes) in &dag.nodes {
+        let entry = js_sys::Object::new();
+        js_sys::Reflect::set(&entry, &"key".into(), &key.to_string().into())?;
+        js_sys::Reflect::set(&entry, &"bytes".into(), &bytes_to_js(bytes))?;
+        nodes.push(&entry);
+    }
+    let result = js_sys::Object::new();
+    js_sys::Reflect::set(&result, &"root".into(), &dag.root.to_string().into())?;
+    js_sys::Reflect::set(&result, &"nodes".into(), &nodes)?;
+    Ok(result.into())
+}
+
+/// Chunks `data` and puts every node into `storage` (children first); resolves to the root key.
+#[wasm_bindgen(js_name = storeFile)]
+pub async fn store_file(
+    #[wasm_bindgen(unchecked_param_type = "StorageProviderLike")] storage: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] data: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "ChunkOptions | undefined")] options: JsValue,
+) -> JsResult<String> {
+    let storage = js(provider_from_js(&storage, "storage"))?;
+    let data = js(bytes_from_js(&data, "data"))?;
+    let options = js(chunk_options(&options))?;
+    let root = js(chunker::store_file(&storage, &data, &options).await)?;
+    Ok(root.to_string())
+}
+
+/// Reads a file back from its root key, verifying every node.
+#[wasm_bindgen(js_name = readFile, unchecked_return_type = "FileContent")]
+pub async fn read_file(
+    #[wasm_bindgen(unchecked_param_type = "StorageProviderLike")] storage: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] root: JsValue,
+) -> JsResult<JsValue> {
+    let storage = js(provider_from_js(&storage, "storage"))?;
+    let root = js(key_from_js(&root))?;
+    let file = js(chunker::read_file(&storage, root).await)?;
+    let result = js_sys::Object::new();
+    js_sys::Reflect::set(&result, &"contentType".into(), &file.content_type.into())?;
+    js_sys::Reflect::set(&result, &"data".into(), &bytes_to_js(&file.data))?;
+    Ok(result.into())
+}

@@ -1,0 +1,71 @@
+//! Checked conversions of JavaScript arguments: wrong types become `invalid_argument`,
+//! malformed keys `invalid_key`, never a panic or an opaque `TypeError`.
+
+use bytes::Bytes;
+use js_sys::Uint8Array;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::error::{Error, Result};
+use crate::key::Key;
+
+/// A short description of a JS value's type, for error messages.
+pub fn type_name(value: &JsValue) -> String {
+    if value.is_null() {
+        return "null".into();
+    }
+    if value.is_array() {
+        return "array".into();
+    }
+    let type_of = value.js_typeof().as_string().unwrap_or_default();
+    if type_of == "object" {
+        if let Some(name) = js_sys::Reflect::get(value, &"constructor".into())
+            .ok()
+            .and_then(|c| js_sys::Reflect::get(&c, &"name".into()).ok())
+            .and_then(|n| n.as_string())
+        {
+            return name;
+        }
+    }
+    type_of
+}
+
+/// A key given as its 26-character string.
+pub fn key_from_js(value: &JsValue) -> Result<Key> {
+    let text = value.as_string().ok_or_else(|| {
+        Error::InvalidArgument(format!("key must be a string, got {}", type_name(value)))
+    })?;
+    Ok(Key::parse(&text)?)
+}
+
+/// Node bytes given as a `Uint8Array` (copied into wasm memory).
+pub fn bytes_from_js(value: &JsValue, what: &str) -> Result<Bytes> {
+    let array = value.dyn_ref::<Uint8Array>().ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "{what} must be a Uint8Array, got {}",
+            type_name(value)
+        ))
+    })?;
+    Ok(Bytes::from(array.to_vec()))
+}
+
+/// Bytes handed back to JS as a fresh `Uint8Array`.
+pub fn bytes_to_js(bytes: &[u8]) -> JsValue {
+    Uint8Array::from(bytes).into()
+}
+
+/// An optional field of an options object (`undefined` and `null` mean absent).
+pub fn option_field(options: &JsValue, name: &str) -> Result<Option<JsValue>> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(None);
+    }
+    if !options.is_object() {
+        return Err(Error::InvalidArgument(format!(
+            "options must be an object, got {}",
+            type_name(options)
+        )));
+    }
+    let value = js_sys::Reflect::get(options, &name.into())
+        .map_err(|_| Error::InvalidArgument(format!("cannot read option {name}")))?;
+    Ok((!value.is_undefined() && !value.is_null()).then_some(value))
+}

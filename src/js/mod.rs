@@ -1,0 +1,15 @@
+//! The JavaScript API: a thin wasm-bindgen layer over the Rust API.
+//!
+//! Idiomatic for JS: camelCase, Promises, `Uint8Array` in and out, `null` for missing, keys as
+//! 26-character strings, errors as `Error` objects with `name = "CaswebError"` and a stable
+//! `code` (see `error.rs`).
+
+mod codec;
+mod convert;
+mod error;
+mod provider;
+mod storage;
+
+pub use codec::{child_keys, chunk_file, key_of, parse_key, read_file, store_file, validate_node};
+pub use error::to_js_error;
+pub use storage::{JsCachedStorage, JsIndexedDbStorage, JsMemoryStorage};

@@ -1,0 +1,192 @@
+//! The storage classes exported to JS: `MemoryStorage`, `IndexedDbStorage`, `CachedStorage`.
+//!
+//! Each wraps a registered [`AnyProvider`], so any of them (or a plain JS object with get/put)
+//! can be the cache or the remote of a `CachedStorage`.
+
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::convert::{bytes_from_js, bytes_to_js, key_from_js};
+use super::error::{js, to_js_error, JsResult};
+use super::provider::{provider_from_js, AnyProvider, Registered};
+use crate::storage::{CachedStorage, IndexedDbStorage, MemoryStorage, StorageProvider};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_PROVIDER: &'static str = r#"
+/** Anything usable as a storage: this library's classes or your own object. */
+export interface StorageProviderLike {
+  get(key: string): Promise<Uint8Array | null | undefined>;
+  put(key: string, bytes: Uint8Array): Promise<void>;
+}
+
+/** Diagnostic counters of an IndexedDbStorage. */
+export interface IndexedDbStats {
+  /** readwrite transactions started: one per batch of puts issued in the same tick. */
+  writeTransactions: number;
+  /** readonly transactions started: one per batch of gets issued in the same tick. */
+  readTransactions: number;
+  recordsWritten: number;
+  /** puts whose key was already stored (nothing written). */
+  putsSkipped: number;
+  gets: number;
+}
+"#;
+
+/// `get(key)`: resolves to the bytes or `null`.
+fn get_promise(provider: &AnyProvider, key: JsValue) -> Promise {
+    let provider = provider.clone();
+    future_to_promise(async move {
+        let key = key_from_js(&key).map_err(to_js_error)?;
+        match js(provider.get(key).await)? {
+            Some(bytes) => Ok(bytes_to_js(&bytes)),
+            None => Ok(JsValue::NULL),
+        }
+    })
+}
+
+/// `put(key, bytes)`: resolves to `undefined` once stored.
+fn put_promise(provider: &AnyProvider, key: JsValue, bytes: JsValue) -> Promise {
+    let provider = provider.clone();
+    future_to_promise(async move {
+        let key = key_from_js(&key).map_err(to_js_error)?;
+        let bytes = bytes_from_js(&bytes, "bytes").map_err(to_js_error)?;
+        js(provider.put(key, bytes).await)?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+/// Adds the provider methods shared by every exported storage class.
+macro_rules! provider_methods {
+    ($class:ident, $js_class:literal) => {
+        #[wasm_bindgen(js_class = $js_class)]
+        impl $class {
+            /// The bytes stored under `key` (a 26-character key string), or `null`.
+            #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array | null>")]
+            pub fn get(
+                &self,
+                #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+            ) -> Promise {
+                get_promise(self.registered.provider(), key)
+            }
+
+            /// Stores `bytes` under `key`; storing an existing key again is cheap.
+            #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+            pub fn put(
+                &self,
+                #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+                #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+            ) -> Promise {
+                put_promise(self.registered.provider(), key, bytes)
+            }
+
+            /// Internal: lets other casweb classes recognise this instance.
+            #[wasm_bindgen(getter = __caswebHandle)]
+            pub fn casweb_handle(&self) -> u32 {
+                self.registered.handle()
+            }
+        }
+    };
+}
+
+/// Nodes in memory: for tests, small caches, or as a remote stand-in.
+#[wasm_bindgen(js_name = MemoryStorage)]
+pub struct JsMemoryStorage {
+    registered: Registered,
+}
+
+#[wasm_bindgen(js_class = MemoryStorage)]
+impl JsMemoryStorage {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> JsMemoryStorage {
+        JsMemoryStorage {
+            registered: Registered::new(AnyProvider::new(MemoryStorage::new())),
+        }
+    }
+}
+
+impl Default for JsMemoryStorage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+provider_methods!(JsMemoryStorage, "MemoryStorage");
+
+/// Nodes in IndexedDB; survives reloads. Open it with `IndexedDbStorage.open(name)`.
+#[wasm_bindgen(js_name = IndexedDbStorage)]
+pub struct JsIndexedDbStorage {
+    storage: IndexedDbStorage,
+    registered: Registered,
+}
+
+#[wasm_bindgen(js_class = IndexedDbStorage)]
+impl JsIndexedDbStorage {
+    /// Opens (creating if needed) the database `name`. Rejects with code `blocked` if an older
+    /// connection in another tab keeps it open, `version_mismatch` if a newer casweb created it.
+    pub async fn open(
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    ) -> JsResult<JsIndexedDbStorage> {
+        let name = name.as_string().ok_or_else(|| {
+            to_js_error(crate::Error::InvalidArgument(format!(
+                "database name must be a string, got {}",
+                super::convert::type_name(&name)
+            )))
+        })?;
+        let storage = js(IndexedDbStorage::open(&name).await)?;
+        Ok(JsIndexedDbStorage {
+            registered: Registered::new(AnyProvider::new(storage.clone())),
+            storage,
+        })
+    }
+
+    /// Deletes the database `name` and all its nodes.
+    #[wasm_bindgen(js_name = deleteDatabase)]
+    pub async fn delete_database(name: String) -> JsResult<()> {
+        js(IndexedDbStorage::delete_database(&name).await)
+    }
+
+    /// The database name.
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.storage.name().to_owned()
+    }
+
+    /// Closes the connection; later calls reject with code `closed`.
+    pub fn close(&self) {
+        self.storage.close();
+    }
+
+    /// Diagnostic counters (transactions, records written, puts skipped, gets).
+    #[wasm_bindgen(unchecked_return_type = "IndexedDbStats")]
+    pub fn stats(&self) -> JsResult<JsValue> {
+        serde_wasm_bindgen::to_value(&self.storage.stats()).map_err(JsValue::from)
+    }
+}
+
+provider_methods!(JsIndexedDbStorage, "IndexedDbStorage");
+
+/// A cache in front of a remote: get = cache, else remote (then written back into the cache);
+/// put = cache, then remote.
+#[wasm_bindgen(js_name = CachedStorage)]
+pub struct JsCachedStorage {
+    registered: Registered,
+}
+
+#[wasm_bindgen(js_class = CachedStorage)]
+impl JsCachedStorage {
+    /// `cache` and `remote`: any casweb storage or object with `get` and `put`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "StorageProviderLike")] cache: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "StorageProviderLike")] remote: JsValue,
+    ) -> JsResult<JsCachedStorage> {
+        let cache = js(provider_from_js(&cache, "cache"))?;
+        let remote = js(provider_from_js(&remote, "remote"))?;
+        Ok(JsCachedStorage {
+            registered: Registered::new(AnyProvider::new(CachedStorage::new(cache, remote))),
+        })
+    }
+}
+
+provider_methods!(JsCachedStorage, "CachedStorage");

@@ -1,0 +1,322 @@
+//! `IndexedDbStorage`: node bytes in the browser's IndexedDB, batched per tick.
+//!
+//! `get` and `put` stay one-key calls, but every call issued in the same tick (e.g. from
+//! `Promise.all` or `join_all`) is served by one transaction: puts by one `readwrite`
+//! transaction that first asks which keys already exist and writes only the others (so putting
+//! an existing key costs a key lookup, not a 4 MiB write), gets by one `readonly` transaction.
+//! Inside a transaction nothing but IndexedDB requests is awaited. A put resolves only after its
+//! transaction committed.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use futures::channel::oneshot;
+use futures::future::join_all;
+use js_sys::Uint8Array;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{IdbDatabase, IdbFactory, IdbObjectStore, IdbTransactionMode};
+
+use super::idb_future::{error_from_js, OpenFuture, RequestFuture, TransactionFuture};
+use super::StorageProvider;
+use crate::error::{Error, Result};
+use crate::key::Key;
+
+/// Schema version of casweb's database. Bump it (and extend [`upgrade`]) to add stores.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The object store holding node bytes, keyed by the key's text form.
+pub const NODES_STORE: &str = "nodes";
+
+/// Counters for diagnostics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexedDbStats {
+    /// `readwrite` transactions started (one per batch of puts).
+    pub write_transactions: u32,
+    /// `readonly` transactions started (one per batch of gets).
+    pub read_transactions: u32,
+    /// Records written.
+    pub records_written: u32,
+    /// Puts that found their key already stored and wrote nothing.
+    pub puts_skipped: u32,
+    /// Gets served.
+    pub gets: u32,
+}
+
+type PutReply = oneshot::Sender<Result<()>>;
+type GetReply = oneshot::Sender<Result<Option<Bytes>>>;
+
+#[derive(Default)]
+struct Queue {
+    puts: Vec<(Key, Bytes, PutReply)>,
+    gets: Vec<(Key, GetReply)>,
+    puts_scheduled: bool,
+    gets_scheduled: bool,
+}
+
+struct Inner {
+    name: String,
+    db: RefCell<Option<IdbDatabase>>,
+    queue: RefCell<Queue>,
+    stats: Cell<IndexedDbStats>,
+    _on_version_change: Closure<dyn FnMut()>,
+}
+
+/// Node storage in one IndexedDB database. Cheap to clone (shared handle).
+#[derive(Clone)]
+pub struct IndexedDbStorage {
+    inner: Rc<Inner>,
+}
+
+impl std::fmt::Debug for IndexedDbStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexedDbStorage")
+            .field("name", &self.inner.name)
+            .field("open", &self.inner.db.borrow().is_some())
+            .finish()
+    }
+}
+
+fn factory() -> Result<IdbFactory> {
+    let global = js_sys::global();
+    let value = js_sys::Reflect::get(&global, &"indexedDB".into())
+        .map_err(|e| Error::Unavailable(format!("{e:?}")))?;
+    value.dyn_into::<IdbFactory>().map_err(|_| {
+        Error::Unavailable("this context has no indexedDB (not a window or worker?)".into())
+    })
+}
+
+fn upgrade(db: &IdbDatabase) -> std::result::Result<(), JsValue> {
+    if !db.object_store_names().contains(NODES_STORE) {
+        db.create_object_store(NODES_STORE)?;
+    }
+    Ok(())
+}
+
+impl IndexedDbStorage {
+    /// Opens (creating or upgrading as needed) the database `name`.
+    ///
+    /// Fails with [`Error::Blocked`] if another connection at an older version keeps it open,
+    /// [`Error::VersionMismatch`] if it was created by a newer casweb, [`Error::Unavailable`]
+    /// where IndexedDB does not exist.
+    pub async fn open(name: &str) -> Result<IndexedDbStorage> {
+        if name.is_empty() {
+            return Err(Error::InvalidArgument(
+                "database name must not be empty".into(),
+            ));
+        }
+        let request = factory()?
+            .open_with_u32(name, SCHEMA_VERSION)
+            .map_err(|e| error_from_js(&e))?;
+        let db: IdbDatabase = OpenFuture::new(request, Some(Box::new(upgrade)))
+            .await?
+            .unchecked_into();
+        let inner = Rc::new_cyclic(|weak: &std::rc::Weak<Inner>| {
+            // Another tab wants to upgrade the schema: step aside instead of blocking it.
+            let weak = weak.clone();
+            let on_version_change = Closure::<dyn FnMut()>::new(move || {
+                if let Some(inner) = weak.upgrade() {
+                    if let Some(db) = inner.db.borrow_mut().take() {
+                        db.close();
+                    }
+                }
+            });
+            db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
+            Inner {
+                name: name.to_owned(),
+                db: RefCell::new(Some(db)),
+                queue: RefCell::default(),
+                stats: Cell::default(),
+                _on_version_change: on_version_change,
+            }
+        });
+        Ok(IndexedDbStorage { inner })
+    }
+
+    /// Deletes the database `name` and everything in it.
+    pub async fn delete_database(name: &str) -> Result<()> {
+        let request = factory()?
+            .delete_database(name)
+            .map_err(|e| error_from_js(&e))?;
+        OpenFuture::new(request, None).await.map(|_| ())
+    }
+
+    /// The database name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Closes the connection. Later calls fail with [`Error::Closed`].
+    pub fn close(&self) {
+        if let Some(db) = self.inner.db.borrow_mut().take() {
+            db.set_onversionchange(None);
+            db.close();
+        }
+    }
+
+    /// Diagnostic counters since the storage was opened.
+    pub fn stats(&self) -> IndexedDbStats {
+        self.inner.stats.get()
+    }
+
+    fn update_stats(&self, change: impl FnOnce(&mut IndexedDbStats)) {
+        let mut stats = self.inner.stats.get();
+        change(&mut stats);
+        self.inner.stats.set(stats);
+    }
+
+    fn nodes_store(&self, mode: IdbTransactionMode) -> Result<(IdbObjectStore, TransactionFuture)> {
+        let db = self.inner.db.borrow();
+        let db = db.as_ref().ok_or(Error::Closed)?;
+        let transaction = db
+            .transaction_with_str_and_mode(NODES_STORE, mode)
+            .map_err(|e| error_from_js(&e))?;
+        let done = TransactionFuture::new(transaction.clone());
+        let store = transaction
+            .object_store(NODES_STORE)
+            .map_err(|e| error_from_js(&e))?;
+        Ok((store, done))
+    }
+
+    async fn write_batch(&self, batch: &[(Key, Bytes)]) -> Result<()> {
+        let (store, done) = self.nodes_store(IdbTransactionMode::Readwrite)?;
+        self.update_stats(|s| s.write_transactions += 1);
+        let lookups = batch
+            .iter()
+            .map(|(key, _)| {
+                store
+                    .get_key(&JsValue::from(key.to_string()))
+                    .map(RequestFuture::new)
+                    .map_err(|e| error_from_js(&e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let existing = join_all(lookups).await;
+        let mut written = 0;
+        for ((key, bytes), found) in batch.iter().zip(existing) {
+            if !found?.is_undefined() {
+                continue;
+            }
+            let value = Uint8Array::from(&bytes[..]);
+            store
+                .put_with_key(&value, &JsValue::from(key.to_string()))
+                .map_err(|e| error_from_js(&e))?;
+            written += 1;
+        }
+        done.await?;
+        self.update_stats(|s| {
+            s.records_written += written;
+            s.puts_skipped += batch.len() as u32 - written;
+        });
+        Ok(())
+    }
+
+    async fn read_batch(&self, keys: &[Key]) -> Result<Vec<Option<Bytes>>> {
+        let (store, _done) = self.nodes_store(IdbTransactionMode::Readonly)?;
+        self.update_stats(|s| {
+            s.read_transactions += 1;
+            s.gets += keys.len() as u32;
+        });
+        let requests = keys
+            .iter()
+            .map(|key| {
+                store
+                    .get(&JsValue::from(key.to_string()))
+                    .map(RequestFuture::new)
+                    .map_err(|e| error_from_js(&e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        join_all(requests)
+            .await
+            .into_iter()
+            .zip(keys)
+            .map(|(value, key)| {
+                let value = value?;
+                if value.is_undefined() {
+                    return Ok(None);
+                }
+                let array = value
+                    .dyn_into::<Uint8Array>()
+                    .map_err(|_| Error::IndexedDb {
+                        name: "DataError".into(),
+                        message: format!("record {key} is not a Uint8Array"),
+                    })?;
+                Ok(Some(Bytes::from(array.to_vec())))
+            })
+            .collect()
+    }
+
+    async fn flush_puts(self) {
+        let batch = {
+            let mut queue = self.inner.queue.borrow_mut();
+            queue.puts_scheduled = false;
+            std::mem::take(&mut queue.puts)
+        };
+        // One record per distinct key; every caller of that key gets the outcome.
+        let mut replies: HashMap<Key, Vec<PutReply>> = HashMap::new();
+        let mut records = Vec::new();
+        for (key, bytes, reply) in batch {
+            let waiting = replies.entry(key).or_default();
+            if waiting.is_empty() {
+                records.push((key, bytes));
+            }
+            waiting.push(reply);
+        }
+        let outcome = self.write_batch(&records).await;
+        for reply in replies.into_values().flatten() {
+            let _ = reply.send(outcome.clone());
+        }
+    }
+
+    async fn flush_gets(self) {
+        let batch = {
+            let mut queue = self.inner.queue.borrow_mut();
+            queue.gets_scheduled = false;
+            std::mem::take(&mut queue.gets)
+        };
+        let keys: Vec<Key> = batch.iter().map(|(key, _)| *key).collect();
+        match self.read_batch(&keys).await {
+            Ok(values) => {
+                for ((_, reply), value) in batch.into_iter().zip(values) {
+                    let _ = reply.send(Ok(value));
+                }
+            }
+            Err(error) => {
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}
+
+impl StorageProvider for IndexedDbStorage {
+    async fn get(&self, key: Key) -> Result<Option<Bytes>> {
+        let (tx, rx) = oneshot::channel();
+        let schedule = {
+            let mut queue = self.inner.queue.borrow_mut();
+            queue.gets.push((key, tx));
+            !std::mem::replace(&mut queue.gets_scheduled, true)
+        };
+        if schedule {
+            spawn_local(self.clone().flush_gets());
+        }
+        rx.await.unwrap_or(Err(Error::Closed))
+    }
+
+    async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        let schedule = {
+            let mut queue = self.inner.queue.borrow_mut();
+            queue.puts.push((key, bytes, tx));
+            !std::mem::replace(&mut queue.puts_scheduled, true)
+        };
+        if schedule {
+            spawn_local(self.clone().flush_puts());
+        }
+        rx.await.unwrap_or(Err(Error::Closed))
+    }
+}

@@ -1,0 +1,72 @@
+// JS-side helpers for the browser tests: call the exported API exactly as a JS app would.
+
+/** Runs `fn` and returns what it threw or rejected with, or null if it succeeded. */
+export async function failureOf(fn) {
+  try {
+    await fn();
+    return null;
+  } catch (error) {
+    return error;
+  }
+}
+
+/** A storage provider written in plain JS, backed by a Map, counting calls. */
+export function mapProvider() {
+  const map = new Map();
+  return {
+    map,
+    gets: 0,
+    puts: 0,
+    async get(key) {
+      this.gets += 1;
+      return map.get(key) ?? null;
+    },
+    async put(key, bytes) {
+      this.puts += 1;
+      map.set(key, bytes);
+    },
+  };
+}
+
+/** A provider whose methods misbehave in the ways a careless JS object might. */
+export function brokenProvider(kind) {
+  switch (kind) {
+    case "throws":
+      return { get() { throw new Error("boom"); }, put() { throw new Error("boom"); } };
+    case "rejects":
+      return { get: async () => { throw new Error("nope"); }, put: async () => { throw new Error("nope"); } };
+    case "wrong-type":
+      return { get: async () => "not bytes", put: async () => {} };
+    default:
+      return { get: async () => null }; // no put method
+  }
+}
+
+export function call(object, method, ...args) {
+  return object[method](...args);
+}
+
+export function construct(Class, ...args) {
+  return new Class(...args);
+}
+
+export function classOf(instance) {
+  return instance.constructor;
+}
+
+/** Opens a raw IndexedDB connection that ignores `versionchange` (like a stale old tab). */
+export function openRaw(name, version) {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(name, version);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+export function closeRaw(db) {
+  db.close();
+}
+
+export function quotaError() {
+  return new DOMException("the disk is full", "QuotaExceededError");
+}
