@@ -70,9 +70,18 @@ pub fn chunk_file(data: &[u8], options: &ChunkOptions) -> Result<FileDag> {
             "chunk size {n} is outside {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE}"
         )));
     }
+    let content_type = &options.content_type;
+    if content_type.len() > node::MAX_CONTENT_TYPE_LEN
+        || !content_type.bytes().all(|b| (0x20..0x7f).contains(&b))
+    {
+        return Err(Error::InvalidArgument(format!(
+            "content type {content_type:?} must be printable ASCII of at most {} bytes",
+            node::MAX_CONTENT_TYPE_LEN
+        )));
+    }
     let info = FileInfo {
         size: data.len() as u64,
-        content_type: options.content_type.clone(),
+        content_type: content_type.clone(),
     };
     let exponent = block_size_exponent(n);
     let mut nodes = Vec::new();
@@ -117,7 +126,12 @@ pub async fn store_file<S: StorageProvider>(
 }
 
 /// Reads a file back from its root key, verifying every node's hash and structure and that the
-/// length adds up to the FileInfo. Nodes of one level are fetched concurrently.
+/// length adds up to the FileInfo. Distinct nodes are fetched once, a level at a time,
+/// concurrently.
+///
+/// A hostile DAG cannot make this loop or allocate without bound: before any byte is copied the
+/// expanded length and the number of node visits are computed over the DAG (each distinct node
+/// once); the length must equal the FileInfo's and the visits stay under `2 * size + 64`.
 pub async fn read_file<S: StorageProvider>(storage: &S, root: Key) -> Result<File> {
     let root_bytes = fetch_verified(storage, root).await?;
     let root_view = node::decode(&root_bytes)?;
@@ -127,33 +141,28 @@ pub async fn read_file<S: StorageProvider>(storage: &S, root: Key) -> Result<Fil
             root_view.kind()
         ))
     })?;
-    // A DAG may name a node many times; each distinct node is fetched once. The number of
-    // references is bounded so a hostile DAG cannot make us loop for long.
-    let max_references = info.size.saturating_mul(2).saturating_add(64);
-    let mut references: u64 = 1;
+    let max_visits = info.size.saturating_mul(2).saturating_add(64);
+    let too_many = || {
+        Error::CorruptDag(format!(
+            "{root} references more nodes than a {}-byte file can need",
+            info.size
+        ))
+    };
+
     let mut fetched: HashMap<Key, Bytes> = HashMap::from([(root, root_bytes.clone())]);
     let mut frontier: Vec<Key> = root_view.children().collect();
     while !frontier.is_empty() {
-        references += frontier.len() as u64;
-        if references > max_references {
-            return Err(Error::CorruptDag(format!(
-                "{root} references more nodes than a {}-byte file can need",
-                info.size
-            )));
+        frontier.retain(|key| !fetched.contains_key(key));
+        frontier.sort_unstable();
+        frontier.dedup();
+        if (fetched.len() + frontier.len()) as u64 > max_visits {
+            return Err(too_many());
         }
-        let mut wanted: Vec<Key> = frontier
-            .iter()
-            .copied()
-            .filter(|key| !fetched.contains_key(key))
-            .collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let level: Vec<(Key, Bytes)> = stream::iter(wanted)
+        let level: Vec<(Key, Bytes)> = stream::iter(std::mem::take(&mut frontier))
             .map(|key| async move { fetch_verified(storage, key).await.map(|b| (key, b)) })
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect()
             .await?;
-        let mut next = Vec::new();
         for (key, bytes) in &level {
             let view = node::decode(bytes)?;
             if view.kind() != NodeKind::Successor {
@@ -162,43 +171,75 @@ pub async fn read_file<S: StorageProvider>(storage: &S, root: Key) -> Result<Fil
                     view.kind()
                 )));
             }
-            next.extend(view.children());
+            frontier.extend(view.children());
         }
         fetched.extend(level);
-        frontier = next;
     }
 
-    let mut data = Vec::with_capacity(usize::try_from(info.size).unwrap_or(0).min(1 << 30));
-    append_content(root, &fetched, &mut data, info.size)?;
-    if data.len() as u64 != info.size {
+    let expanded = measure(root, &fetched)?;
+    if expanded.visits > max_visits {
+        return Err(too_many());
+    }
+    if expanded.len != info.size {
         return Err(Error::CorruptDag(format!(
             "file {root} has {} bytes but its FileInfo says {}",
-            data.len(),
-            info.size
+            expanded.len, info.size
         )));
     }
+    let mut data = Vec::with_capacity(expanded.len as usize);
+    append_content(root, &fetched, &mut data)?;
     Ok(File {
         content_type: info.content_type,
         data,
     })
 }
 
+/// What reading a node whole costs: bytes of content and nodes visited, saturating.
+#[derive(Debug, Clone, Copy, Default)]
+struct Expanded {
+    len: u64,
+    visits: u64,
+}
+
+/// Computes [`Expanded`] for `root` with each distinct node measured once (post-order over the
+/// DAG, iterative, so deep DAGs do not exhaust the stack).
+fn measure(root: Key, nodes: &HashMap<Key, Bytes>) -> Result<Expanded> {
+    let mut memo: HashMap<Key, Expanded> = HashMap::with_capacity(nodes.len());
+    let mut stack = vec![(root, false)];
+    while let Some((key, children_done)) = stack.pop() {
+        if memo.contains_key(&key) {
+            continue;
+        }
+        let view = node::decode(&nodes[&key])?;
+        if children_done {
+            let mut total = Expanded {
+                len: view.data().len() as u64,
+                visits: 1,
+            };
+            for child in view.children() {
+                let child = memo[&child];
+                total.len = total.len.saturating_add(child.len);
+                total.visits = total.visits.saturating_add(child.visits);
+            }
+            memo.insert(key, total);
+        } else {
+            stack.push((key, true));
+            stack.extend(
+                view.children()
+                    .filter(|c| !memo.contains_key(c))
+                    .map(|c| (c, false)),
+            );
+        }
+    }
+    Ok(memo[&root])
+}
+
 /// Appends the pre-order content of `key` (own data, then each child's) to `out`.
-fn append_content(
-    key: Key,
-    nodes: &HashMap<Key, Bytes>,
-    out: &mut Vec<u8>,
-    limit: u64,
-) -> Result<()> {
+fn append_content(key: Key, nodes: &HashMap<Key, Bytes>, out: &mut Vec<u8>) -> Result<()> {
     let mut stack = vec![key];
     while let Some(key) = stack.pop() {
         let view = node::decode(&nodes[&key])?;
         out.extend_from_slice(view.data());
-        if out.len() as u64 > limit {
-            return Err(Error::CorruptDag(format!(
-                "file content exceeds the {limit} bytes its FileInfo declares"
-            )));
-        }
         let children: Vec<Key> = view.children().collect();
         stack.extend(children.into_iter().rev());
     }

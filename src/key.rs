@@ -87,7 +87,12 @@ impl Key {
 }
 
 /// The size flag of a node `len` bytes long: the smallest H (then L) with `L * 16^H >= len`.
+/// Lengths beyond the largest bound `15 * 16^15` (unreachable: a node is under 4 GiB) saturate
+/// at `0xff`.
 pub fn size_flag(len: u64) -> u8 {
+    if u128::from(len) > 15 * 16u128.pow(15) {
+        return 0xff;
+    }
     let mut h = 0u32;
     while 15u128 * 16u128.pow(h) < u128::from(len) {
         h += 1;

@@ -163,6 +163,9 @@ impl Drop for TransactionFuture {
     }
 }
 
+/// Creates or migrates object stores inside `upgradeneeded`.
+pub type UpgradeFn = Box<dyn Fn(&IdbDatabase) -> Result<(), JsValue>>;
+
 /// How long an open or delete may stay `blocked` before it fails with [`Error::Blocked`].
 /// Connections that are closing (even our own) report `blocked` for a moment; a stale one in
 /// another tab blocks for good.
@@ -182,10 +185,7 @@ pub struct OpenFuture {
 
 impl OpenFuture {
     /// `on_upgrade` runs inside `upgradeneeded` with the database being upgraded.
-    pub fn new(
-        request: IdbOpenDbRequest,
-        on_upgrade: Option<Box<dyn Fn(&IdbDatabase) -> Result<(), JsValue>>>,
-    ) -> OpenFuture {
+    pub fn new(request: IdbOpenDbRequest, on_upgrade: Option<UpgradeFn>) -> OpenFuture {
         let (tx, receiver) = oneshot::channel();
         let sender: Sender<_> = Rc::new(RefCell::new(Some(tx)));
         let on_success = {

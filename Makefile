@@ -1,0 +1,33 @@
+# casweb: the two commands a newcomer needs are `make demo` and `make test`.
+# Both run ./scripts/setup.sh first, which installs what is missing and skips what is present.
+
+CHROMEDRIVER ?= /usr/bin/chromedriver
+DEMO_ADDR ?= 127.0.0.1:8080
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: setup test lint native-test browser-test pkg demo
+
+setup:
+	./scripts/setup.sh
+
+## Everything CI runs: formatting, lints on both targets, native tests, browser tests.
+test: setup lint native-test browser-test
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p casweb --target wasm32-unknown-unknown --lib --tests -- -D warnings
+
+native-test:
+	cargo test --workspace
+
+browser-test:
+	./scripts/browser-test.sh
+
+## The npm package in pkg/ (wasm-pack output with pkg.json merged in).
+pkg: setup
+	./scripts/build-pkg.sh
+
+## The demo: builds the package and serves www/ with the reference server in --dev mode.
+demo: pkg
+	./scripts/demo.sh $(DEMO_ADDR)
