@@ -281,6 +281,17 @@ async fn bad_js_inputs_reject_with_typed_errors() {
     let get = Promise::from(call(&memory, "get", Box::new([JsValue::UNDEFINED])));
     assert_eq!(rejection_code(get).await, "invalid_argument");
 
+    let error = JsIndexedDbStorage::open(42.into())
+        .await
+        .err()
+        .expect("must reject");
+    assert_eq!(error_code(&error), "invalid_argument");
+    let error = JsIndexedDbStorage::open("".into())
+        .await
+        .err()
+        .expect("must reject");
+    assert_eq!(error_code(&error), "invalid_argument");
+
     // Constructing a CachedStorage from things that are not providers throws synchronously.
     for bad in [JsValue::from(42), JsValue::NULL, broken_provider("no-put")] {
         let error = JsCachedStorage::new(bad, memory.clone())

@@ -3,7 +3,9 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::convert::{bytes_from_js, bytes_to_js, key_from_js, option_field, type_name};
+use super::convert::{
+    bytes_from_js, bytes_to_js, key_from_js, option_field, string_from_js, type_name,
+};
 use super::error::{js, JsResult};
 use super::provider::provider_from_js;
 use crate::chunker::{self, ChunkOptions};
@@ -46,12 +48,7 @@ fn chunk_options(options: &JsValue) -> crate::Result<ChunkOptions> {
         parsed.chunk_size = size as usize;
     }
     if let Some(content_type) = option_field(options, "contentType")? {
-        parsed.content_type = content_type.as_string().ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "contentType must be a string, got {}",
-                type_name(&content_type)
-            ))
-        })?;
+        parsed.content_type = string_from_js(&content_type, "contentType")?;
     }
     Ok(parsed)
 }

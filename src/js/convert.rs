@@ -30,12 +30,16 @@ pub fn type_name(value: &JsValue) -> String {
     type_of
 }
 
+/// A string argument; `what` names it in the error.
+pub fn string_from_js(value: &JsValue, what: &str) -> Result<String> {
+    value.as_string().ok_or_else(|| {
+        Error::InvalidArgument(format!("{what} must be a string, got {}", type_name(value)))
+    })
+}
+
 /// A key given as its 26-character string.
 pub fn key_from_js(value: &JsValue) -> Result<Key> {
-    let text = value.as_string().ok_or_else(|| {
-        Error::InvalidArgument(format!("key must be a string, got {}", type_name(value)))
-    })?;
-    Ok(Key::parse(&text)?)
+    Ok(Key::parse(&string_from_js(value, "key")?)?)
 }
 
 /// Node bytes given as a `Uint8Array` (copied into wasm memory).

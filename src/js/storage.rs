@@ -7,7 +7,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::convert::{bytes_from_js, bytes_to_js, key_from_js};
+use super::convert::{bytes_from_js, bytes_to_js, key_from_js, string_from_js};
 use super::error::{js, to_js_error, JsResult};
 use super::provider::{provider_from_js, AnyProvider, Registered};
 use crate::storage::{CachedStorage, IndexedDbStorage, MemoryStorage, StorageProvider};
@@ -127,12 +127,7 @@ impl JsIndexedDbStorage {
     pub async fn open(
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
     ) -> JsResult<JsIndexedDbStorage> {
-        let name = name.as_string().ok_or_else(|| {
-            to_js_error(crate::Error::InvalidArgument(format!(
-                "database name must be a string, got {}",
-                super::convert::type_name(&name)
-            )))
-        })?;
+        let name = js(string_from_js(&name, "database name"))?;
         let storage = js(IndexedDbStorage::open(&name).await)?;
         Ok(JsIndexedDbStorage {
             registered: Registered::new(AnyProvider::new(storage.clone())),
@@ -142,7 +137,10 @@ impl JsIndexedDbStorage {
 
     /// Deletes the database `name` and all its nodes.
     #[wasm_bindgen(js_name = deleteDatabase)]
-    pub async fn delete_database(name: String) -> JsResult<()> {
+    pub async fn delete_database(
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    ) -> JsResult<()> {
+        let name = js(string_from_js(&name, "database name"))?;
         js(IndexedDbStorage::delete_database(&name).await)
     }
 
