@@ -1,0 +1,324 @@
+//! Realm tokens: the token file, `Authorization: Bearer` parsing and the extractor that admits a
+//! request to a realm.
+//!
+//! A token is 32 random bytes, written as standard base64 (44 characters). Tokens live in the
+//! append-only text file `<data-dir>/tokens`, one `<realm> <base64 token>` line each, so that
+//! `casweb-server token create` works while a server runs on the same data directory: the server
+//! rereads the file when it sees a token it does not know and the file has changed.
+//! The token bytes are kept (not only a hash) because proofs of possession are computed from them.
+//! In memory, tokens are looked up by their BLAKE3 hash, so lookups do not compare secrets.
+
+use std::collections::HashMap;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::SystemTime;
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Length of a token in bytes.
+pub const TOKEN_LEN: usize = 32;
+/// Name of the token file inside the data directory.
+pub const TOKEN_FILE: &str = "tokens";
+/// Longest realm name.
+pub const MAX_REALM_LEN: usize = 64;
+
+/// A token's raw bytes.
+pub type Token = [u8; TOKEN_LEN];
+
+/// True for 1 to 64 characters of `A-Z a-z 0-9 _ -`.
+pub fn is_valid_realm(name: &str) -> bool {
+    (1..=MAX_REALM_LEN).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The text form of a token: standard base64 with padding.
+pub fn encode_token(token: &Token) -> String {
+    STANDARD.encode(token)
+}
+
+/// Parses the text form of a token; `None` unless it is base64 of exactly 32 bytes.
+pub fn decode_token(text: &str) -> Option<Token> {
+    STANDARD.decode(text).ok()?.try_into().ok()
+}
+
+/// 32 fresh bytes from the operating system's random source.
+pub fn generate_token() -> io::Result<Token> {
+    let mut token = [0u8; TOKEN_LEN];
+    getrandom::fill(&mut token).map_err(|e| io::Error::other(format!("random source: {e}")))?;
+    Ok(token)
+}
+
+/// Tokens known to the server: realm and bytes, by BLAKE3 hash of the bytes.
+pub struct TokenStore {
+    path: PathBuf,
+    loaded: RwLock<Loaded>,
+}
+
+#[derive(Default)]
+struct Loaded {
+    /// Modification time and length of the file when it was read; `None` if it did not exist.
+    stamp: Option<(SystemTime, u64)>,
+    by_hash: HashMap<[u8; 32], (String, Token)>,
+}
+
+impl TokenStore {
+    /// Reads `<data_dir>/tokens` (absent means no tokens yet).
+    pub fn open(data_dir: &Path) -> io::Result<TokenStore> {
+        let store = TokenStore {
+            path: data_dir.join(TOKEN_FILE),
+            loaded: RwLock::new(Loaded::default()),
+        };
+        store.reload()?;
+        Ok(store)
+    }
+
+    /// Creates a token for `realm`, appends it to the file durably, and returns it.
+    pub fn create(&self, realm: &str) -> io::Result<Token> {
+        if !is_valid_realm(realm) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "invalid realm name {realm:?}: use 1 to {MAX_REALM_LEN} of A-Z a-z 0-9 _ -"
+                ),
+            ));
+        }
+        let token = generate_token()?;
+        let existed = self.path.exists();
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&self.path)?;
+        // One write call per line, so that concurrent appenders never interleave within a line.
+        file.write_all(format!("{realm} {}\n", encode_token(&token)).as_bytes())?;
+        file.sync_all()?;
+        if !existed {
+            sync_dir(self.path.parent())?;
+        }
+        self.reload()?;
+        Ok(token)
+    }
+
+    /// The realm a token belongs to. Rereads the file if the token is unknown and the file
+    /// changed since it was last read.
+    pub fn realm_of(&self, token: &Token) -> Option<String> {
+        let hash = *blake3::hash(token).as_bytes();
+        if let Some(realm) = self.lookup(&hash) {
+            return Some(realm);
+        }
+        let current = file_stamp(&self.path);
+        let stale = self.read().stamp != current;
+        if stale {
+            if let Err(error) = self.reload() {
+                eprintln!(
+                    "casweb-server: cannot reread {}: {error}",
+                    self.path.display()
+                );
+            }
+        }
+        self.lookup(&hash)
+    }
+
+    /// Any token of `realm`, if there is one (used by `--dev` to reuse the demo token).
+    pub fn token_of(&self, realm: &str) -> Option<Token> {
+        self.read()
+            .by_hash
+            .values()
+            .find(|(r, _)| r == realm)
+            .map(|(_, token)| *token)
+    }
+
+    fn lookup(&self, hash: &[u8; 32]) -> Option<String> {
+        self.read()
+            .by_hash
+            .get(hash)
+            .map(|(realm, _)| realm.clone())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
+        // A panic while holding the lock cannot leave the map half-written (it is swapped whole).
+        self.loaded
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn reload(&self) -> io::Result<()> {
+        let stamp = file_stamp(&self.path);
+        let text = match fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(error) => return Err(error),
+        };
+        let mut by_hash = HashMap::new();
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let parsed = line
+                .split_once(' ')
+                .filter(|(realm, _)| is_valid_realm(realm))
+                .and_then(|(realm, token)| Some((realm, decode_token(token.trim())?)));
+            match parsed {
+                Some((realm, token)) => {
+                    by_hash.insert(*blake3::hash(&token).as_bytes(), (realm.to_owned(), token));
+                }
+                None => eprintln!(
+                    "casweb-server: {}:{}: not a `<realm> <base64 token>` line, ignored",
+                    self.path.display(),
+                    number + 1
+                ),
+            }
+        }
+        let mut loaded = self
+            .loaded
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *loaded = Loaded { stamp, by_hash };
+        Ok(())
+    }
+}
+
+fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+/// Makes a new directory entry durable (Unix: fsync the directory).
+fn sync_dir(dir: Option<&Path>) -> io::Result<()> {
+    #[cfg(unix)]
+    if let Some(dir) = dir {
+        fs::File::open(dir)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// A request admitted to the realm named in its path: the bearer token is valid and belongs to
+/// that realm. Checked before anything else about the request, so an unauthorised caller learns
+/// nothing about nodes.
+#[derive(Debug, Clone)]
+pub struct RealmAccess {
+    pub realm: String,
+    pub token: Token,
+}
+
+impl FromRequestParts<AppState> for RealmAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<RealmAccess, ApiError> {
+        let token = bearer_token(parts)?;
+        let realm = state
+            .tokens
+            .realm_of(&token)
+            .ok_or_else(|| ApiError::unauthorized("unknown token"))?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))?;
+        let wanted = params
+            .iter()
+            .find_map(|(name, value)| (name == "realm").then_some(value))
+            .ok_or_else(|| ApiError::internal("route without a {realm} parameter"))?;
+        if wanted != realm {
+            return Err(ApiError::wrong_realm(wanted));
+        }
+        Ok(RealmAccess { realm, token })
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Result<Token, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("missing Authorization header"))?;
+    let text = header
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("Authorization header is not ASCII"))?;
+    let (scheme, credentials) = text
+        .split_once(' ')
+        .ok_or_else(|| ApiError::unauthorized("expected `Authorization: Bearer <token>`"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::unauthorized(
+            "expected `Authorization: Bearer <token>`",
+        ));
+    }
+    decode_token(credentials.trim())
+        .ok_or_else(|| ApiError::unauthorized("the token is not base64 of 32 bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn realm_names() {
+        assert!(is_valid_realm("demo"));
+        assert!(is_valid_realm("A-b_9"));
+        assert!(!is_valid_realm(""));
+        assert!(!is_valid_realm("a b"));
+        assert!(!is_valid_realm("a/b"));
+        assert!(!is_valid_realm(&"x".repeat(65)));
+    }
+
+    #[test]
+    fn token_text() {
+        let token = [1u8; 32];
+        let text = encode_token(&token);
+        assert_eq!(text.len(), 44);
+        assert_eq!(decode_token(&text), Some(token));
+        assert_eq!(decode_token("AQID"), None);
+        assert_eq!(decode_token("not base64!"), None);
+    }
+
+    /// The worked example of docs/protocol.md.
+    #[test]
+    fn documented_pop_vector() {
+        let token = [1u8; 32];
+        assert_eq!(
+            encode_token(&token),
+            "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+        );
+        let node = casweb::node::encode_dict(&[]).expect("empty dict");
+        assert_eq!(
+            casweb::Key::for_bytes(&node).to_string(),
+            "240B5PHBGEC2A705WTKKMVRS30"
+        );
+        assert_eq!(
+            blake3::hash(&token).to_hex().as_str(),
+            "9515049071ed913149a80d3bb7891fcd4c6c1e3d14ad878939a80f9b9a91e08c"
+        );
+        let pop = casweb::pop::proof(&token, &node);
+        assert_eq!(pop, "pop:HQZZ45Z2CDP59XZJG2T6NEF9TM");
+        assert!(casweb::pop::verify(&token, &node, &pop));
+    }
+
+    #[test]
+    fn tokens_persist_and_are_reread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = TokenStore::open(dir.path()).expect("open");
+        let cli = TokenStore::open(dir.path()).expect("open");
+        let token = cli.create("alpha").expect("create");
+        // The other instance has not read it yet but finds it on a miss.
+        assert_eq!(server.realm_of(&token).as_deref(), Some("alpha"));
+        assert_eq!(server.token_of("alpha"), Some(token));
+        assert_eq!(server.realm_of(&[0u8; 32]), None);
+        assert!(cli.create("bad realm").is_err());
+        let reopened = TokenStore::open(dir.path()).expect("reopen");
+        assert_eq!(reopened.realm_of(&token).as_deref(), Some("alpha"));
+    }
+}

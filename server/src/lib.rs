@@ -1,0 +1,25 @@
+//! casweb-server: the native reference server for casweb's HTTP storage protocol
+//! (docs/protocol.md), as a library so that its tests and benchmark can reuse its pieces.
+//!
+//! - [`config`]: command line and limits; [`server`]: startup and the serve loop;
+//! - [`routes`]: the HTTP handlers; [`extract`]: request extractors with JSON rejections;
+//!   [`error`]: the JSON error format;
+//! - [`auth`]: tokens and realm access; [`validate`]: node checks; [`batch`]: batch framing;
+//! - [`store`]: redb persistence; [`writer`]: group-committing writer thread;
+//! - [`cors`] and [`fault`]: CORS policy and test-only fault injection; [`keepalive`]: closing
+//!   connections whose request body was refused unread.
+
+pub mod auth;
+pub mod batch;
+pub mod config;
+pub mod cors;
+pub mod error;
+pub mod extract;
+pub mod fault;
+pub mod keepalive;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod validate;
+pub mod writer;

@@ -1,0 +1,39 @@
+//! The `casweb-server` binary: parses the command line and runs `serve` or `token create`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use casweb_server::auth::{encode_token, TokenStore};
+use casweb_server::config::{Cli, Command, TokenCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))
+            .and_then(|runtime| runtime.block_on(casweb_server::server::serve(args))),
+        Command::Token(TokenCommand::Create { realm, data_dir }) => create_token(&realm, &data_dir),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("casweb-server: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn create_token(realm: &str, data_dir: &std::path::Path) -> Result<(), String> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
+    let tokens = TokenStore::open(data_dir)
+        .map_err(|e| format!("cannot read tokens in {}: {e}", data_dir.display()))?;
+    let token = tokens
+        .create(realm)
+        .map_err(|e| format!("cannot create a token: {e}"))?;
+    println!("{}", encode_token(&token));
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! `GET /api/info`: server version, protocol version and limits (no authentication).
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::state::AppState;
+
+/// Version of the wire protocol described in docs/protocol.md.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+pub async fn info(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "protocol": PROTOCOL_VERSION,
+        "limits": state.limits,
+    }))
+}

@@ -1,0 +1,125 @@
+//! Starting the server: open the data directory, set up the realm for `--dev`, bind, print the
+//! address lines tests and people read, and serve until Ctrl-C or SIGTERM.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::auth::{encode_token, Token, TokenStore};
+use crate::config::ServeArgs;
+use crate::fault::FaultInjector;
+use crate::routes;
+use crate::state::AppState;
+use crate::store::{Store, DB_FILE};
+use crate::writer::Writer;
+
+/// Realm created (or reused) by `--dev`.
+pub const DEV_REALM: &str = "demo";
+
+/// A server that is bound and ready: [`Prepared::run`] serves until a shutdown signal.
+pub struct Prepared {
+    listener: TcpListener,
+    app: axum::Router,
+    /// The address actually bound (port 0 resolved).
+    pub address: SocketAddr,
+    /// The token of realm `demo`, with `--dev`.
+    pub dev_token: Option<Token>,
+}
+
+/// Runs `serve` until a shutdown signal, printing the address lines; errors are ready to print.
+pub async fn serve(args: ServeArgs) -> Result<(), String> {
+    let prepared = prepare(&args).await?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on http://{}", prepared.address);
+    if let Some(token) = &prepared.dev_token {
+        let _ = writeln!(out, "realm: {DEV_REALM}");
+        let _ = writeln!(out, "token: {}", encode_token(token));
+        let _ = writeln!(out, "open: http://{}/", prepared.address);
+    }
+    let _ = out.flush();
+    drop(out);
+    prepared.run().await
+}
+
+/// Opens the data directory, sets up `--dev`, builds the app and binds the listener.
+pub async fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
+    let data_dir = &args.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
+    let tokens = TokenStore::open(data_dir)
+        .map_err(|e| format!("cannot read tokens in {}: {e}", data_dir.display()))?;
+    let db_path = data_dir.join(DB_FILE);
+    let store = Store::open(&db_path).map_err(|e| match e.inner() {
+        redb::Error::DatabaseAlreadyOpen => format!(
+            "{} is in use by another casweb-server process",
+            db_path.display()
+        ),
+        other => format!("cannot open {}: {other}", db_path.display()),
+    })?;
+    let dev_token = if args.dev {
+        let token = match tokens.token_of(DEV_REALM) {
+            Some(token) => token,
+            None => tokens
+                .create(DEV_REALM)
+                .map_err(|e| format!("cannot create the {DEV_REALM} token: {e}"))?,
+        };
+        Some(token)
+    } else {
+        None
+    };
+    let writer =
+        Writer::start(store.clone()).map_err(|e| format!("cannot start the writer: {e}"))?;
+    let state = AppState {
+        store,
+        writer,
+        tokens: Arc::new(tokens),
+        limits: args.limits(),
+        fault: Arc::new(FaultInjector::new(args.fault_503_percent)),
+    };
+    let app = routes::router(state, args.www.as_deref(), &args.cors_origins);
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    Ok(Prepared {
+        listener,
+        app,
+        address,
+        dev_token,
+    })
+}
+
+impl Prepared {
+    /// Serves until Ctrl-C or SIGTERM.
+    pub async fn run(self) -> Result<(), String> {
+        axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| format!("server error: {e}"))
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,31 @@
+//! The state every handler shares: database, writer, tokens, limits and the fault injector.
+
+use std::sync::Arc;
+
+use crate::auth::TokenStore;
+use crate::config::Limits;
+use crate::fault::FaultInjector;
+use crate::store::Store;
+use crate::writer::Writer;
+
+/// Shared by all requests; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub writer: Writer,
+    pub tokens: Arc<TokenStore>,
+    pub limits: Limits,
+    pub fault: Arc<FaultInjector>,
+}
+
+impl AppState {
+    /// Runs a blocking database read off the async threads.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, crate::error::ApiError>
+    where
+        F: FnOnce(&crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.store.clone();
+        Ok(tokio::task::spawn_blocking(move || f(&store)).await??)
+    }
+}

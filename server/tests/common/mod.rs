@@ -1,0 +1,276 @@
+//! Test support: run the real `casweb-server` binary on a free loopback port with a temporary
+//! data directory, create tokens with the real `token create`, and talk to it over HTTP.
+//! Every server started here is killed when its handle is dropped.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use bytes::Bytes;
+use casweb::chunker::{chunk_file, ChunkOptions};
+use casweb::Key;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_casweb-server");
+
+/// A running server process.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    /// Printed by `--dev`.
+    pub dev_token: Option<String>,
+    extra: Vec<String>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts a server on a fresh temporary data directory with extra `serve` arguments.
+    pub fn start(extra: &[&str]) -> Server {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().to_path_buf();
+        let mut server = Server::start_in(&dir, extra);
+        server._temp = Some(temp);
+        server
+    }
+
+    /// Starts a server on `data_dir` (which the caller keeps alive).
+    pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn casweb-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut url = None;
+        let mut dev_token = None;
+        let dev = extra.contains(&"--dev");
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(rest) = line.strip_prefix("listening on ") {
+                url = Some(rest.to_string());
+            } else if let Some(rest) = line.strip_prefix("token: ") {
+                dev_token = Some(rest.to_string());
+            }
+            if url.is_some() && (!dev || line.starts_with("open: ")) {
+                break;
+            }
+        }
+        let Some(url) = url else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("casweb-server did not print its address");
+        };
+        Server {
+            child,
+            url,
+            data_dir: data_dir.to_path_buf(),
+            dev_token,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            _temp: None,
+        }
+    }
+
+    /// SIGKILLs the process (no graceful shutdown) and starts a new one on the same data dir.
+    pub fn kill_and_restart(&mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let mut next = Server::start_in(&self.data_dir, &extra);
+        std::mem::swap(&mut self.child, &mut next.child);
+        self.url = next.url.clone();
+        // `next` now holds the dead child; dropping it is harmless.
+    }
+
+    /// Creates a token for `realm` with `casweb-server token create` (works while serving).
+    pub fn token(&self, realm: &str) -> String {
+        create_token(&self.data_dir, realm)
+    }
+
+    pub fn client(&self, realm: &str, token: &str) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base: self.url.clone(),
+            realm: realm.to_string(),
+            token: token.to_string(),
+        }
+    }
+
+    /// A client for a new realm with a fresh token.
+    pub fn new_realm(&self, realm: &str) -> Client {
+        let token = self.token(realm);
+        self.client(realm, &token)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn create_token(data_dir: &Path, realm: &str) -> String {
+    let output = Command::new(BIN)
+        .args(["token", "create", "--realm", realm, "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("run token create");
+    assert!(output.status.success(), "token create failed: {output:?}");
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
+}
+
+/// An HTTP client bound to one realm and token.
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub realm: String,
+    pub token: String,
+}
+
+/// Status and parsed JSON body (Null if the body is not JSON).
+pub type Answer = (StatusCode, Value);
+
+pub async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let bytes = response.bytes().await.expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+impl Client {
+    pub fn token_bytes(&self) -> [u8; 32] {
+        casweb_server::auth::decode_token(&self.token).expect("token")
+    }
+
+    pub fn url(&self, tail: &str) -> String {
+        format!("{}/api/realm/{}/nodes/{tail}", self.base, self.realm)
+    }
+
+    pub fn auth(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request.header("Authorization", format!("Bearer {}", self.token))
+    }
+
+    pub async fn put_raw(&self, key: &str, bytes: Vec<u8>) -> Answer {
+        let request = self
+            .auth(self.http.put(self.url(&format!("raw/{key}"))))
+            .header("Content-Type", "application/octet-stream")
+            .body(bytes);
+        answer(request.send().await.expect("send")).await
+    }
+
+    pub async fn put(&self, key: &Key, bytes: &[u8]) -> Answer {
+        self.put_raw(&key.to_string(), bytes.to_vec()).await
+    }
+
+    /// Puts and asserts 200.
+    pub async fn put_ok(&self, key: &Key, bytes: &[u8]) -> bool {
+        let (status, body) = self.put(key, bytes).await;
+        assert_eq!(status, StatusCode::OK, "put {key}: {body}");
+        assert_eq!(body["key"], key.to_string());
+        body["stored"].as_bool().expect("stored")
+    }
+
+    pub async fn get_raw(&self, key: &str) -> (StatusCode, Bytes) {
+        let response = self
+            .auth(self.http.get(self.url(&format!("raw/{key}"))))
+            .send()
+            .await
+            .expect("send");
+        (response.status(), response.bytes().await.expect("body"))
+    }
+
+    pub async fn post_json(&self, tail: &str, body: &Value) -> Answer {
+        let request = self.auth(self.http.post(self.url(tail))).json(body);
+        answer(request.send().await.expect("send")).await
+    }
+
+    pub async fn check(&self, keys: &[Key]) -> Value {
+        let keys: Vec<String> = keys.iter().map(Key::to_string).collect();
+        let (status, body) = self.post_json("check", &json!({ "keys": keys })).await;
+        assert_eq!(status, StatusCode::OK, "check: {body}");
+        body
+    }
+
+    pub async fn claim(&self, key: &Key, pop: &str) -> Answer {
+        self.post_json(&format!("{key}/claim"), &json!({ "pop": pop }))
+            .await
+    }
+
+    pub fn pop(&self, bytes: &[u8]) -> String {
+        casweb::pop::proof(&self.token_bytes(), bytes)
+    }
+
+    pub async fn batch(&self, nodes: &[&[u8]]) -> Answer {
+        let body = casweb_server::batch::encode(nodes.iter().copied());
+        self.batch_body(body).await
+    }
+
+    pub async fn batch_body(&self, body: Vec<u8>) -> Answer {
+        let request = self
+            .auth(self.http.post(self.url("batch")))
+            .header("Content-Type", "application/octet-stream")
+            .body(body);
+        answer(request.send().await.expect("send")).await
+    }
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn data(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// The nodes of a file DAG made with casweb's chunker, children first (root last).
+pub fn file_nodes(seed: u64, len: usize, chunk_size: usize) -> Vec<(Key, Vec<u8>)> {
+    let options = ChunkOptions {
+        chunk_size,
+        content_type: "application/octet-stream".into(),
+    };
+    let dag = chunk_file(&data(seed, len), &options).expect("chunk");
+    dag.nodes
+        .into_iter()
+        .map(|(key, bytes)| (key, bytes.to_vec()))
+        .collect()
+}
+
+/// A small leaf node (a one-piece file) distinct per seed.
+pub fn leaf(seed: u64) -> (Key, Vec<u8>) {
+    let bytes = casweb::node::encode_successor(&[], &data(seed, 40), 0).expect("encode");
+    (Key::for_bytes(&bytes), bytes)
+}
+
+/// A dict node over named children.
+pub fn dict(entries: &[(&str, Key)]) -> (Key, Vec<u8>) {
+    let bytes = casweb::node::encode_dict(entries).expect("encode");
+    (Key::for_bytes(&bytes), bytes)
+}
+
+pub fn keys_of(value: &Value, field: &str) -> Vec<String> {
+    value[field]
+        .as_array()
+        .unwrap_or_else(|| panic!("{field} is not a list in {value}"))
+        .iter()
+        .map(|v| v.as_str().expect("string").to_string())
+        .collect()
+}
