@@ -51,7 +51,35 @@ impl Default for ChunkOptions {
 #[derive(Debug, Clone)]
 pub struct FileDag {
     pub root: Key,
+    /// Every node, level by level: leaves first, root last.
     pub nodes: Vec<(Key, Bytes)>,
+    /// Where each level ends in `nodes`.
+    level_ends: Vec<usize>,
+}
+
+impl FileDag {
+    fn from_levels(levels: Vec<Vec<(Key, Bytes)>>) -> FileDag {
+        let mut level_ends = Vec::with_capacity(levels.len());
+        let mut nodes = Vec::new();
+        for level in levels {
+            nodes.extend(level);
+            level_ends.push(nodes.len());
+        }
+        let root = nodes.last().expect("a file has a root").0;
+        FileDag {
+            root,
+            nodes,
+            level_ends,
+        }
+    }
+
+    /// The levels, leaves first: no node has a child in its own or a later level.
+    pub fn levels(&self) -> impl Iterator<Item = &[(Key, Bytes)]> {
+        let starts = std::iter::once(0).chain(self.level_ends.iter().copied());
+        starts
+            .zip(self.level_ends.iter().copied())
+            .map(|(start, end)| &self.nodes[start..end])
+    }
 }
 
 /// A file read back from its DAG.
@@ -84,43 +112,62 @@ pub fn chunk_file(data: &[u8], options: &ChunkOptions) -> Result<FileDag> {
         content_type: content_type.clone(),
     };
     let exponent = block_size_exponent(n);
-    let mut nodes = Vec::new();
-    let mut push = |bytes: Vec<u8>| {
-        let key = Key::for_bytes(&bytes);
-        nodes.push((key, Bytes::from(bytes)));
-        key
-    };
+    let encoded = |bytes: Vec<u8>| (Key::for_bytes(&bytes), Bytes::from(bytes));
+    let keys = |level: &[(Key, Bytes)]| level.iter().map(|(key, _)| *key).collect::<Vec<_>>();
 
+    let mut levels: Vec<Vec<(Key, Bytes)>> = Vec::new();
     if HEADER_LEN + FILE_INFO_LEN + data.len() <= n {
-        let root = push(node::encode_file(&[], &info, data, exponent)?);
-        return Ok(FileDag { root, nodes });
+        levels.push(vec![encoded(node::encode_file(
+            &[],
+            &info,
+            data,
+            exponent,
+        )?)]);
+        return Ok(FileDag::from_levels(levels));
     }
-
-    let mut level: Vec<Key> = data
+    let leaves = data
         .chunks(n - HEADER_LEN)
-        .map(|piece| node::encode_successor(&[], piece, exponent).map(&mut push))
-        .collect::<Result<_, _>>()?;
+        .map(|piece| node::encode_successor(&[], piece, exponent).map(encoded))
+        .collect::<Result<Vec<_>, _>>()?;
+    levels.push(leaves);
     let root_fanout = (n - HEADER_LEN - FILE_INFO_LEN) / 16;
     let inner_fanout = (n - HEADER_LEN) / 16;
-    while level.len() > root_fanout {
-        level = level
+    let mut top = keys(&levels[0]);
+    while top.len() > root_fanout {
+        let parents = top
             .chunks(inner_fanout)
-            .map(|children| node::encode_successor(children, &[], exponent).map(&mut push))
-            .collect::<Result<_, _>>()?;
+            .map(|children| node::encode_successor(children, &[], exponent).map(encoded))
+            .collect::<Result<Vec<_>, _>>()?;
+        top = keys(&parents);
+        levels.push(parents);
     }
-    let root = push(node::encode_file(&level, &info, &[], exponent)?);
-    Ok(FileDag { root, nodes })
+    levels.push(vec![encoded(node::encode_file(
+        &top,
+        &info,
+        &[],
+        exponent,
+    )?)]);
+    Ok(FileDag::from_levels(levels))
 }
 
-/// Chunks `data` and puts every node into `storage`, children first; returns the root key.
+/// How many puts [`store_file`] keeps in flight within one level.
+const STORE_CONCURRENCY: usize = 256;
+
+/// Chunks `data` and puts every node into `storage`, a level at a time (leaves first, so a
+/// parent is never stored before its children); the nodes of a level are put concurrently, which
+/// lets an `IndexedDbStorage` write them in one transaction. Returns the root key.
 pub async fn store_file<S: StorageProvider>(
     storage: &S,
     data: &[u8],
     options: &ChunkOptions,
 ) -> Result<Key> {
     let dag = chunk_file(data, options)?;
-    for (key, bytes) in dag.nodes {
-        storage.put(key, bytes).await?;
+    for level in dag.levels() {
+        stream::iter(level)
+            .map(|(key, bytes)| storage.put(*key, bytes.clone()))
+            .buffer_unordered(STORE_CONCURRENCY)
+            .try_collect::<()>()
+            .await?;
     }
     Ok(dag.root)
 }

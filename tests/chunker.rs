@@ -450,3 +450,32 @@ fn hostile_dag_with_shared_subtrees_is_refused_quickly() {
         .expect("read_file of a 42-node DAG did not finish within 10 s");
     assert!(matches!(result, Err(Error::CorruptDag(_))), "{result:?}");
 }
+
+#[test]
+fn levels_put_children_strictly_before_parents() {
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    let options = ChunkOptions {
+        chunk_size: 256,
+        ..Default::default()
+    };
+    let dag = chunker::chunk_file(&data, &options).unwrap();
+    let levels: Vec<_> = dag.levels().collect();
+    assert!(levels.len() >= 3, "expected a multi-level DAG");
+    assert_eq!(
+        levels.iter().map(|l| l.len()).sum::<usize>(),
+        dag.nodes.len()
+    );
+    assert_eq!(levels.last().unwrap(), &[dag.nodes.last().unwrap().clone()]);
+    let mut earlier: HashSet<Key> = HashSet::new();
+    for level in &levels {
+        for (_, bytes) in level.iter() {
+            for child in node::child_keys(bytes).unwrap() {
+                assert!(
+                    earlier.contains(&child),
+                    "child {child} not in an earlier level"
+                );
+            }
+        }
+        earlier.extend(level.iter().map(|(key, _)| *key));
+    }
+}
