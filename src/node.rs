@@ -5,7 +5,8 @@
 //! ```text
 //! 0..4    magic   0x01534143 ("CAS\x01")
 //! 4..8    flags   bits 0-1 kind, 2-3 header extensions (must be 0), 4-7 block-size exponent
-//!                 (2^n KiB, informational), 8-15 hash algorithm (0 = BLAKE3-128), 16-31 zero
+//!                 (2^n KiB, informational; 0 for sets and dicts), 8-15 hash algorithm
+//!                 (0 = BLAKE3-128), 16-31 zero
 //! 8..12   size    payload length in bytes
 //! 12..16  count   number of child keys
 //! 16..    count child keys of 16 raw bytes, then `size` payload bytes
@@ -78,6 +79,8 @@ pub enum NodeError {
     LengthMismatch { expected: u64, actual: u64 },
     #[error("child {index} is not a valid key (non-canonical size flag)")]
     BadChildKey { index: usize },
+    #[error("set and dict nodes must have block-size exponent 0")]
+    BlockSizeOnNonFile,
     #[error("set node: {0}")]
     InvalidSet(&'static str),
     #[error("dict node: {0}")]
@@ -217,6 +220,10 @@ pub fn decode(bytes: &[u8]) -> Result<NodeView<'_>, NodeError> {
     let child_bytes = &bytes[HEADER_LEN..HEADER_LEN + KEY_LEN * view.child_count()];
     for (index, chunk) in child_bytes.chunks_exact(KEY_LEN).enumerate() {
         Key::from_slice(chunk).map_err(|_| NodeError::BadChildKey { index })?;
+    }
+    if matches!(header.kind, NodeKind::Set | NodeKind::Dict) && header.block_size_exponent != 0 {
+        // Meaningless for sets and dicts; allowing it would give one node two encodings.
+        return Err(NodeError::BlockSizeOnNonFile);
     }
     match header.kind {
         NodeKind::Set => {
@@ -491,6 +498,9 @@ mod tests {
             decode(&bad).unwrap_err(),
             NodeError::UnsupportedExtension(1)
         );
+        let mut bad = encode_dict(&[]).unwrap();
+        bad[4] |= 0x30;
+        assert_eq!(decode(&bad).unwrap_err(), NodeError::BlockSizeOnNonFile);
         let mut bad = good.clone();
         bad.push(0);
         assert!(matches!(

@@ -122,10 +122,15 @@ fn check_decode_is_sound(bytes: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// Modest case counts so the file runs in about a second; no regression files are written.
+/// Modest case counts so the file runs in about a second (`PROPTEST_CASES=N` for a deeper run);
+/// no regression files are written.
 fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200);
     ProptestConfig {
-        cases: 200,
+        cases,
         failure_persistence: None,
         ..ProptestConfig::default()
     }
