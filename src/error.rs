@@ -48,9 +48,36 @@ pub enum Error {
     /// A storage provider written in JavaScript threw, rejected or returned the wrong type.
     #[error("storage provider failed: {0}")]
     Provider(String),
-    /// The storage was closed.
+    /// The storage was closed (or the sync engine disposed).
     #[error("storage is closed")]
     Closed,
+    /// The server answered with an error status; `code` is its error code (e.g. `not_owned`).
+    #[error("HTTP {status} {code}: {message}")]
+    Http {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// The request never got an answer (connection refused, reset, CORS, offline).
+    #[error("network error: {0}")]
+    Network(String),
+    /// The request got no answer within the timeout.
+    #[error("request timed out after {ms} ms")]
+    Timeout { ms: u32 },
+    /// `getChildKeys` described a cycle: these keys are part of it.
+    #[error("cycle among buffered nodes (first keys: {})", format_keys(keys))]
+    Cycle { keys: Vec<Key> },
+    /// A user-supplied `getChildKeys` threw or returned something other than keys.
+    #[error("getChildKeys failed: {0}")]
+    ChildKeys(String),
+}
+
+fn format_keys(keys: &[Key]) -> String {
+    keys.iter()
+        .take(3)
+        .map(Key::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Error {
@@ -70,6 +97,20 @@ impl Error {
             Error::IndexedDb { .. } => "indexeddb_error",
             Error::Provider(_) => "provider_error",
             Error::Closed => "closed",
+            Error::Http { .. } => "http_error",
+            Error::Network(_) => "network_error",
+            Error::Timeout { .. } => "timeout",
+            Error::Cycle { .. } => "cycle",
+            Error::ChildKeys(_) => "child_keys_failed",
+        }
+    }
+
+    /// True for failures worth retrying later: network errors, timeouts, 5xx and 429.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Network(_) | Error::Timeout { .. } => true,
+            Error::Http { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
         }
     }
 
@@ -88,6 +129,11 @@ impl Error {
         "indexeddb_error",
         "provider_error",
         "closed",
+        "http_error",
+        "network_error",
+        "timeout",
+        "cycle",
+        "child_keys_failed",
     ];
 }
 
@@ -101,10 +147,19 @@ mod tests {
             Error::InvalidArgument(String::new()),
             Error::Closed,
             Error::QuotaExceeded(String::new()),
+            Error::Timeout { ms: 1 },
         ];
         for error in &samples {
             assert!(Error::CODES.contains(&error.code()));
         }
+        assert!(Error::Timeout { ms: 1 }.is_transient());
+        let http = |status| Error::Http {
+            status,
+            code: String::new(),
+            message: String::new(),
+        };
+        assert!(http(503).is_transient() && http(429).is_transient());
+        assert!(!http(409).is_transient() && !Error::Closed.is_transient());
         let typescript = include_str!("js/error.rs");
         for code in Error::CODES {
             assert!(

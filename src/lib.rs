@@ -1,11 +1,12 @@
 //! casweb: content-addressed storage for web apps, compiled to WebAssembly.
 //!
 //! - [`key`] and [`node`]: the content keys and the node format (pure, native-tested).
-//! - [`chunker`]: files as DAGs of nodes, and back.
+//! - [`chunker`]: files as DAGs of nodes, and back; [`batch`]: the framing of batch uploads.
 //! - [`storage`]: the `StorageProvider` seam and its implementations (memory, IndexedDB in the
 //!   browser, a cache in front of a remote).
 //! - `js` (wasm32 only): the JavaScript API, a thin wasm-bindgen layer over the above.
 
+pub mod batch;
 pub mod chunker;
 pub mod crockford;
 pub mod error;

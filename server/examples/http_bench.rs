@@ -90,7 +90,7 @@ async fn main() {
     let batch_nodes: Vec<(Key, Vec<u8>)> = (PUTS..PUTS + BATCH_NODES).map(leaf).collect();
     let bodies: Vec<Vec<u8>> = batch_nodes
         .chunks(BATCH_SIZE)
-        .map(|group| casweb_server::batch::encode(group.iter().map(|(_, b)| b.as_slice())))
+        .map(|group| casweb::batch::encode(group.iter().map(|(_, b)| b.as_slice())))
         .collect();
     let started = Instant::now();
     stream::iter(bodies)

@@ -4,13 +4,12 @@
 //! - [`config`]: command line and limits; [`server`]: startup and the serve loop;
 //! - [`routes`]: the HTTP handlers; [`extract`]: request extractors with JSON rejections;
 //!   [`error`]: the JSON error format;
-//! - [`auth`]: tokens and realm access; [`validate`]: node checks; [`batch`]: batch framing;
+//! - [`auth`]: tokens and realm access; [`validate`]: node checks; batch framing is [`casweb::batch`];
 //! - [`store`]: redb persistence; [`writer`]: group-committing writer thread;
 //! - [`cors`] and [`fault`]: CORS policy and test-only fault injection; [`keepalive`]: closing
 //!   connections whose request body was refused unread.
 
 pub mod auth;
-pub mod batch;
 pub mod config;
 pub mod cors;
 pub mod error;

@@ -310,7 +310,7 @@ async fn bad_inputs_get_4xx_with_codes() {
         400,
         "too_many_nodes",
     );
-    let mut truncated_batch = casweb_server::batch::encode([b1.as_slice()]);
+    let mut truncated_batch = casweb::batch::encode([b1.as_slice()]);
     truncated_batch.truncate(truncated_batch.len() - 1);
     cases.expect(
         "truncated batch frame",

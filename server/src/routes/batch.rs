@@ -1,6 +1,6 @@
 //! `POST /api/realm/{realm}/nodes/batch`: store many nodes in one request and one durable
 //! transaction. Body: repeated `[u32 LE length][node bytes]`, children before parents (see
-//! [`crate::batch`]). Each node is checked like a single put; a node may rely on children
+//! [`casweb::batch`]). Each node is checked like a single put; a node may rely on children
 //! accepted earlier in the same batch. Answer: `{results: [{key, ok, stored} | {key, ok: false,
 //! error, message, ...}]}`, one per frame in order.
 
@@ -16,12 +16,12 @@ use serde_json::{json, Value};
 
 use super::{item_error, item_ok};
 use crate::auth::RealmAccess;
-use crate::batch::{self, FramingError};
 use crate::error::ApiError;
 use crate::extract::read_binary;
 use crate::state::AppState;
 use crate::store::{Status, Store, Write};
 use crate::validate::check_node;
+use casweb::batch::{self, FramingError};
 
 /// A frame after the pure checks: its key and either (bytes, children) or why it was refused.
 type Checked = (Key, Result<(Bytes, Vec<Key>), ApiError>);

@@ -215,7 +215,7 @@ impl Client {
     }
 
     pub async fn batch(&self, nodes: &[&[u8]]) -> Answer {
-        let body = casweb_server::batch::encode(nodes.iter().copied());
+        let body = casweb::batch::encode(nodes.iter().copied());
         self.batch_body(body).await
     }
 
