@@ -58,6 +58,13 @@ pub enum Error {
         code: String,
         message: String,
     },
+    /// The server refused one item of a batch (put many, claim many) with its error code.
+    #[error("server refused {key}: {code}: {message}")]
+    Rejected {
+        key: Key,
+        code: String,
+        message: String,
+    },
     /// The request never got an answer (connection refused, reset, CORS, offline).
     #[error("network error: {0}")]
     Network(String),
@@ -98,6 +105,7 @@ impl Error {
             Error::Provider(_) => "provider_error",
             Error::Closed => "closed",
             Error::Http { .. } => "http_error",
+            Error::Rejected { .. } => "rejected",
             Error::Network(_) => "network_error",
             Error::Timeout { .. } => "timeout",
             Error::Cycle { .. } => "cycle",
@@ -130,6 +138,7 @@ impl Error {
         "provider_error",
         "closed",
         "http_error",
+        "rejected",
         "network_error",
         "timeout",
         "cycle",

@@ -11,7 +11,7 @@ const TS_ERROR: &'static str = r#"
 export type CaswebErrorCode =
   | "invalid_key" | "invalid_node" | "hash_mismatch" | "not_found" | "corrupt_dag"
   | "invalid_argument" | "quota_exceeded" | "blocked" | "version_mismatch" | "unavailable"
-  | "indexeddb_error" | "provider_error" | "closed" | "http_error" | "network_error"
+  | "indexeddb_error" | "provider_error" | "closed" | "http_error" | "rejected" | "network_error"
   | "timeout" | "cycle" | "child_keys_failed";
 
 /** Every promise of this library rejects with a CaswebError. */
@@ -20,7 +20,7 @@ export interface CaswebError extends Error {
   code: CaswebErrorCode;
   /** For `http_error`: the HTTP status. */
   status?: number;
-  /** For `http_error`: the server's error code, e.g. "not_owned" or "missing_nodes". */
+  /** For `http_error` and `rejected`: the server's error code, e.g. "not_owned". */
   serverCode?: string;
 }
 "#;
@@ -30,8 +30,10 @@ pub fn to_js_error(error: Error) -> JsValue {
     let js = js_sys::Error::new(&error.to_string());
     js.set_name("CaswebError");
     let _ = js_sys::Reflect::set(&js, &"code".into(), &error.code().into());
-    if let Error::Http { status, code, .. } = &error {
+    if let Error::Http { status, .. } = &error {
         let _ = js_sys::Reflect::set(&js, &"status".into(), &(*status).into());
+    }
+    if let Error::Http { code, .. } | Error::Rejected { code, .. } = &error {
         let _ = js_sys::Reflect::set(&js, &"serverCode".into(), &code.as_str().into());
     }
     js.into()
