@@ -74,6 +74,14 @@ pub enum Error {
     /// `getChildKeys` described a cycle: these keys are part of it.
     #[error("cycle among buffered nodes (first keys: {})", format_keys(keys))]
     Cycle { keys: Vec<Key> },
+    /// A node was not sent because one of its children failed to sync (a parent is never sent
+    /// before its children are owned); it is retried with the child.
+    #[error("{key} waits for its child {child}, which failed to sync")]
+    ChildNotSynced {
+        key: Key,
+        child: Key,
+        transient: bool,
+    },
     /// A user-supplied `getChildKeys` threw or returned something other than keys.
     #[error("getChildKeys failed: {0}")]
     ChildKeys(String),
@@ -110,6 +118,7 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::Cycle { .. } => "cycle",
             Error::ChildKeys(_) => "child_keys_failed",
+            Error::ChildNotSynced { .. } => "child_not_synced",
         }
     }
 
@@ -118,6 +127,7 @@ impl Error {
         match self {
             Error::Network(_) | Error::Timeout { .. } => true,
             Error::Http { status, .. } => *status >= 500 || *status == 429,
+            Error::ChildNotSynced { transient, .. } => *transient,
             _ => false,
         }
     }
@@ -143,6 +153,7 @@ impl Error {
         "timeout",
         "cycle",
         "child_keys_failed",
+        "child_not_synced",
     ];
 }
 

@@ -4,6 +4,7 @@
 //! - [`chunker`]: files as DAGs of nodes, and back; [`batch`]: the framing of batch uploads.
 //! - [`storage`]: the `StorageProvider` seam and its implementations (memory, IndexedDB in the
 //!   browser, a cache in front of a remote).
+//! - [`sync`]: the sync engine (levels, flush passes, backoff).
 //! - `js` (wasm32 only): the JavaScript API, a thin wasm-bindgen layer over the above.
 
 pub mod batch;
@@ -15,6 +16,7 @@ mod log;
 pub mod node;
 pub mod pop;
 pub mod storage;
+pub mod sync;
 
 #[cfg(target_arch = "wasm32")]
 pub mod js;

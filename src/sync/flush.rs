@@ -1,0 +1,235 @@
+//! One sync pass over a snapshot of buffered nodes: levels children first, then per level one
+//! check, claims for unowned nodes, uploads for missing ones, nothing for owned ones.
+//!
+//! No timers, no persistence, no web APIs: the buffered engine decides when to call it and what
+//! to do with the outcome, and native tests drive it with an in-memory server. Every node of
+//! the snapshot ends in exactly one of `synced`, `skipped` or `failed`; the caller keeps failed
+//! nodes pending, so nothing is lost whatever fails.
+
+use std::collections::{HashMap, HashSet};
+
+use bytes::Bytes;
+use futures::future::{join, OptionFuture};
+
+use super::remote::SyncRemote;
+use super::topo::topo_sort_levels;
+use crate::error::{Error, Result};
+use crate::key::Key;
+
+/// Where a key is in a sync pass, as reported to `onKeySync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// About to be claimed or uploaded.
+    Uploading,
+    /// Owned by the realm (claimed, uploaded, or already owned).
+    Done,
+    /// Failed this pass; stays pending.
+    Error,
+}
+
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Uploading => "uploading",
+            KeyStatus::Done => "done",
+            KeyStatus::Error => "error",
+        }
+    }
+}
+
+/// The outcome of a sync pass.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncResult {
+    /// Claimed or uploaded in this pass.
+    pub synced: Vec<Key>,
+    /// Already owned by the realm: nothing sent.
+    pub skipped: Vec<Key>,
+    /// Not synced, with the reason; these stay pending.
+    pub failed: Vec<(Key, Error)>,
+}
+
+impl SyncResult {
+    /// Merges another pass's outcome into this one.
+    pub fn absorb(&mut self, other: SyncResult) {
+        self.synced.extend(other.synced);
+        self.skipped.extend(other.skipped);
+        self.failed.extend(other.failed);
+    }
+}
+
+/// Computes a node's child keys (the built-in codec, or the user's `getChildKeys`).
+pub type ChildKeysFn<'a> = &'a dyn Fn(Key, &[u8]) -> Result<Vec<Key>>;
+/// Observes per-key progress.
+pub type KeyObserver<'a> = &'a dyn Fn(Key, KeyStatus, Option<&Error>);
+
+/// Tracks one pass: the outcome so far and which keys have failed.
+struct Pass<'a> {
+    result: SyncResult,
+    failed: HashMap<Key, Error>,
+    observe: KeyObserver<'a>,
+}
+
+impl Pass<'_> {
+    fn done(&mut self, key: Key, skipped: bool) {
+        if skipped {
+            self.result.skipped.push(key);
+        } else {
+            self.result.synced.push(key);
+        }
+        (self.observe)(key, KeyStatus::Done, None);
+    }
+
+    fn fail(&mut self, key: Key, error: Error) {
+        (self.observe)(key, KeyStatus::Error, Some(&error));
+        self.failed.insert(key, error.clone());
+        self.result.failed.push((key, error));
+    }
+}
+
+/// Syncs `nodes` to `remote`. A parent is never sent before every child of it that is in the
+/// snapshot is owned: a node whose child failed fails too (`child_not_synced`).
+pub async fn sync_nodes<R: SyncRemote>(
+    remote: &R,
+    nodes: &[(Key, Bytes)],
+    child_keys: ChildKeysFn<'_>,
+    observe: KeyObserver<'_>,
+) -> SyncResult {
+    let mut pass = Pass {
+        result: SyncResult::default(),
+        failed: HashMap::new(),
+        observe,
+    };
+    let bytes: HashMap<Key, Bytes> = nodes.iter().cloned().collect();
+    let mut edges: Vec<(Key, Vec<Key>)> = Vec::with_capacity(bytes.len());
+    let mut seen = HashSet::with_capacity(bytes.len());
+    for (key, node) in nodes {
+        if !seen.insert(*key) {
+            continue;
+        }
+        match child_keys(*key, node) {
+            Ok(children) => edges.push((*key, children)),
+            Err(error) => pass.fail(*key, error),
+        }
+    }
+    let sorted = topo_sort_levels(&edges);
+    if !sorted.cyclic.is_empty() {
+        let sample: Vec<Key> = sorted.cyclic.iter().take(8).copied().collect();
+        for key in &sorted.cyclic {
+            pass.fail(
+                *key,
+                Error::Cycle {
+                    keys: sample.clone(),
+                },
+            );
+        }
+    }
+    let children: HashMap<Key, Vec<Key>> = edges.into_iter().collect();
+
+    for (index, level) in sorted.levels.iter().enumerate() {
+        let mut ready = Vec::with_capacity(level.len());
+        for key in level {
+            let failed_child = children[key]
+                .iter()
+                .find_map(|child| pass.failed.get(child).map(|e| (*child, e.is_transient())));
+            match failed_child {
+                Some((child, transient)) => pass.fail(
+                    *key,
+                    Error::ChildNotSynced {
+                        key: *key,
+                        child,
+                        transient,
+                    },
+                ),
+                None => ready.push(*key),
+            }
+        }
+        if ready.is_empty() {
+            continue;
+        }
+        let check = match remote.check_many(&ready).await {
+            Ok(check) => check,
+            Err(error) => {
+                // Nothing of this level or above can be sent: all of it stays pending.
+                for key in ready
+                    .iter()
+                    .chain(sorted.levels[index + 1..].iter().flatten())
+                {
+                    if !pass.failed.contains_key(key) {
+                        pass.fail(*key, error.clone());
+                    }
+                }
+                break;
+            }
+        };
+        let owned: HashSet<Key> = check.owned.into_iter().collect();
+        let unowned: HashSet<Key> = check.unowned.into_iter().collect();
+        let mut claims = Vec::new();
+        let mut uploads = Vec::new();
+        for key in ready {
+            if owned.contains(&key) {
+                pass.done(key, true);
+                continue;
+            }
+            (pass.observe)(key, KeyStatus::Uploading, None);
+            let entry = (key, bytes[&key].clone());
+            if unowned.contains(&key) {
+                claims.push(entry);
+            } else {
+                uploads.push(entry);
+            }
+        }
+        let claim_call: OptionFuture<_> = (!claims.is_empty())
+            .then(|| remote.claim_many(&claims))
+            .into();
+        let upload_call: OptionFuture<_> = (!uploads.is_empty())
+            .then(|| remote.put_many(&uploads))
+            .into();
+        let (claimed, uploaded) = join(claim_call, upload_call).await;
+
+        // A claim the server refuses item by item (e.g. the node vanished meanwhile) is retried
+        // as an upload: we hold the bytes.
+        let mut reupload = Vec::new();
+        for ((key, node), outcome) in claims.iter().zip(per_item(claimed, claims.len())) {
+            match outcome {
+                Ok(()) => pass.done(*key, false),
+                Err(Error::Rejected { .. }) => reupload.push((*key, node.clone())),
+                Err(error) => pass.fail(*key, error),
+            }
+        }
+        for ((key, _), outcome) in uploads.iter().zip(per_item(uploaded, uploads.len())) {
+            match outcome {
+                Ok(()) => pass.done(*key, false),
+                Err(error) => pass.fail(*key, error),
+            }
+        }
+        if !reupload.is_empty() {
+            let outcome = remote.put_many(&reupload).await;
+            for ((key, _), outcome) in reupload.iter().zip(per_item(Some(outcome), reupload.len()))
+            {
+                match outcome {
+                    Ok(()) => pass.done(*key, false),
+                    Err(error) => pass.fail(*key, error),
+                }
+            }
+        }
+    }
+    pass.result
+}
+
+/// Spreads a batch call's outcome over its items: a whole-request failure fails every item, a
+/// short answer fails the items it left out.
+fn per_item(outcome: Option<Result<Vec<Result<()>>>>, len: usize) -> Vec<Result<()>> {
+    match outcome {
+        None => Vec::new(),
+        Some(Err(error)) => vec![Err(error); len],
+        Some(Ok(mut items)) => {
+            items.truncate(len);
+            while items.len() < len {
+                items.push(Err(Error::Network(
+                    "the server answered fewer items than were sent".into(),
+                )));
+            }
+            items
+        }
+    }
+}

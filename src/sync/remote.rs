@@ -1,0 +1,33 @@
+//! What the sync engine needs from a server: the batched half of the wire protocol.
+//!
+//! `HttpStorage` implements it for the real server; native tests implement it with an
+//! in-memory model of the server's ownership rules.
+
+use bytes::Bytes;
+
+use crate::error::Result;
+use crate::key::Key;
+
+/// The server's view of some keys, for the realm asking.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckResult {
+    /// No such node on the server.
+    pub missing: Vec<Key>,
+    /// The node exists (another realm uploaded it) but this realm does not own it.
+    pub unowned: Vec<Key>,
+    /// This realm owns the node.
+    pub owned: Vec<Key>,
+}
+
+/// Batched operations of a CAS server. Per-item results are in input order; an outer `Err`
+/// means the whole request failed.
+#[allow(async_fn_in_trait)]
+pub trait SyncRemote {
+    /// Classifies `keys` as missing, unowned or owned (split into requests as the server's
+    /// limits require).
+    async fn check_many(&self, keys: &[Key]) -> Result<CheckResult>;
+    /// Claims ownership of nodes that exist on the server, proving possession of their bytes.
+    async fn claim_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>>;
+    /// Uploads nodes; children must already be owned or come earlier in `nodes`.
+    async fn put_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>>;
+}

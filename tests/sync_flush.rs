@@ -1,0 +1,306 @@
+//! Native tests of one sync pass (`sync::sync_nodes`) against an in-memory model of the
+//! server's rules: request counts per level, claims vs uploads, ordering, failures kept.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+
+use bytes::Bytes;
+use futures::executor::block_on;
+
+use casweb::chunker::{chunk_file, ChunkOptions, FileDag};
+use casweb::node;
+use casweb::sync::{sync_nodes, CheckResult, KeyStatus, SyncRemote, SyncResult};
+use casweb::{Error, Key, Result};
+
+/// The server's ownership rules for one realm, in memory, with knobs to make it fail.
+#[derive(Default)]
+struct FakeServer {
+    stored: RefCell<HashMap<Key, Bytes>>,
+    owned: RefCell<HashSet<Key>>,
+    requests: RefCell<Vec<(&'static str, Vec<Key>)>>,
+    /// Fail the n-th check request (1-based) with a network error; 0 = never.
+    fail_check_number: Cell<usize>,
+    /// Keys whose upload the server refuses as invalid.
+    refuse: RefCell<HashSet<Key>>,
+    /// Keys that disappear between check and claim.
+    vanish_on_claim: RefCell<HashSet<Key>>,
+}
+
+impl FakeServer {
+    fn log(&self, kind: &'static str, keys: Vec<Key>) {
+        self.requests.borrow_mut().push((kind, keys));
+    }
+
+    fn count(&self, kind: &str) -> usize {
+        self.requests
+            .borrow()
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .count()
+    }
+
+    fn sent(&self, key: &Key) -> bool {
+        self.requests
+            .borrow()
+            .iter()
+            .any(|(kind, keys)| *kind != "check" && keys.contains(key))
+    }
+
+    fn children_owned(&self, bytes: &[u8]) -> Result<()> {
+        let owned = self.owned.borrow();
+        // Bytes that are not a node (some tests use plain strings) have no children.
+        let missing: Vec<Key> = node::child_keys(bytes)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| !owned.contains(c))
+            .collect();
+        match missing.first() {
+            None => Ok(()),
+            Some(child) => Err(Error::Rejected {
+                key: *child,
+                code: "missing_nodes".into(),
+                message: format!("{} children missing", missing.len()),
+            }),
+        }
+    }
+}
+
+impl SyncRemote for FakeServer {
+    async fn check_many(&self, keys: &[Key]) -> Result<CheckResult> {
+        self.log("check", keys.to_vec());
+        if self.count("check") == self.fail_check_number.get() {
+            return Err(Error::Network("connection refused".into()));
+        }
+        let mut result = CheckResult::default();
+        for key in keys {
+            if self.owned.borrow().contains(key) {
+                result.owned.push(*key);
+            } else if self.stored.borrow().contains_key(key) {
+                result.unowned.push(*key);
+            } else {
+                result.missing.push(*key);
+            }
+        }
+        Ok(result)
+    }
+
+    async fn claim_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
+        self.log("claim", nodes.iter().map(|(k, _)| *k).collect());
+        Ok(nodes
+            .iter()
+            .map(|(key, bytes)| {
+                if self.vanish_on_claim.borrow().contains(key) {
+                    self.stored.borrow_mut().remove(key);
+                }
+                if !self.stored.borrow().contains_key(key) {
+                    return Err(Error::Rejected {
+                        key: *key,
+                        code: "not_found".into(),
+                        message: "gone".into(),
+                    });
+                }
+                self.children_owned(bytes)?;
+                self.owned.borrow_mut().insert(*key);
+                Ok(())
+            })
+            .collect())
+    }
+
+    async fn put_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
+        self.log("put", nodes.iter().map(|(k, _)| *k).collect());
+        Ok(nodes
+            .iter()
+            .map(|(key, bytes)| {
+                if self.refuse.borrow().contains(key) {
+                    return Err(Error::Rejected {
+                        key: *key,
+                        code: "invalid_node".into(),
+                        message: "refused".into(),
+                    });
+                }
+                assert!(key.matches(bytes), "bytes sent under the wrong key");
+                self.children_owned(bytes)?;
+                self.stored.borrow_mut().insert(*key, bytes.clone());
+                self.owned.borrow_mut().insert(*key);
+                Ok(())
+            })
+            .collect())
+    }
+}
+
+fn builtin_children(_key: Key, bytes: &[u8]) -> Result<Vec<Key>> {
+    Ok(node::child_keys(bytes)?)
+}
+
+/// A real file DAG of about `len / 112` leaves (128-byte nodes), nodes shuffled so the engine
+/// has to sort them.
+fn dag(len: usize) -> (FileDag, Vec<(Key, Bytes)>) {
+    let data: Vec<u8> = (0..len as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let options = ChunkOptions {
+        chunk_size: 128,
+        ..Default::default()
+    };
+    let dag = chunk_file(&data, &options).unwrap();
+    let mut shuffled = dag.nodes.clone();
+    shuffled.reverse();
+    let third = shuffled.len() / 3;
+    shuffled.rotate_left(third);
+    (dag, shuffled)
+}
+
+fn sync(server: &FakeServer, nodes: &[(Key, Bytes)]) -> SyncResult {
+    block_on(sync_nodes(server, nodes, &builtin_children, &|_, _, _| {}))
+}
+
+#[test]
+fn a_dag_is_uploaded_with_one_check_and_one_put_per_level() {
+    let (dag, nodes) = dag(100_000);
+    let depth = dag.levels().count();
+    assert!(
+        nodes.len() > 900 && depth >= 4,
+        "{} nodes, depth {depth}",
+        nodes.len()
+    );
+    let server = FakeServer::default();
+    let result = sync(&server, &nodes);
+    assert_eq!(result.synced.len(), nodes.len());
+    assert!(result.failed.is_empty(), "{:?}", result.failed.first());
+    assert_eq!(server.count("check"), depth);
+    assert_eq!(server.count("put"), depth);
+    assert_eq!(server.count("claim"), 0);
+    assert!(server.owned.borrow().contains(&dag.root));
+
+    // A second pass finds everything owned: one check per level, nothing sent.
+    let again = sync(&server, &nodes);
+    assert_eq!(again.skipped.len(), nodes.len());
+    assert_eq!(server.count("put"), depth);
+    assert_eq!(server.count("check"), 2 * depth);
+}
+
+#[test]
+fn nodes_stored_by_another_realm_are_claimed_not_uploaded() {
+    let (_, nodes) = dag(5_000);
+    let server = FakeServer::default();
+    server.stored.borrow_mut().extend(nodes.iter().cloned());
+    let result = sync(&server, &nodes);
+    assert_eq!(result.synced.len(), nodes.len());
+    assert_eq!(server.count("put"), 0);
+    assert!(server.count("claim") > 0);
+}
+
+#[test]
+fn a_claim_refused_because_the_node_vanished_is_retried_as_an_upload() {
+    let (dag, nodes) = dag(500);
+    let server = FakeServer::default();
+    server.stored.borrow_mut().extend(nodes.iter().cloned());
+    server.vanish_on_claim.borrow_mut().insert(dag.root);
+    let result = sync(&server, &nodes);
+    assert!(result.failed.is_empty(), "{:?}", result.failed);
+    assert!(server.owned.borrow().contains(&dag.root));
+    assert_eq!(server.count("put"), 1);
+}
+
+#[test]
+fn a_failed_check_keeps_that_level_and_everything_above_it_pending() {
+    let (dag, nodes) = dag(20_000);
+    let levels: Vec<Vec<Key>> = dag
+        .levels()
+        .map(|l| l.iter().map(|(k, _)| *k).collect())
+        .collect();
+    let server = FakeServer::default();
+    server.fail_check_number.set(2);
+    let result = sync(&server, &nodes);
+    assert_eq!(result.synced.len(), levels[0].len());
+    assert_eq!(result.failed.len(), nodes.len() - levels[0].len());
+    assert!(result.failed.iter().all(|(_, e)| e.is_transient()));
+    assert_eq!(
+        result.synced.len() + result.skipped.len() + result.failed.len(),
+        nodes.len()
+    );
+    assert!(!server.sent(&dag.root));
+}
+
+#[test]
+fn a_refused_node_blocks_its_ancestors_which_are_never_sent() {
+    let (dag, nodes) = dag(20_000);
+    let leaf = dag.levels().next().unwrap()[3].0;
+    let server = FakeServer::default();
+    server.refuse.borrow_mut().insert(leaf);
+    let result = sync(&server, &nodes);
+    let failed: HashMap<Key, Error> = result.failed.iter().cloned().collect();
+    assert_eq!(failed[&leaf].code(), "rejected");
+    assert_eq!(failed[&dag.root].code(), "child_not_synced");
+    assert!(
+        !failed[&dag.root].is_transient(),
+        "a refusal is not retried blindly"
+    );
+    assert!(
+        !server.sent(&dag.root),
+        "a parent was sent before its child was owned"
+    );
+    assert_eq!(
+        failed.len(),
+        dag.levels().count(),
+        "the leaf and one ancestor per level"
+    );
+    assert_eq!(result.synced.len(), nodes.len() - failed.len());
+}
+
+#[test]
+fn cycles_and_failing_child_key_functions_are_typed_errors() {
+    let (a, b, c, d) = (
+        Key::for_bytes(b"a"),
+        Key::for_bytes(b"b"),
+        Key::for_bytes(b"c"),
+        Key::for_bytes(b"d"),
+    );
+    let nodes: Vec<(Key, Bytes)> = [(a, "a"), (b, "b"), (c, "c"), (d, "d")]
+        .iter()
+        .map(|(k, text)| (*k, Bytes::from(text.as_bytes().to_vec())))
+        .collect();
+    let children = move |key: Key, _: &[u8]| -> Result<Vec<Key>> {
+        if key == a {
+            Ok(vec![b])
+        } else if key == b {
+            Ok(vec![a])
+        } else if key == c {
+            Err(Error::ChildKeys("not a node".into()))
+        } else {
+            Ok(vec![])
+        }
+    };
+    let server = FakeServer::default();
+    let result = block_on(sync_nodes(&server, &nodes, &children, &|_, _, _| {}));
+    let failed: HashMap<Key, &str> = result.failed.iter().map(|(k, e)| (*k, e.code())).collect();
+    assert_eq!(failed[&a], "cycle");
+    assert_eq!(failed[&b], "cycle");
+    assert_eq!(failed[&c], "child_keys_failed");
+    assert_eq!(result.synced, vec![d]);
+}
+
+#[test]
+fn observers_see_uploading_then_done_and_skipped_keys_only_done() {
+    let (_, nodes) = dag(2_000);
+    let server = FakeServer::default();
+    let events: RefCell<Vec<(Key, KeyStatus)>> = RefCell::default();
+    let observe = |key: Key, status: KeyStatus, _: Option<&Error>| {
+        events.borrow_mut().push((key, status));
+    };
+    block_on(sync_nodes(&server, &nodes, &builtin_children, &observe));
+    for (key, _) in &nodes {
+        let statuses: Vec<KeyStatus> = events
+            .borrow()
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, s)| *s)
+            .collect();
+        assert_eq!(statuses, vec![KeyStatus::Uploading, KeyStatus::Done]);
+    }
+    events.borrow_mut().clear();
+    block_on(sync_nodes(&server, &nodes, &builtin_children, &observe));
+    assert!(events.borrow().iter().all(|(_, s)| *s == KeyStatus::Done));
+    assert_eq!(events.borrow().len(), nodes.len());
+}
