@@ -90,6 +90,17 @@ fn factory() -> Result<IdbFactory> {
     })
 }
 
+/// The bytes of a stored record, which must be a `Uint8Array`.
+fn record_bytes(key: Key, value: JsValue) -> Result<Bytes> {
+    let array = value
+        .dyn_into::<Uint8Array>()
+        .map_err(|_| Error::IndexedDb {
+            name: "DataError".into(),
+            message: format!("record {key} is not a Uint8Array"),
+        })?;
+    Ok(Bytes::from(array.to_vec()))
+}
+
 fn upgrade(db: &IdbDatabase) -> std::result::Result<(), JsValue> {
     if !db.object_store_names().contains(NODES_STORE) {
         db.create_object_store(NODES_STORE)?;
@@ -214,6 +225,42 @@ impl IndexedDbStorage {
         Ok(())
     }
 
+    /// Deletes `keys` in one transaction (missing keys are ignored); resolves after commit.
+    pub async fn delete_many(&self, keys: &[Key]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let (store, done) = self.nodes_store(IdbTransactionMode::Readwrite)?;
+        self.update_stats(|s| s.write_transactions += 1);
+        for key in keys {
+            store
+                .delete(&JsValue::from(key.to_string()))
+                .map_err(|e| error_from_js(&e))?;
+        }
+        done.await
+    }
+
+    /// Every stored entry, in key order (for small stores such as the sync engine's pending
+    /// set; a node cache can be far larger than memory).
+    pub async fn entries(&self) -> Result<Vec<(Key, Bytes)>> {
+        let (store, _done) = self.nodes_store(IdbTransactionMode::Readonly)?;
+        self.update_stats(|s| s.read_transactions += 1);
+        let keys = store.get_all_keys().map_err(|e| error_from_js(&e))?;
+        let values = store.get_all().map_err(|e| error_from_js(&e))?;
+        let (keys, values) =
+            futures::future::join(RequestFuture::new(keys), RequestFuture::new(values)).await;
+        let keys: js_sys::Array = keys?.unchecked_into();
+        let values: js_sys::Array = values?.unchecked_into();
+        keys.iter()
+            .zip(values.iter())
+            .map(|(key, value)| {
+                let text = key.as_string().unwrap_or_default();
+                let key = Key::parse(&text)?;
+                Ok((key, record_bytes(key, value)?))
+            })
+            .collect()
+    }
+
     async fn read_batch(&self, keys: &[Key]) -> Result<Vec<Option<Bytes>>> {
         let (store, _done) = self.nodes_store(IdbTransactionMode::Readonly)?;
         self.update_stats(|s| {
@@ -238,13 +285,7 @@ impl IndexedDbStorage {
                 if value.is_undefined() {
                     return Ok(None);
                 }
-                let array = value
-                    .dyn_into::<Uint8Array>()
-                    .map_err(|_| Error::IndexedDb {
-                        name: "DataError".into(),
-                        message: format!("record {key} is not a Uint8Array"),
-                    })?;
-                Ok(Some(Bytes::from(array.to_vec())))
+                Ok(Some(record_bytes(*key, value)?))
             })
             .collect()
     }
