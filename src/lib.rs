@@ -11,6 +11,7 @@ pub mod batch;
 pub mod chunker;
 pub mod crockford;
 pub mod error;
+pub mod http;
 pub mod key;
 mod log;
 pub mod node;

@@ -7,9 +7,11 @@
 mod codec;
 mod convert;
 mod error;
+mod http;
 mod provider;
 mod storage;
 
 pub use codec::{child_keys, chunk_file, key_of, parse_key, read_file, store_file, validate_node};
 pub use error::to_js_error;
+pub use http::JsHttpStorage;
 pub use storage::{JsCachedStorage, JsIndexedDbStorage, JsMemoryStorage};

@@ -34,7 +34,7 @@ export interface IndexedDbStats {
 "#;
 
 /// `get(key)`: resolves to the bytes or `null`.
-fn get_promise(provider: &AnyProvider, key: JsValue) -> Promise {
+pub(super) fn get_promise(provider: &AnyProvider, key: JsValue) -> Promise {
     let provider = provider.clone();
     future_to_promise(async move {
         let key = key_from_js(&key).map_err(to_js_error)?;
@@ -46,7 +46,7 @@ fn get_promise(provider: &AnyProvider, key: JsValue) -> Promise {
 }
 
 /// `put(key, bytes)`: resolves to `undefined` once stored.
-fn put_promise(provider: &AnyProvider, key: JsValue, bytes: JsValue) -> Promise {
+pub(super) fn put_promise(provider: &AnyProvider, key: JsValue, bytes: JsValue) -> Promise {
     let provider = provider.clone();
     future_to_promise(async move {
         let key = key_from_js(&key).map_err(to_js_error)?;
@@ -88,6 +88,8 @@ macro_rules! provider_methods {
         }
     };
 }
+
+pub(super) use provider_methods;
 
 /// Nodes in memory: for tests, small caches, or as a remote stand-in.
 #[wasm_bindgen(js_name = MemoryStorage)]

@@ -1,0 +1,236 @@
+//! [`HttpStorage`]: a casweb server seen as a `StorageProvider`, plus the batch calls of the
+//! protocol (put many, check many, claim, claim many), each split to fit the server's limits.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use bytes::Bytes;
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use super::fetch::{self, Body, Reply};
+use super::wire::{self, CheckResult, HttpConfig, ServerLimits, ValidConfig};
+use crate::batch;
+use crate::error::{Error, Result};
+use crate::key::Key;
+use crate::pop;
+use crate::storage::StorageProvider;
+
+/// How many check requests of one `check_many` are in flight at once.
+pub const CHECK_CONCURRENCY: usize = 4;
+
+struct Inner {
+    config: ValidConfig,
+    limits: RefCell<Option<ServerLimits>>,
+    requests: Cell<u64>,
+}
+
+/// A casweb server for one realm. Cheap to clone (shared state: the cached limits and the
+/// request counter).
+#[derive(Clone)]
+pub struct HttpStorage {
+    inner: Rc<Inner>,
+}
+
+impl std::fmt::Debug for HttpStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpStorage")
+            .field("base_url", &self.inner.config.base_url)
+            .field("realm", &self.inner.config.realm)
+            .field("requests", &self.inner.requests.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpStorage {
+    /// Checks the configuration (URL, realm, token, timeout); sends nothing.
+    pub fn new(config: HttpConfig) -> Result<HttpStorage> {
+        Ok(HttpStorage {
+            inner: Rc::new(Inner {
+                config: wire::validate_config(&config)?,
+                limits: RefCell::new(None),
+                requests: Cell::new(0),
+            }),
+        })
+    }
+
+    /// The base URL (without trailing slashes).
+    pub fn base_url(&self) -> &str {
+        &self.inner.config.base_url
+    }
+
+    /// The realm.
+    pub fn realm(&self) -> &str {
+        &self.inner.config.realm
+    }
+
+    /// HTTP requests sent so far (every attempt, failed ones included).
+    pub fn request_count(&self) -> u64 {
+        self.inner.requests.get()
+    }
+
+    async fn send(&self, method: &str, url: &str, auth: bool, body: Body) -> Result<Reply> {
+        self.inner.requests.set(self.inner.requests.get() + 1);
+        let config = &self.inner.config;
+        let token = auth.then_some(config.token.as_str());
+        fetch::send(method, url, token, body, config.timeout_ms).await
+    }
+
+    /// The server's limits (`GET /api/info`, no authentication). Fetched once: after the first
+    /// success the answer is cached for the life of this storage (and its clones).
+    pub async fn info(&self) -> Result<ServerLimits> {
+        if let Some(limits) = self.inner.limits.borrow().clone() {
+            return Ok(limits);
+        }
+        let url = wire::info_url(&self.inner.config.base_url);
+        let reply = self.send("GET", &url, false, Body::None).await?;
+        let limits = wire::parse_info(reply.status, &reply.body)?;
+        *self.inner.limits.borrow_mut() = Some(limits.clone());
+        Ok(limits)
+    }
+
+    fn url(&self, build: fn(&str, &str) -> String) -> String {
+        build(&self.inner.config.base_url, &self.inner.config.realm)
+    }
+
+    /// Uploads nodes, children before parents (the caller's order is kept), in as few batch
+    /// requests as the limits allow, sent one after the other so a later batch may rely on
+    /// nodes of an earlier one.
+    ///
+    /// One outcome per node, in input order: `Ok(())` once the realm owns it, otherwise
+    /// [`Error::Rejected`] with the server's code (`missing_nodes`, `invalid_node`, `too_large`).
+    /// Nodes whose bytes do not hash to their key are [`Error::HashMismatch`] and nodes over the
+    /// limits `Rejected { code: "too_large" }`, both without being sent. The outer error is a
+    /// failed request (network, timeout, HTTP status); batches sent before it stay stored.
+    pub async fn put_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<(), Error>>> {
+        let mut outcomes: Vec<Option<Result<(), Error>>> = vec![None; nodes.len()];
+        if nodes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let limits = self.info().await?;
+        let mut sendable = Vec::with_capacity(nodes.len());
+        for (index, (key, bytes)) in nodes.iter().enumerate() {
+            if !key.matches(bytes) {
+                outcomes[index] = Some(Err(Error::HashMismatch { key: *key }));
+            } else if !wire::fits(bytes.len(), &limits) {
+                outcomes[index] = Some(Err(Error::Rejected {
+                    key: *key,
+                    code: "too_large".into(),
+                    message: format!(
+                        "the node is {} bytes; the server takes at most {}",
+                        bytes.len(),
+                        limits.max_node_size
+                    ),
+                }));
+            } else {
+                sendable.push(index);
+            }
+        }
+        let lengths: Vec<usize> = sendable.iter().map(|&i| nodes[i].1.len()).collect();
+        let url = self.url(wire::batch_url);
+        for range in wire::plan_batches(&lengths, limits.max_batch_bytes, limits.max_batch_nodes) {
+            let indices = &sendable[range];
+            let body = batch::encode(indices.iter().map(|&i| &nodes[i].1[..]));
+            let keys: Vec<Key> = indices.iter().map(|&i| nodes[i].0).collect();
+            let reply = self.send("POST", &url, true, Body::Binary(body)).await?;
+            let results = wire::parse_item_results(reply.status, &reply.body, &keys)?;
+            for (&index, result) in indices.iter().zip(results) {
+                outcomes[index] = Some(result);
+            }
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.expect("every node was decided or sent"))
+            .collect())
+    }
+
+    /// Where this realm stands with each key (missing, unowned, owned). Duplicates are asked
+    /// once; the keys are split into requests of at most `maxCheckKeys`, up to
+    /// [`CHECK_CONCURRENCY`] in flight, and the answers merged in input order.
+    pub async fn check_many(&self, keys: &[Key]) -> Result<CheckResult> {
+        let keys = wire::dedup_keys(keys);
+        if keys.is_empty() {
+            return Ok(CheckResult::default());
+        }
+        let limits = self.info().await?;
+        let url = self.url(wire::check_url);
+        let url = &url;
+        let parts: Vec<CheckResult> = stream::iter(wire::split_keys(&keys, limits.max_check_keys))
+            .map(|group| async move {
+                let body = Body::Json(wire::check_body(group));
+                let reply = self.send("POST", url, true, body).await?;
+                wire::parse_check(reply.status, &reply.body)
+            })
+            .buffered(CHECK_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut merged = CheckResult::default();
+        for part in parts {
+            merged.missing.extend(part.missing);
+            merged.unowned.extend(part.unowned);
+            merged.owned.extend(part.owned);
+        }
+        Ok(merged)
+    }
+
+    fn proof(&self, bytes: &[u8]) -> String {
+        pop::proof(&self.inner.config.token_bytes, bytes)
+    }
+
+    /// Claims a stored node with a proof of possession computed from `bytes` and this
+    /// storage's token. Errors are the server's: `Http { 404, "not_found" }`,
+    /// `Http { 403, "invalid_pop" }` (the bytes are not the node's), `Http { 409,
+    /// "missing_nodes" }` (claim or put the children first). Claiming an owned node succeeds.
+    pub async fn claim(&self, key: Key, bytes: &[u8]) -> Result<()> {
+        let url = wire::claim_url(&self.inner.config.base_url, &self.inner.config.realm, &key);
+        let body = Body::Json(wire::claim_body(&self.proof(bytes)));
+        self.send("POST", &url, true, body).await.map(|_| ())
+    }
+
+    /// Claims many nodes, children before parents, in requests of at most `maxClaimBatch`,
+    /// sent one after the other. One outcome per node in input order; a refused claim is
+    /// [`Error::Rejected`] (`not_found`, `invalid_pop`, `missing_nodes`). The outer error is a
+    /// failed request.
+    pub async fn claim_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<(), Error>>> {
+        if nodes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let limits = self.info().await?;
+        let url = self.url(wire::claim_many_url);
+        let mut outcomes = Vec::with_capacity(nodes.len());
+        for group in nodes.chunks(limits.max_claim_batch.max(1)) {
+            let claims: Vec<(Key, String)> = group
+                .iter()
+                .map(|(key, bytes)| (*key, self.proof(bytes)))
+                .collect();
+            let keys: Vec<Key> = group.iter().map(|(key, _)| *key).collect();
+            let body = Body::Json(wire::claims_body(&claims));
+            let reply = self.send("POST", &url, true, body).await?;
+            outcomes.extend(wire::parse_item_results(reply.status, &reply.body, &keys)?);
+        }
+        Ok(outcomes)
+    }
+}
+
+impl StorageProvider for HttpStorage {
+    /// The node's bytes (checked against the key), `None` only for 404 `not_found`. A node
+    /// stored but not owned by this realm is `Http { 403, "not_owned" }`.
+    async fn get(&self, key: Key) -> Result<Option<Bytes>> {
+        let url = wire::raw_url(&self.inner.config.base_url, &self.inner.config.realm, &key);
+        match self.send("GET", &url, true, Body::None).await {
+            Ok(reply) if key.matches(&reply.body) => Ok(Some(Bytes::from(reply.body))),
+            Ok(_) => Err(Error::HashMismatch { key }),
+            Err(Error::Http {
+                status: 404, code, ..
+            }) if code == "not_found" => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Uploads one node (`PUT`); succeeds if the realm now owns it (stored now or before).
+    async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
+        let url = wire::raw_url(&self.inner.config.base_url, &self.inner.config.realm, &key);
+        self.send("PUT", &url, true, Body::Binary(bytes.to_vec()))
+            .await
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,299 @@
+//! The `HttpStorage` class exported to JS: a casweb server for one realm, usable as a storage
+//! (`get`/`put`, e.g. the remote of a `CachedStorage`) and with the protocol's batch calls.
+
+use bytes::Bytes;
+use js_sys::{Array, Object, Promise};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::convert::{bytes_from_js, key_from_js, option_field, string_from_js, type_name};
+use super::error::{js, JsResult};
+use super::provider::{AnyProvider, Registered};
+use super::storage::{get_promise, provider_methods, put_promise};
+use crate::error::{Error, Result};
+use crate::http::{HttpConfig, HttpStorage, ServerLimits};
+use crate::key::Key;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_HTTP: &'static str = r#"
+/** Where and as whom an HttpStorage talks to a casweb server. */
+export interface HttpStorageConfig {
+  /** The server's base URL, e.g. "http://127.0.0.1:8080". */
+  baseUrl: string;
+  /** The realm: 1 to 64 characters of A-Z a-z 0-9 _ -. */
+  realm: string;
+  /** The realm's token: standard base64 of 32 bytes (44 characters). */
+  token: string;
+  /** How long one request may take, in milliseconds (default 30000). */
+  timeoutMs?: number;
+}
+
+/** The limits a server advertises at GET /api/info. */
+export interface ServerLimits {
+  maxNodeSize: number;
+  maxCheckKeys: number;
+  maxBatchBytes: number;
+  maxBatchNodes: number;
+  maxClaimBatch: number;
+}
+
+/** A node to upload or claim. */
+export interface NodeInput { key: string; bytes: Uint8Array; }
+
+/** The outcome of one node of putMany/claimMany. */
+export interface ItemResult {
+  key: string;
+  ok: boolean;
+  /** When ok is false: code "rejected" (serverCode says why, e.g. "missing_nodes") or
+   *  "hash_mismatch" (the bytes are not the key's; not sent). */
+  error?: { code: CaswebErrorCode; serverCode?: string; message: string };
+}
+
+/** Where a realm stands with each key; every distinct key is in exactly one list. */
+export interface CheckResult { missing: string[]; unowned: string[]; owned: string[]; }
+"#;
+
+fn config_from_js(value: &JsValue) -> Result<HttpConfig> {
+    if !value.is_object() || value.is_array() {
+        return Err(Error::InvalidArgument(format!(
+            "HttpStorage needs a config object {{ baseUrl, realm, token, timeoutMs? }}, got {}",
+            type_name(value)
+        )));
+    }
+    let required = |name: &str| -> Result<String> {
+        match option_field(value, name)? {
+            Some(field) => string_from_js(&field, &format!("config.{name}")),
+            None => Err(Error::InvalidArgument(format!(
+                "config.{name} is required (a string)"
+            ))),
+        }
+    };
+    let mut config = HttpConfig::new(required("baseUrl")?, required("realm")?, required("token")?);
+    if let Some(timeout) = option_field(value, "timeoutMs")? {
+        let ms = timeout
+            .as_f64()
+            .filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= f64::from(u32::MAX))
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "config.timeoutMs must be a whole number of milliseconds from 1 to {}, got {}",
+                    u32::MAX,
+                    timeout
+                        .as_f64()
+                        .map_or_else(|| type_name(&timeout), |n| n.to_string())
+                ))
+            })?;
+        config.timeout_ms = ms as u32;
+    }
+    Ok(config)
+}
+
+fn array_from_js(value: &JsValue, what: &str) -> Result<Array> {
+    if Array::is_array(value) {
+        Ok(Array::from(value))
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "{what} must be an array, got {}",
+            type_name(value)
+        )))
+    }
+}
+
+fn keys_from_js(value: &JsValue) -> Result<Vec<Key>> {
+    array_from_js(value, "keys")?
+        .iter()
+        .enumerate()
+        .map(|(i, key)| Ok(Key::parse(&string_from_js(&key, &format!("keys[{i}]"))?)?))
+        .collect()
+}
+
+fn nodes_from_js(value: &JsValue) -> Result<Vec<(Key, Bytes)>> {
+    array_from_js(value, "nodes")?
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            if !node.is_object() {
+                return Err(Error::InvalidArgument(format!(
+                    "nodes[{i}] must be an object {{ key, bytes }}, got {}",
+                    type_name(&node)
+                )));
+            }
+            let field = |name: &str| js_sys::Reflect::get(&node, &name.into()).unwrap_or_default();
+            let key = Key::parse(&string_from_js(&field("key"), &format!("nodes[{i}].key"))?)?;
+            let bytes = bytes_from_js(&field("bytes"), &format!("nodes[{i}].bytes"))?;
+            Ok((key, bytes))
+        })
+        .collect()
+}
+
+fn set(object: &Object, name: &str, value: &JsValue) {
+    let _ = js_sys::Reflect::set(object, &name.into(), value);
+}
+
+fn keys_to_js(keys: &[Key]) -> JsValue {
+    keys.iter()
+        .map(|k| JsValue::from(k.to_string()))
+        .collect::<Array>()
+        .into()
+}
+
+/// `[{ key, ok, error?: { code, serverCode?, message } }]`.
+fn item_results_to_js(nodes: &[(Key, Bytes)], results: Vec<Result<(), Error>>) -> JsValue {
+    nodes
+        .iter()
+        .zip(results)
+        .map(|((key, _), result)| {
+            let item = Object::new();
+            set(&item, "key", &key.to_string().into());
+            set(&item, "ok", &result.is_ok().into());
+            if let Err(error) = result {
+                let detail = Object::new();
+                set(&detail, "code", &error.code().into());
+                let message = match &error {
+                    Error::Rejected { code, message, .. } => {
+                        set(&detail, "serverCode", &code.as_str().into());
+                        message.clone()
+                    }
+                    other => other.to_string(),
+                };
+                set(&detail, "message", &message.into());
+                set(&item, "error", &detail);
+            }
+            JsValue::from(item)
+        })
+        .collect::<Array>()
+        .into()
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsLimits {
+    max_node_size: u64,
+    max_check_keys: usize,
+    max_batch_bytes: usize,
+    max_batch_nodes: usize,
+    max_claim_batch: usize,
+}
+
+impl From<ServerLimits> for JsLimits {
+    fn from(limits: ServerLimits) -> JsLimits {
+        JsLimits {
+            max_node_size: limits.max_node_size,
+            max_check_keys: limits.max_check_keys,
+            max_batch_bytes: limits.max_batch_bytes,
+            max_batch_nodes: limits.max_batch_nodes,
+            max_claim_batch: limits.max_claim_batch,
+        }
+    }
+}
+
+/// A casweb server for one realm: `get`/`put` like every storage (`get` is `null` only when no
+/// realm stored the node), plus `info`, `putMany`, `checkMany`, `claim` and `claimMany`.
+#[wasm_bindgen(js_name = HttpStorage)]
+pub struct JsHttpStorage {
+    storage: HttpStorage,
+    registered: Registered,
+}
+
+#[wasm_bindgen(js_class = HttpStorage)]
+impl JsHttpStorage {
+    /// Checks the config (throws `invalid_argument` naming the field); sends nothing.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "HttpStorageConfig")] config: JsValue,
+    ) -> JsResult<JsHttpStorage> {
+        let storage = js(config_from_js(&config).and_then(HttpStorage::new))?;
+        Ok(JsHttpStorage {
+            registered: Registered::new(AnyProvider::new(storage.clone())),
+            storage,
+        })
+    }
+
+    /// The server's limits (fetched once, then cached).
+    #[wasm_bindgen(unchecked_return_type = "Promise<ServerLimits>")]
+    pub fn info(&self) -> Promise {
+        let storage = self.storage.clone();
+        future_to_promise(async move {
+            let limits = js(storage.info().await)?;
+            serde_wasm_bindgen::to_value(&JsLimits::from(limits)).map_err(JsValue::from)
+        })
+    }
+
+    /// Uploads nodes, children before parents; one result per node, in order.
+    #[wasm_bindgen(js_name = putMany, unchecked_return_type = "Promise<ItemResult[]>")]
+    pub fn put_many(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "NodeInput[]")] nodes: JsValue,
+    ) -> Promise {
+        let storage = self.storage.clone();
+        future_to_promise(async move {
+            let nodes = js(nodes_from_js(&nodes))?;
+            let results = js(storage.put_many(&nodes).await)?;
+            Ok(item_results_to_js(&nodes, results))
+        })
+    }
+
+    /// Where this realm stands with each key: `{ missing, unowned, owned }`.
+    #[wasm_bindgen(js_name = checkMany, unchecked_return_type = "Promise<CheckResult>")]
+    pub fn check_many(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] keys: JsValue,
+    ) -> Promise {
+        let storage = self.storage.clone();
+        future_to_promise(async move {
+            let keys = js(keys_from_js(&keys))?;
+            let result = js(storage.check_many(&keys).await)?;
+            let object = Object::new();
+            set(&object, "missing", &keys_to_js(&result.missing));
+            set(&object, "unowned", &keys_to_js(&result.unowned));
+            set(&object, "owned", &keys_to_js(&result.owned));
+            Ok(object.into())
+        })
+    }
+
+    /// Claims a stored node with a proof of possession of `bytes` (rejects with `http_error`,
+    /// e.g. serverCode `invalid_pop`, `not_found`, `missing_nodes`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn claim(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+    ) -> Promise {
+        let storage = self.storage.clone();
+        future_to_promise(async move {
+            let key = js(key_from_js(&key))?;
+            let bytes = js(bytes_from_js(&bytes, "bytes"))?;
+            js(storage.claim(key, &bytes).await)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Claims many nodes, children before parents; one result per node, in order.
+    #[wasm_bindgen(js_name = claimMany, unchecked_return_type = "Promise<ItemResult[]>")]
+    pub fn claim_many(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "NodeInput[]")] nodes: JsValue,
+    ) -> Promise {
+        let storage = self.storage.clone();
+        future_to_promise(async move {
+            let nodes = js(nodes_from_js(&nodes))?;
+            let results = js(storage.claim_many(&nodes).await)?;
+            Ok(item_results_to_js(&nodes, results))
+        })
+    }
+
+    /// HTTP requests sent so far (diagnostics).
+    #[wasm_bindgen(getter = requestCount)]
+    pub fn request_count(&self) -> f64 {
+        self.storage.request_count() as f64
+    }
+}
+
+impl JsHttpStorage {
+    /// The Rust storage behind this object.
+    pub fn storage(&self) -> &HttpStorage {
+        &self.storage
+    }
+}
+
+provider_methods!(JsHttpStorage, "HttpStorage");

@@ -1,0 +1,106 @@
+//! Where the browser tests find the servers that `scripts/browser-test.sh` starts, read at
+//! compile time from the environment the script exports. Include it from a browser test with
+//! `#[path = "support/server.rs"] mod server;`.
+//!
+//! Each function panics with a clear message when its variable is missing: browser tests that
+//! need a server must run through `scripts/browser-test.sh`.
+#![allow(dead_code)]
+
+use wasm_bindgen::prelude::*;
+
+fn required(name: &str, value: Option<&'static str>) -> &'static str {
+    match value {
+        Some(value) if !value.is_empty() => value,
+        _ => panic!(
+            "{name} is not set: run the browser tests through scripts/browser-test.sh \
+             (it starts the test servers and exports their addresses)"
+        ),
+    }
+}
+
+/// Base URL of the main server (realms `alpha` and `beta`).
+pub fn server_url() -> &'static str {
+    required("CASWEB_TEST_SERVER", option_env!("CASWEB_TEST_SERVER"))
+}
+
+/// A token of realm `alpha` on the main server.
+pub fn token_alpha() -> &'static str {
+    required(
+        "CASWEB_TEST_TOKEN_ALPHA",
+        option_env!("CASWEB_TEST_TOKEN_ALPHA"),
+    )
+}
+
+/// A token of realm `beta` on the main server.
+pub fn token_beta() -> &'static str {
+    required(
+        "CASWEB_TEST_TOKEN_BETA",
+        option_env!("CASWEB_TEST_TOKEN_BETA"),
+    )
+}
+
+/// Base URL of the server that answers 503 `injected_fault` to 30% of realm requests.
+pub fn faulty_server_url() -> &'static str {
+    required(
+        "CASWEB_TEST_FAULTY_SERVER",
+        option_env!("CASWEB_TEST_FAULTY_SERVER"),
+    )
+}
+
+/// A token of realm `alpha` on the faulty server.
+pub fn faulty_token_alpha() -> &'static str {
+    required(
+        "CASWEB_TEST_FAULTY_TOKEN_ALPHA",
+        option_env!("CASWEB_TEST_FAULTY_TOKEN_ALPHA"),
+    )
+}
+
+/// A token of realm `beta` on the faulty server.
+pub fn faulty_token_beta() -> &'static str {
+    required(
+        "CASWEB_TEST_FAULTY_TOKEN_BETA",
+        option_env!("CASWEB_TEST_FAULTY_TOKEN_BETA"),
+    )
+}
+
+/// Base URL of the control service (`scripts/test_control.py`).
+pub fn control_url() -> &'static str {
+    required("CASWEB_TEST_CONTROL", option_env!("CASWEB_TEST_CONTROL"))
+}
+
+/// A base URL under which every request hangs (no answer for 5 s): for timeout tests.
+pub fn hanging_url() -> String {
+    format!("{}/hang", control_url())
+}
+
+#[wasm_bindgen(inline_js = r#"
+export async function controlPost(url) {
+  const response = await fetch(url, { method: "POST" });
+  const text = await response.text();
+  if (!response.ok) {
+    throw new Error(`${url} answered ${response.status}: ${text}`);
+  }
+  return text;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = controlPost, catch)]
+    async fn control_post(url: &str) -> Result<JsValue, JsValue>;
+}
+
+async fn control(action: &str) {
+    let url = format!("{}/main/{action}", control_url());
+    if let Err(error) = control_post(&url).await {
+        panic!("control {action} failed: {error:?}");
+    }
+}
+
+/// Kills the main server (SIGKILL) and resolves once its port is closed.
+pub async fn control_stop_main() {
+    control("stop").await;
+}
+
+/// Restarts the main server (same port and data) and resolves once it answers `/api/info`.
+pub async fn control_start_main() {
+    control("start").await;
+}
