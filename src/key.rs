@@ -121,6 +121,20 @@ impl fmt::Debug for Key {
     }
 }
 
+/// Keys travel in JSON as their 26-character text.
+impl serde::Serialize for Key {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Key, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Key::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl FromStr for Key {
     type Err = KeyError;
     fn from_str(text: &str) -> Result<Key, KeyError> {
@@ -168,6 +182,15 @@ mod tests {
             Key::from_slice(&[0; 15]),
             Err(KeyError::WrongByteLength(15))
         );
+    }
+
+    #[test]
+    fn keys_are_json_strings() {
+        let key = Key::for_bytes(b"json");
+        let json = serde_json::to_string(&key).unwrap();
+        assert_eq!(json, format!("\"{key}\""));
+        assert_eq!(serde_json::from_str::<Key>(&json).unwrap(), key);
+        assert!(serde_json::from_str::<Key>("\"nope\"").is_err());
     }
 
     #[test]

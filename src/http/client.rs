@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::pop;
 use crate::storage::StorageProvider;
+use crate::sync::SyncRemote;
 
 /// How many check requests of one `check_many` are in flight at once.
 pub const CHECK_CONCURRENCY: usize = 4;
@@ -232,5 +233,18 @@ impl StorageProvider for HttpStorage {
         self.send("PUT", &url, true, Body::Binary(bytes.to_vec()))
             .await
             .map(|_| ())
+    }
+}
+
+/// The sync engine's view of the server: the batched calls above.
+impl SyncRemote for HttpStorage {
+    async fn check_many(&self, keys: &[Key]) -> Result<CheckResult> {
+        HttpStorage::check_many(self, keys).await
+    }
+    async fn claim_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
+        HttpStorage::claim_many(self, nodes).await
+    }
+    async fn put_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
+        HttpStorage::put_many(self, nodes).await
     }
 }

@@ -8,8 +8,8 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::key::Key;
 
-/// The server's view of some keys, for the realm asking.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The server's view of some keys, for the realm asking (the answer of `POST .../nodes/check`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 pub struct CheckResult {
     /// No such node on the server.
     pub missing: Vec<Key>,
