@@ -4,7 +4,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::convert::{
-    bytes_from_js, bytes_to_js, key_from_js, option_field, string_from_js, type_name,
+    bytes_from_js, bytes_to_js, key_from_js, option_field, string_from_js, whole_number_field,
 };
 use super::error::{js, JsResult};
 use super::provider::provider_from_js;
@@ -35,16 +35,7 @@ export interface FileContent { contentType: string; data: Uint8Array; }
 
 fn chunk_options(options: &JsValue) -> crate::Result<ChunkOptions> {
     let mut parsed = ChunkOptions::default();
-    if let Some(size) = option_field(options, "chunkSize")? {
-        let size = size
-            .as_f64()
-            .filter(|n| n.fract() == 0.0 && *n >= 0.0)
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "chunkSize must be a whole number, got {}",
-                    type_name(&size)
-                ))
-            })?;
+    if let Some(size) = whole_number_field(options, "chunkSize", 0, u64::from(u32::MAX))? {
         parsed.chunk_size = size as usize;
     }
     if let Some(content_type) = option_field(options, "contentType")? {

@@ -73,3 +73,27 @@ pub fn option_field(options: &JsValue, name: &str) -> Result<Option<JsValue>> {
         .map_err(|_| Error::InvalidArgument(format!("cannot read option {name}")))?;
     Ok((!value.is_undefined() && !value.is_null()).then_some(value))
 }
+
+/// An optional whole-number field of an options object, within `min..=max`.
+pub fn whole_number_field(
+    options: &JsValue,
+    name: &str,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>> {
+    let Some(value) = option_field(options, name)? else {
+        return Ok(None);
+    };
+    value
+        .as_f64()
+        .filter(|n| n.fract() == 0.0 && *n >= min as f64 && *n <= max as f64)
+        .map(|n| Some(n as u64))
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{name} must be a whole number from {min} to {max}, got {}",
+                value
+                    .as_f64()
+                    .map_or_else(|| type_name(&value), |n| n.to_string())
+            ))
+        })
+}

@@ -7,7 +7,9 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::convert::{bytes_from_js, key_from_js, option_field, string_from_js, type_name};
+use super::convert::{
+    bytes_from_js, key_from_js, option_field, string_from_js, type_name, whole_number_field,
+};
 use super::error::{js, JsResult};
 use super::provider::{AnyProvider, Registered};
 use super::storage::{get_promise, provider_methods, put_promise};
@@ -70,19 +72,7 @@ fn config_from_js(value: &JsValue) -> Result<HttpConfig> {
         }
     };
     let mut config = HttpConfig::new(required("baseUrl")?, required("realm")?, required("token")?);
-    if let Some(timeout) = option_field(value, "timeoutMs")? {
-        let ms = timeout
-            .as_f64()
-            .filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= f64::from(u32::MAX))
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "config.timeoutMs must be a whole number of milliseconds from 1 to {}, got {}",
-                    u32::MAX,
-                    timeout
-                        .as_f64()
-                        .map_or_else(|| type_name(&timeout), |n| n.to_string())
-                ))
-            })?;
+    if let Some(ms) = whole_number_field(value, "timeoutMs", 1, u64::from(u32::MAX))? {
         config.timeout_ms = ms as u32;
     }
     Ok(config)

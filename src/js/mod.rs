@@ -10,8 +10,10 @@ mod error;
 mod http;
 mod provider;
 mod storage;
+mod sync;
 
 pub use codec::{child_keys, chunk_file, key_of, parse_key, read_file, store_file, validate_node};
 pub use error::to_js_error;
 pub use http::JsHttpStorage;
 pub use storage::{JsCachedStorage, JsIndexedDbStorage, JsMemoryStorage};
+pub use sync::JsBufferedHttpStorage;

@@ -1,0 +1,262 @@
+//! The `BufferedHttpStorage` class exported to JS: the sync engine over an `HttpStorage`, with
+//! a camelCase config object, Promise-returning `flush()`, and hooks as plain JS functions.
+
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+use super::convert::{bytes_to_js, option_field, string_from_js, type_name, whole_number_field};
+use super::error::{js, to_js_error, JsResult};
+use super::http::JsHttpStorage;
+use super::provider::{AnyProvider, Registered};
+use super::storage::{get_promise, provider_methods, put_promise};
+use crate::error::{Error, Result};
+use crate::http::HttpStorage;
+use crate::key::Key;
+use crate::sync::buffered::{BufferedConfig, BufferedStorage, ChildKeys, SyncHooks};
+use crate::sync::{Backoff, KeyStatus, SyncResult};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_SYNC: &'static str = r#"
+/** How a BufferedHttpStorage buffers and syncs. Every field is optional. */
+export interface BufferedHttpStorageConfig {
+  /** Delay between the first buffered put and the flush it triggers, ms (default 100). */
+  debounceMs?: number;
+  /** Bytes the buffer may hold before put() waits for a flush (default 64 MiB). */
+  maxBufferBytes?: number;
+  /** First retry delay after a transient failure, ms (default 500); doubles up to retryMaxMs. */
+  retryBaseMs?: number;
+  /** Longest retry delay, ms (default 60000). */
+  retryMaxMs?: number;
+  /** Child keys of a node (default: the built-in node format). */
+  getChildKeys?: (bytes: Uint8Array, key: string) => string[];
+  /** IndexedDB database keeping pending nodes across reloads (default "casweb-pending");
+   *  null keeps them in memory only. */
+  pendingStore?: string | null;
+  /** Awaited before each sync pass; a rejection postpones the pass (retried with backoff). */
+  onSyncStart?: () => void | Promise<void>;
+  /** Called after each sync pass. */
+  onSyncEnd?: (result: SyncResult) => void;
+  /** Called as each key starts uploading, is done, or fails. */
+  onKeySync?: (key: string, status: "uploading" | "done" | "error", error?: CaswebError) => void;
+}
+
+/** The outcome of a sync pass. Failed keys stay pending. */
+export interface SyncResult {
+  synced: string[];
+  skipped: string[];
+  failed: { key: string; error: CaswebError }[];
+}
+
+/** Counters of a BufferedHttpStorage. */
+export interface BufferedStats {
+  /** Nodes not yet owned by the server (pending or failed). */
+  pending: number;
+  /** Of those, nodes whose last attempt failed. */
+  failed: number;
+  bufferedBytes: number;
+  passes: number;
+}
+"#;
+
+fn function_field(options: &JsValue, name: &str) -> Result<Option<Function>> {
+    match option_field(options, name)? {
+        None => Ok(None),
+        Some(value) => value.dyn_into::<Function>().map(Some).map_err(|value| {
+            Error::InvalidArgument(format!(
+                "{name} must be a function, got {}",
+                type_name(&value)
+            ))
+        }),
+    }
+}
+
+fn keys_to_js(keys: &[Key]) -> Array {
+    keys.iter().map(|k| JsValue::from(k.to_string())).collect()
+}
+
+/// A `SyncResult` as a plain JS object (errors as `CaswebError`s).
+fn sync_result_to_js(result: &SyncResult) -> JsValue {
+    let failed: Array = result
+        .failed
+        .iter()
+        .map(|(key, error)| {
+            let entry = Object::new();
+            let _ = Reflect::set(&entry, &"key".into(), &key.to_string().into());
+            let _ = Reflect::set(&entry, &"error".into(), &to_js_error(error.clone()));
+            JsValue::from(entry)
+        })
+        .collect();
+    let object = Object::new();
+    let _ = Reflect::set(&object, &"synced".into(), &keys_to_js(&result.synced));
+    let _ = Reflect::set(&object, &"skipped".into(), &keys_to_js(&result.skipped));
+    let _ = Reflect::set(&object, &"failed".into(), &failed);
+    object.into()
+}
+
+/// Wraps a JS `getChildKeys(bytes, key) => string[]`.
+fn child_keys_from_js(function: Function) -> ChildKeys {
+    Rc::new(move |key: Key, bytes: &[u8]| {
+        let returned = function
+            .call2(
+                &JsValue::UNDEFINED,
+                &bytes_to_js(bytes),
+                &key.to_string().into(),
+            )
+            .map_err(|e| {
+                let message = Reflect::get(&e, &"message".into())
+                    .ok()
+                    .and_then(|m| m.as_string())
+                    .unwrap_or_else(|| type_name(&e));
+                Error::ChildKeys(format!("getChildKeys({key}) threw: {message}"))
+            })?;
+        if !Array::is_array(&returned) {
+            return Err(Error::ChildKeys(format!(
+                "getChildKeys({key}) returned {}, expected an array of key strings",
+                type_name(&returned)
+            )));
+        }
+        Array::from(&returned)
+            .iter()
+            .map(|child| {
+                let text = string_from_js(&child, "a child key")
+                    .map_err(|e| Error::ChildKeys(format!("getChildKeys({key}): {e}")))?;
+                Key::parse(&text).map_err(|e| Error::ChildKeys(format!("getChildKeys({key}): {e}")))
+            })
+            .collect()
+    })
+}
+
+fn hooks_from_js(options: &JsValue) -> Result<SyncHooks> {
+    let mut hooks = SyncHooks::default();
+    if let Some(on_start) = function_field(options, "onSyncStart")? {
+        hooks.on_sync_start = Some(Rc::new(move || {
+            let returned = on_start.call0(&JsValue::UNDEFINED);
+            Box::pin(async move {
+                let settled = match returned {
+                    Ok(value) => JsFuture::from(Promise::resolve(&value)).await,
+                    Err(error) => Err(error),
+                };
+                settled.map(|_| ()).map_err(|e| {
+                    Error::Provider(
+                        Reflect::get(&e, &"message".into())
+                            .ok()
+                            .and_then(|m| m.as_string())
+                            .unwrap_or_else(|| type_name(&e)),
+                    )
+                })
+            })
+        }));
+    }
+    if let Some(on_end) = function_field(options, "onSyncEnd")? {
+        hooks.on_sync_end = Some(Rc::new(move |result: &SyncResult| {
+            let _ = on_end.call1(&JsValue::UNDEFINED, &sync_result_to_js(result));
+        }));
+    }
+    if let Some(on_key) = function_field(options, "onKeySync")? {
+        hooks.on_key_sync = Some(Rc::new(
+            move |key: Key, status: KeyStatus, error: Option<&Error>| {
+                let error = error.map_or(JsValue::UNDEFINED, |e| to_js_error(e.clone()));
+                let _ = on_key.call3(
+                    &JsValue::UNDEFINED,
+                    &key.to_string().into(),
+                    &status.as_str().into(),
+                    &error,
+                );
+            },
+        ));
+    }
+    Ok(hooks)
+}
+
+fn config_from_js(options: &JsValue) -> Result<BufferedConfig> {
+    let mut config = BufferedConfig::default();
+    let max = u64::from(u32::MAX);
+    if let Some(ms) = whole_number_field(options, "debounceMs", 0, max)? {
+        config.debounce_ms = ms as u32;
+    }
+    if let Some(bytes) = whole_number_field(options, "maxBufferBytes", 1, 1 << 40)? {
+        config.max_buffer_bytes = bytes as usize;
+    }
+    let base = whole_number_field(options, "retryBaseMs", 1, max)?;
+    let top = whole_number_field(options, "retryMaxMs", 1, max)?;
+    config.backoff = Backoff {
+        base_ms: base.map_or(config.backoff.base_ms, |ms| ms as u32),
+        max_ms: top.map_or(config.backoff.max_ms, |ms| ms as u32),
+    };
+    if let Some(function) = function_field(options, "getChildKeys")? {
+        config.child_keys = Some(child_keys_from_js(function));
+    }
+    if !options.is_undefined() && !options.is_null() {
+        let store = Reflect::get(options, &"pendingStore".into()).unwrap_or(JsValue::UNDEFINED);
+        if store.is_null() {
+            config.pending_store = None;
+        } else if !store.is_undefined() {
+            config.pending_store = Some(string_from_js(&store, "pendingStore")?);
+        }
+    }
+    config.hooks = hooks_from_js(options)?;
+    Ok(config)
+}
+
+/// The sync engine: `put` buffers and returns; flushes go to the server in batches, children
+/// first; pending nodes survive reloads. Open it with `BufferedHttpStorage.open(http, config)`.
+#[wasm_bindgen(js_name = BufferedHttpStorage)]
+pub struct JsBufferedHttpStorage {
+    engine: BufferedStorage<HttpStorage>,
+    registered: Registered,
+}
+
+#[wasm_bindgen(js_class = BufferedHttpStorage)]
+impl JsBufferedHttpStorage {
+    /// Opens the engine over `http`, resuming nodes left pending in the same pending store.
+    #[wasm_bindgen(unchecked_return_type = "Promise<BufferedHttpStorage>")]
+    pub fn open(
+        http: &JsHttpStorage,
+        #[wasm_bindgen(unchecked_param_type = "BufferedHttpStorageConfig | undefined")]
+        config: JsValue,
+    ) -> Promise {
+        let http = http.storage().clone();
+        future_to_promise(async move {
+            let config = js(config_from_js(&config))?;
+            let engine = js(BufferedStorage::open(http, config).await)?;
+            Ok(JsBufferedHttpStorage {
+                registered: Registered::new(AnyProvider::new(engine.clone())),
+                engine,
+            }
+            .into())
+        })
+    }
+
+    /// Syncs everything buffered so far (failed nodes included); resolves with the outcome.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncResult>")]
+    pub fn flush(&self) -> Promise {
+        let engine = self.engine.clone();
+        future_to_promise(async move {
+            let result = js(engine.flush().await)?;
+            Ok(sync_result_to_js(&result))
+        })
+    }
+
+    /// Stops timers and flushing; pending nodes stay in the pending store.
+    pub fn dispose(&self) {
+        self.engine.dispose();
+    }
+
+    /// Counters: pending, failed, bufferedBytes, passes.
+    #[wasm_bindgen(unchecked_return_type = "BufferedStats")]
+    pub fn stats(&self) -> JsResult<JsValue> {
+        serde_wasm_bindgen::to_value(&self.engine.stats()).map_err(JsValue::from)
+    }
+
+    /// Keys not yet owned by the server.
+    #[wasm_bindgen(js_name = pendingKeys, unchecked_return_type = "string[]")]
+    pub fn pending_keys(&self) -> Array {
+        keys_to_js(&self.engine.pending_keys())
+    }
+}
+
+provider_methods!(JsBufferedHttpStorage, "BufferedHttpStorage");
