@@ -110,4 +110,4 @@ suites=()
 for file in tests/browser_*.rs; do
   suites+=(--test "$(basename "$file" .rs)")
 done
-wasm-pack test --headless --chrome --chromedriver "${CHROMEDRIVER:-/usr/bin/chromedriver}" -- "${suites[@]}"
+WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}" wasm-pack test --headless --chrome --chromedriver "${CHROMEDRIVER:-/usr/bin/chromedriver}" -- "${suites[@]}"

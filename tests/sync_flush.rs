@@ -152,7 +152,13 @@ fn dag(len: usize) -> (FileDag, Vec<(Key, Bytes)>) {
 }
 
 fn sync(server: &FakeServer, nodes: &[(Key, Bytes)]) -> SyncResult {
-    block_on(sync_nodes(server, nodes, &builtin_children, &|_, _, _| {}))
+    block_on(sync_nodes(
+        server,
+        nodes,
+        &HashSet::new(),
+        &builtin_children,
+        &|_, _, _| {},
+    ))
 }
 
 #[test]
@@ -273,7 +279,13 @@ fn cycles_and_failing_child_key_functions_are_typed_errors() {
         }
     };
     let server = FakeServer::default();
-    let result = block_on(sync_nodes(&server, &nodes, &children, &|_, _, _| {}));
+    let result = block_on(sync_nodes(
+        &server,
+        &nodes,
+        &HashSet::new(),
+        &children,
+        &|_, _, _| {},
+    ));
     let failed: HashMap<Key, &str> = result.failed.iter().map(|(k, e)| (*k, e.code())).collect();
     assert_eq!(failed[&a], "cycle");
     assert_eq!(failed[&b], "cycle");
@@ -289,7 +301,13 @@ fn observers_see_uploading_then_done_and_skipped_keys_only_done() {
     let observe = |key: Key, status: KeyStatus, _: Option<&Error>| {
         events.borrow_mut().push((key, status));
     };
-    block_on(sync_nodes(&server, &nodes, &builtin_children, &observe));
+    block_on(sync_nodes(
+        &server,
+        &nodes,
+        &HashSet::new(),
+        &builtin_children,
+        &observe,
+    ));
     for (key, _) in &nodes {
         let statuses: Vec<KeyStatus> = events
             .borrow()
@@ -300,7 +318,42 @@ fn observers_see_uploading_then_done_and_skipped_keys_only_done() {
         assert_eq!(statuses, vec![KeyStatus::Uploading, KeyStatus::Done]);
     }
     events.borrow_mut().clear();
-    block_on(sync_nodes(&server, &nodes, &builtin_children, &observe));
+    block_on(sync_nodes(
+        &server,
+        &nodes,
+        &HashSet::new(),
+        &builtin_children,
+        &observe,
+    ));
     assert!(events.borrow().iter().all(|(_, s)| *s == KeyStatus::Done));
     assert_eq!(events.borrow().len(), nodes.len());
+}
+
+#[test]
+fn nodes_above_a_held_back_child_are_deferred_not_sent() {
+    let (dag, nodes) = dag(5_000);
+    let leaf = dag.levels().next().unwrap()[0].0;
+    let without_leaf: Vec<(Key, Bytes)> =
+        nodes.iter().filter(|(k, _)| *k != leaf).cloned().collect();
+    let server = FakeServer::default();
+    let held_back = HashSet::from([leaf]);
+    let result = block_on(sync_nodes(
+        &server,
+        &without_leaf,
+        &held_back,
+        &builtin_children,
+        &|_, _, _| {},
+    ));
+    assert!(result.failed.is_empty(), "{:?}", result.failed.first());
+    assert!(result.deferred.contains(&dag.root));
+    assert_eq!(
+        result.deferred.len(),
+        dag.levels().count() - 1,
+        "one ancestor per level"
+    );
+    assert_eq!(
+        result.synced.len() + result.deferred.len(),
+        without_leaf.len()
+    );
+    assert!(!server.sent(&dag.root));
 }

@@ -13,7 +13,7 @@
 //! - Across tabs, one flusher at a time (Web Locks).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -416,7 +416,25 @@ impl<R: SyncRemote + StorageProvider + 'static> BufferedStorage<R> {
                 on_key(key, status, error);
             }
         };
-        sync_nodes(&self.inner.remote, snapshot, child_keys, &observe).await
+        // Buffered nodes left out of this pass (waiting for their retry): their parents wait too.
+        let held_back: HashSet<Key> = {
+            let in_pass: HashSet<Key> = snapshot.iter().map(|(k, _)| *k).collect();
+            self.inner
+                .buffer
+                .borrow()
+                .keys()
+                .filter(|k| !in_pass.contains(k))
+                .copied()
+                .collect()
+        };
+        sync_nodes(
+            &self.inner.remote,
+            snapshot,
+            &held_back,
+            child_keys,
+            &observe,
+        )
+        .await
     }
 
     /// Applies a pass's outcome: owned entries leave the buffer and the pending store, failed

@@ -46,6 +46,8 @@ pub struct SyncResult {
     pub skipped: Vec<Key>,
     /// Not synced, with the reason; these stay pending.
     pub failed: Vec<(Key, Error)>,
+    /// Not attempted because a child of theirs was held back from this pass; still pending.
+    pub deferred: Vec<Key>,
 }
 
 impl SyncResult {
@@ -54,6 +56,7 @@ impl SyncResult {
         self.synced.extend(other.synced);
         self.skipped.extend(other.skipped);
         self.failed.extend(other.failed);
+        self.deferred.extend(other.deferred);
     }
 }
 
@@ -87,10 +90,13 @@ impl Pass<'_> {
 }
 
 /// Syncs `nodes` to `remote`. A parent is never sent before every child of it that is in the
-/// snapshot is owned: a node whose child failed fails too (`child_not_synced`).
+/// snapshot is owned: a node whose child failed fails too (`child_not_synced`). `held_back` are
+/// nodes the caller keeps but left out of this pass (e.g. waiting for a retry): a node with a
+/// held-back child (or a deferred one) is deferred, not sent and not failed.
 pub async fn sync_nodes<R: SyncRemote>(
     remote: &R,
     nodes: &[(Key, Bytes)],
+    held_back: &HashSet<Key>,
     child_keys: ChildKeysFn<'_>,
     observe: KeyObserver<'_>,
 ) -> SyncResult {
@@ -124,10 +130,19 @@ pub async fn sync_nodes<R: SyncRemote>(
         }
     }
     let children: HashMap<Key, Vec<Key>> = edges.into_iter().collect();
+    let mut deferred: HashSet<Key> = HashSet::new();
 
     for (index, level) in sorted.levels.iter().enumerate() {
         let mut ready = Vec::with_capacity(level.len());
         for key in level {
+            if children[key]
+                .iter()
+                .any(|child| held_back.contains(child) || deferred.contains(child))
+            {
+                deferred.insert(*key);
+                pass.result.deferred.push(*key);
+                continue;
+            }
             let failed_child = children[key]
                 .iter()
                 .find_map(|child| pass.failed.get(child).map(|e| (*child, e.is_transient())));

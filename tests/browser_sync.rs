@@ -1,0 +1,503 @@
+//! Browser tests of the sync engine (`BufferedStorage` over `HttpStorage`) in real headless
+//! Chromium against the real reference server: composition with the IndexedDB cache, request
+//! counts per DAG level, claims across realms, debounce, concurrent flushes, backpressure, and
+//! faults (server killed mid-flush, injected 503s, reload mid-sync, bad getChildKeys): in every
+//! case the server ends up owning every node, and nothing is lost.
+#![cfg(target_arch = "wasm32")]
+
+#[path = "support/server.rs"]
+mod server;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use bytes::Bytes;
+use futures::future::join_all;
+use gloo_timers::future::TimeoutFuture;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+use casweb::chunker::{chunk_file, store_file, ChunkOptions, FileDag};
+use casweb::http::{HttpConfig, HttpStorage};
+use casweb::storage::IndexedDbStorage;
+use casweb::sync::buffered::{BufferedConfig, BufferedStorage, SyncHooks};
+use casweb::sync::{Backoff, CheckResult, KeyStatus, SyncRemote};
+use casweb::{CachedStorage, Error, Key, Result, StorageProvider};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn unique(tag: &str) -> String {
+    format!("{tag}-{}-{}", js_sys::Date::now(), js_sys::Math::random())
+}
+
+fn http(base_url: &str, realm: &str, token: &str) -> HttpStorage {
+    HttpStorage::new(HttpConfig::new(base_url, realm, token)).unwrap()
+}
+
+fn alpha() -> HttpStorage {
+    http(server::server_url(), "alpha", server::token_alpha())
+}
+
+/// A file DAG of unique content: `len` bytes in 128-byte nodes (about `len / 112` leaves).
+fn dag(len: usize) -> FileDag {
+    let seed = unique("dag");
+    let mut data = Vec::with_capacity(len);
+    while data.len() < len {
+        data.extend_from_slice(format!("{seed}:{}|", data.len()).as_bytes());
+    }
+    data.truncate(len);
+    let options = ChunkOptions {
+        chunk_size: 128,
+        ..Default::default()
+    };
+    chunk_file(&data, &options).unwrap()
+}
+
+/// Engine settings for tests: own pending store, quick timers.
+fn config() -> BufferedConfig {
+    BufferedConfig {
+        debounce_ms: 20,
+        backoff: Backoff {
+            base_ms: 50,
+            max_ms: 400,
+        },
+        pending_store: Some(unique("pending")),
+        ..BufferedConfig::default()
+    }
+}
+
+/// Asserts that `realm_storage` owns every node of `dag`.
+async fn assert_all_owned(storage: &HttpStorage, dag: &FileDag) {
+    let keys: Vec<Key> = dag.nodes.iter().map(|(k, _)| *k).collect();
+    let check = storage.check_many(&keys).await.unwrap();
+    assert!(
+        check.missing.is_empty(),
+        "{} nodes missing",
+        check.missing.len()
+    );
+    assert!(
+        check.unowned.is_empty(),
+        "{} nodes unowned",
+        check.unowned.len()
+    );
+    assert_eq!(check.owned.len(), keys.len());
+}
+
+/// Waits (polling) until the engine has nothing pending, up to `ms`.
+async fn until_synced(engine: &BufferedStorage<impl SyncRemote + StorageProvider>, ms: u32) {
+    let mut waited = 0;
+    while engine.stats().pending > 0 {
+        assert!(
+            waited < ms,
+            "still {} pending after {ms} ms: {:?}",
+            engine.stats().pending,
+            engine.failures().first()
+        );
+        TimeoutFuture::new(50).await;
+        waited += 50;
+    }
+}
+
+async fn put_all<S: StorageProvider>(storage: &S, nodes: &[(Key, Bytes)]) {
+    for result in join_all(nodes.iter().map(|(k, b)| storage.put(*k, b.clone()))).await {
+        result.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn cached_indexeddb_over_the_engine_syncs_a_thousand_node_dag_with_hooks_in_order() {
+    let dag = dag(112_000);
+    assert!(dag.nodes.len() >= 1000, "{} nodes", dag.nodes.len());
+    let events: Rc<RefCell<Vec<String>>> = Rc::default();
+    let mut config = config();
+    config.hooks = SyncHooks {
+        on_sync_start: Some(Rc::new({
+            let events = events.clone();
+            move || {
+                events.borrow_mut().push("start".into());
+                Box::pin(async { Ok(()) })
+            }
+        })),
+        on_sync_end: Some(Rc::new({
+            let events = events.clone();
+            move |result| {
+                events.borrow_mut().push(format!(
+                    "end {} {} {}",
+                    result.synced.len(),
+                    result.skipped.len(),
+                    result.failed.len()
+                ))
+            }
+        })),
+        on_key_sync: Some(Rc::new({
+            let events = events.clone();
+            move |_, status: KeyStatus, _| events.borrow_mut().push(status.as_str().into())
+        })),
+    };
+    config.debounce_ms = 60_000; // only the explicit flush below
+    let engine = BufferedStorage::open(alpha(), config).await.unwrap();
+    let cache_name = unique("cache");
+    let cache = IndexedDbStorage::open(&cache_name).await.unwrap();
+    let storage = CachedStorage::new(cache.clone(), engine.clone());
+    let data_root = store_file(&storage, b"", &ChunkOptions::default())
+        .await
+        .unwrap();
+    put_all(&storage, &dag.nodes).await;
+    assert_eq!(engine.stats().pending, dag.nodes.len() + 1);
+
+    let result = engine.flush().await.unwrap();
+    assert_eq!(result.synced.len(), dag.nodes.len() + 1);
+    assert!(result.failed.is_empty());
+    assert_eq!(engine.stats().pending, 0);
+    assert_all_owned(engine.remote(), &dag).await;
+    assert!(cache.get(data_root).await.unwrap().is_some());
+
+    let events = events.borrow().clone();
+    assert_eq!(events.first().map(String::as_str), Some("start"));
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some(format!("end {} 0 0", dag.nodes.len() + 1).as_str())
+    );
+    let uploading = events.iter().filter(|e| *e == "uploading").count();
+    let done = events.iter().filter(|e| *e == "done").count();
+    assert_eq!(
+        (uploading, done),
+        (dag.nodes.len() + 1, dag.nodes.len() + 1)
+    );
+    let first_done = events.iter().position(|e| e == "done").unwrap();
+    assert!(events[..first_done].iter().any(|e| e == "uploading"));
+    engine.dispose();
+    cache.close();
+    IndexedDbStorage::delete_database(&cache_name)
+        .await
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_dag_of_depth_d_costs_two_requests_per_level() {
+    let dag = dag(60_000);
+    let depth = dag.levels().count();
+    let remote = alpha();
+    remote.info().await.unwrap();
+    let before = remote.request_count();
+    let mut config = config();
+    config.debounce_ms = 60_000;
+    let engine = BufferedStorage::open(remote.clone(), config).await.unwrap();
+    put_all(&engine, &dag.nodes).await;
+    let result = engine.flush().await.unwrap();
+    assert_eq!(result.synced.len(), dag.nodes.len());
+    // One check and one batch upload per level: O(depth), not O(nodes).
+    assert_eq!(remote.request_count() - before, 2 * depth as u64);
+    assert!(dag.nodes.len() > 100 * depth);
+    engine.dispose();
+}
+
+/// Counts the batched calls that reach the server.
+#[derive(Clone)]
+struct Counting {
+    inner: HttpStorage,
+    claims: Rc<Cell<usize>>,
+    uploads: Rc<Cell<usize>>,
+}
+
+impl SyncRemote for Counting {
+    async fn check_many(&self, keys: &[Key]) -> Result<CheckResult> {
+        self.inner.check_many(keys).await
+    }
+    async fn claim_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
+        self.claims.set(self.claims.get() + nodes.len());
+        self.inner.claim_many(nodes).await
+    }
+    async fn put_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
+        self.uploads.set(self.uploads.get() + nodes.len());
+        self.inner.put_many(nodes).await
+    }
+}
+
+impl StorageProvider for Counting {
+    async fn get(&self, key: Key) -> Result<Option<Bytes>> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
+        self.inner.put(key, bytes).await
+    }
+}
+
+#[wasm_bindgen_test]
+async fn nodes_another_realm_uploaded_are_claimed_not_uploaded() {
+    let dag = dag(20_000);
+    let outcomes = alpha().put_many(&dag.nodes).await.unwrap();
+    assert!(outcomes.iter().all(Result::is_ok));
+
+    let beta = Counting {
+        inner: http(server::server_url(), "beta", server::token_beta()),
+        claims: Rc::default(),
+        uploads: Rc::default(),
+    };
+    let engine = BufferedStorage::open(beta.clone(), config()).await.unwrap();
+    put_all(&engine, &dag.nodes).await;
+    let result = engine.flush().await.unwrap();
+    assert_eq!(result.synced.len(), dag.nodes.len());
+    assert_eq!(beta.claims.get(), dag.nodes.len());
+    assert_eq!(beta.uploads.get(), 0);
+    assert_all_owned(&beta.inner, &dag).await;
+    engine.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn puts_within_the_debounce_window_make_one_pass() {
+    let dag = dag(5_000);
+    let mut config = config();
+    config.debounce_ms = 150;
+    let engine = BufferedStorage::open(alpha(), config).await.unwrap();
+    for (key, bytes) in &dag.nodes {
+        engine.put(*key, bytes.clone()).await.unwrap();
+    }
+    assert_eq!(engine.stats().passes, 0, "put must return before syncing");
+    until_synced(&engine, 5_000).await;
+    assert_eq!(engine.stats().passes, 1);
+    assert_all_owned(engine.remote(), &dag).await;
+    engine.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_flushes_all_wait_for_everything_buffered_before_them() {
+    let mut config = config();
+    config.debounce_ms = 60_000;
+    let engine = BufferedStorage::open(alpha(), config).await.unwrap();
+    let first = dag(3_000);
+    put_all(&engine, &first.nodes).await;
+    let flush_one = engine.flush();
+    let second = dag(3_000);
+    let engine_two = engine.clone();
+    let nodes_two = second.nodes.clone();
+    let later = async move {
+        put_all(&engine_two, &nodes_two).await;
+        let a = engine_two.flush();
+        let b = engine_two.flush();
+        let (a, b) = futures::future::join(a, b).await;
+        (a.unwrap(), b.unwrap(), engine_two.stats().pending)
+    };
+    let (one, (a, b, pending_after)) = futures::future::join(flush_one, later).await;
+    one.unwrap();
+    let _ = (a, b);
+    assert_eq!(
+        pending_after, 0,
+        "a flush resolved before its nodes were synced"
+    );
+    assert_all_owned(engine.remote(), &first).await;
+    assert_all_owned(engine.remote(), &second).await;
+    engine.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn a_full_buffer_makes_put_wait_for_a_flush() {
+    let dag = dag(40_000);
+    let mut config = config();
+    config.max_buffer_bytes = 4_096;
+    config.debounce_ms = 60_000;
+    let engine = BufferedStorage::open(alpha(), config).await.unwrap();
+    // Children first, one at a time: every put must fit or wait for a pass to make room.
+    for (key, bytes) in &dag.nodes {
+        engine.put(*key, bytes.clone()).await.unwrap();
+        assert!(engine.stats().buffered_bytes <= 4_096);
+    }
+    assert!(engine.stats().passes > 5, "{:?}", engine.stats());
+    engine.flush().await.unwrap();
+    assert_all_owned(engine.remote(), &dag).await;
+    engine.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn a_server_killed_mid_flush_and_restarted_loses_nothing() {
+    let dag = dag(30_000);
+    let mut config = config();
+    config.debounce_ms = 60_000;
+    let engine = BufferedStorage::open(alpha(), config).await.unwrap();
+    put_all(&engine, &dag.nodes).await;
+    server::control_stop_main().await;
+    let result = engine.flush().await.unwrap();
+    assert_eq!(result.failed.len(), dag.nodes.len());
+    assert!(
+        result.failed.iter().all(|(_, e)| e.is_transient()),
+        "{:?}",
+        result.failed[0]
+    );
+    assert_eq!(engine.stats().pending, dag.nodes.len());
+    server::control_start_main().await;
+    until_synced(&engine, 10_000).await;
+    assert_all_owned(engine.remote(), &dag).await;
+    engine.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn injected_503s_are_retried_until_everything_is_owned() {
+    let dag = dag(30_000);
+    let remote = http(
+        server::faulty_server_url(),
+        "alpha",
+        server::faulty_token_alpha(),
+    );
+    let engine = BufferedStorage::open(remote.clone(), config())
+        .await
+        .unwrap();
+    put_all(&engine, &dag.nodes).await;
+    until_synced(&engine, 20_000).await;
+    // Checking goes through the faulty server too: retry the check itself.
+    let keys: Vec<Key> = dag.nodes.iter().map(|(k, _)| *k).collect();
+    let mut owned = None;
+    for _ in 0..20 {
+        if let Ok(check) = remote.check_many(&keys).await {
+            owned = Some(check.owned.len());
+            break;
+        }
+    }
+    assert_eq!(owned, Some(keys.len()));
+    assert!(
+        engine.stats().passes > 1,
+        "no 503 was injected: {:?}",
+        engine.stats()
+    );
+    engine.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn a_reload_mid_sync_resumes_from_the_pending_store() {
+    let dag = dag(20_000);
+    let mut config = config();
+    config.debounce_ms = 60_000;
+    let store = config.pending_store.clone().unwrap();
+    let first = BufferedStorage::open(alpha(), config.clone())
+        .await
+        .unwrap();
+    put_all(&first, &dag.nodes).await;
+    first.dispose(); // the page goes away before any flush
+
+    config.debounce_ms = 10;
+    let second = BufferedStorage::open(alpha(), config).await.unwrap();
+    assert_eq!(
+        second.stats().pending,
+        dag.nodes.len(),
+        "pending nodes were not resumed"
+    );
+    until_synced(&second, 10_000).await;
+    assert_all_owned(second.remote(), &dag).await;
+    second.dispose();
+
+    // Synced nodes left the pending store.
+    let pending = IndexedDbStorage::open(&store).await.unwrap();
+    assert!(pending.entries().await.unwrap().is_empty());
+    pending.close();
+}
+
+#[wasm_bindgen_test]
+async fn bad_get_child_keys_gives_typed_errors_and_loses_nothing() {
+    let (a, b, c) = (
+        Key::for_bytes(b"cycle a"),
+        Key::for_bytes(b"cycle b"),
+        Key::for_bytes(b"orphan"),
+    );
+    let absent = Key::for_bytes(b"never uploaded");
+    let nodes: Vec<(Key, Bytes)> = [(a, "cycle a"), (b, "cycle b"), (c, "orphan")]
+        .iter()
+        .map(|(k, text)| (*k, Bytes::from(text.as_bytes().to_vec())))
+        .collect();
+    let mut config = config();
+    config.debounce_ms = 60_000;
+    config.child_keys = Some(Rc::new(move |key: Key, _: &[u8]| {
+        if key == a {
+            Ok(vec![b])
+        } else if key == b {
+            Ok(vec![a])
+        } else if key == c {
+            Ok(vec![absent])
+        } else {
+            Err(Error::ChildKeys("unknown".into()))
+        }
+    }));
+    let engine = BufferedStorage::open(alpha(), config).await.unwrap();
+    put_all(&engine, &nodes).await;
+    let result = engine.flush().await.unwrap();
+    let codes: std::collections::HashMap<Key, &str> =
+        result.failed.iter().map(|(k, e)| (*k, e.code())).collect();
+    assert_eq!(codes[&a], "cycle");
+    assert_eq!(codes[&b], "cycle");
+    // The server refuses a node whose child it does not have (these bytes are not even a node).
+    assert!(codes.contains_key(&c));
+    assert_eq!(engine.stats().pending, 3, "failed nodes must stay pending");
+    assert_eq!(engine.stats().failed, 3);
+    engine.dispose();
+
+    // A getChildKeys that throws, through the JS API.
+    let throwing = js_sys::Function::new_no_args("throw new Error('no children for you')");
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"getChildKeys".into(), &throwing).unwrap();
+    js_sys::Reflect::set(&options, &"pendingStore".into(), &JsValue::NULL).unwrap();
+    js_sys::Reflect::set(&options, &"debounceMs".into(), &60_000.into()).unwrap();
+    let js_http = casweb::js::JsHttpStorage::new(http_config_js()).unwrap();
+    let engine: JsValue = JsFuture::from(casweb::js::JsBufferedHttpStorage::open(
+        &js_http,
+        options.into(),
+    ))
+    .await
+    .unwrap();
+    let put = call(
+        &engine,
+        "put",
+        Box::new([
+            c.to_string().into(),
+            js_sys::Uint8Array::from(&b"orphan"[..]).into(),
+        ]),
+    );
+    JsFuture::from(js_sys::Promise::from(put)).await.unwrap();
+    let result = JsFuture::from(js_sys::Promise::from(call(&engine, "flush", Box::new([]))))
+        .await
+        .unwrap();
+    let failed = js_sys::Array::from(&js_sys::Reflect::get(&result, &"failed".into()).unwrap());
+    let error = js_sys::Reflect::get(&failed.get(0), &"error".into()).unwrap();
+    let code = js_sys::Reflect::get(&error, &"code".into()).unwrap();
+    assert_eq!(code.as_string().as_deref(), Some("child_keys_failed"));
+    let _ = call(&engine, "dispose", Box::new([]));
+}
+
+#[wasm_bindgen_test]
+async fn bad_js_config_is_a_typed_error() {
+    let js_http = casweb::js::JsHttpStorage::new(http_config_js()).unwrap();
+    for (field, value) in [
+        ("debounceMs", JsValue::from("soon")),
+        ("maxBufferBytes", JsValue::from(0)),
+        ("getChildKeys", JsValue::from(42)),
+        ("pendingStore", JsValue::from(7)),
+        ("onSyncEnd", JsValue::from("later")),
+    ] {
+        let options = js_sys::Object::new();
+        js_sys::Reflect::set(&options, &field.into(), &value).unwrap();
+        let error = JsFuture::from(casweb::js::JsBufferedHttpStorage::open(
+            &js_http,
+            options.into(),
+        ))
+        .await
+        .expect_err(field);
+        let code = js_sys::Reflect::get(&error, &"code".into()).unwrap();
+        assert_eq!(
+            code.as_string().as_deref(),
+            Some("invalid_argument"),
+            "{field}"
+        );
+    }
+}
+
+fn http_config_js() -> JsValue {
+    let config = js_sys::Object::new();
+    js_sys::Reflect::set(&config, &"baseUrl".into(), &server::server_url().into()).unwrap();
+    js_sys::Reflect::set(&config, &"realm".into(), &"alpha".into()).unwrap();
+    js_sys::Reflect::set(&config, &"token".into(), &server::token_alpha().into()).unwrap();
+    config.into()
+}
+
+#[wasm_bindgen(module = "/tests/js/helpers.js")]
+extern "C" {
+    #[wasm_bindgen(variadic)]
+    fn call(object: &JsValue, method: &str, args: Box<[JsValue]>) -> JsValue;
+}
