@@ -501,3 +501,47 @@ extern "C" {
     #[wasm_bindgen(variadic)]
     fn call(object: &JsValue, method: &str, args: Box<[JsValue]>) -> JsValue;
 }
+
+#[wasm_bindgen_test]
+async fn engines_sharing_a_pending_store_flush_one_at_a_time() {
+    // Two engines on one pending store stand for two tabs: the Web Lock serialises their passes.
+    let active = Rc::new(Cell::new(0u32));
+    let most = Rc::new(Cell::new(0u32));
+    let store = unique("shared");
+    let engine_with_hooks = |active: Rc<Cell<u32>>, most: Rc<Cell<u32>>| {
+        let mut config = config();
+        config.pending_store = Some(store.clone());
+        config.debounce_ms = 60_000;
+        let on_end_active = active.clone();
+        config.hooks = SyncHooks {
+            on_sync_start: Some(Rc::new(move || {
+                active.set(active.get() + 1);
+                most.set(most.get().max(active.get()));
+                Box::pin(async {
+                    TimeoutFuture::new(100).await;
+                    Ok(())
+                })
+            })),
+            on_sync_end: Some(Rc::new(move |_| on_end_active.set(on_end_active.get() - 1))),
+            on_key_sync: None,
+        };
+        BufferedStorage::open(alpha(), config)
+    };
+    let first = engine_with_hooks(active.clone(), most.clone())
+        .await
+        .unwrap();
+    let second = engine_with_hooks(active.clone(), most.clone())
+        .await
+        .unwrap();
+    let (one, two) = (dag(3_000), dag(3_000));
+    put_all(&first, &one.nodes).await;
+    put_all(&second, &two.nodes).await;
+    let (a, b) = futures::future::join(first.flush(), second.flush()).await;
+    assert!(a.unwrap().failed.is_empty() && b.unwrap().failed.is_empty());
+    assert_eq!(most.get(), 1, "two passes ran at the same time");
+    assert_eq!(active.get(), 0);
+    assert_all_owned(first.remote(), &one).await;
+    assert_all_owned(first.remote(), &two).await;
+    first.dispose();
+    second.dispose();
+}

@@ -365,12 +365,17 @@ impl<R: SyncRemote + StorageProvider + 'static> BufferedStorage<R> {
                 break;
             }
             inner.debounce.borrow_mut().take();
-            let result = with_lock(&inner.lock_name, self.pass(&snapshot)).await;
-            inner.passes.set(inner.passes.get() + 1);
-            self.apply(&result).await;
-            if let Some(on_end) = &inner.config.hooks.on_sync_end {
-                on_end(&result);
-            }
+            // The whole pass, hooks included, holds the cross-tab lock.
+            let result = with_lock(&inner.lock_name, async {
+                let result = self.pass(&snapshot).await;
+                inner.passes.set(inner.passes.get() + 1);
+                self.apply(&result).await;
+                if let Some(on_end) = &inner.config.hooks.on_sync_end {
+                    on_end(&result);
+                }
+                result
+            })
+            .await;
             if explicit {
                 inner.completed_seq.set(snapshot_seq);
             }
