@@ -82,6 +82,9 @@ pub enum Error {
         child: Key,
         transient: bool,
     },
+    /// The `onSyncStart` hook failed; the pass is postponed and retried with backoff.
+    #[error("onSyncStart failed: {0}")]
+    Hook(String),
     /// A user-supplied `getChildKeys` threw or returned something other than keys.
     #[error("getChildKeys failed: {0}")]
     ChildKeys(String),
@@ -119,13 +122,14 @@ impl Error {
             Error::Cycle { .. } => "cycle",
             Error::ChildKeys(_) => "child_keys_failed",
             Error::ChildNotSynced { .. } => "child_not_synced",
+            Error::Hook(_) => "hook_failed",
         }
     }
 
     /// True for failures worth retrying later: network errors, timeouts, 5xx and 429.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Network(_) | Error::Timeout { .. } => true,
+            Error::Network(_) | Error::Timeout { .. } | Error::Hook(_) => true,
             Error::Http { status, .. } => *status >= 500 || *status == 429,
             Error::ChildNotSynced { transient, .. } => *transient,
             _ => false,
@@ -154,6 +158,7 @@ impl Error {
         "cycle",
         "child_keys_failed",
         "child_not_synced",
+        "hook_failed",
     ];
 }
 

@@ -545,3 +545,30 @@ async fn engines_sharing_a_pending_store_flush_one_at_a_time() {
     first.dispose();
     second.dispose();
 }
+
+#[wasm_bindgen_test]
+async fn a_failing_on_sync_start_postpones_the_pass_and_is_retried() {
+    let dag = dag(3_000);
+    let calls = Rc::new(Cell::new(0u32));
+    let mut config = config();
+    config.hooks.on_sync_start = Some(Rc::new({
+        let calls = calls.clone();
+        move || {
+            calls.set(calls.get() + 1);
+            let first = calls.get() == 1;
+            Box::pin(async move {
+                if first {
+                    Err(Error::Hook("not logged in yet".into()))
+                } else {
+                    Ok(())
+                }
+            })
+        }
+    }));
+    let engine = BufferedStorage::open(alpha(), config).await.unwrap();
+    put_all(&engine, &dag.nodes).await;
+    until_synced(&engine, 5_000).await;
+    assert!(calls.get() >= 2);
+    assert_all_owned(engine.remote(), &dag).await;
+    engine.dispose();
+}

@@ -97,3 +97,22 @@ pub fn whole_number_field(
             ))
         })
 }
+
+/// Keys as a JS array of key strings.
+pub fn keys_to_js(keys: &[Key]) -> js_sys::Array {
+    keys.iter().map(|k| JsValue::from(k.to_string())).collect()
+}
+
+/// Sets a field of a plain object being built (cannot fail on a fresh `Object`).
+pub fn set_field(object: &js_sys::Object, name: &str, value: &JsValue) {
+    let _ = js_sys::Reflect::set(object, &name.into(), value);
+}
+
+/// The message of a thrown JS value: `error.message`, a thrown string, or its type.
+pub fn thrown_message(error: &JsValue) -> String {
+    js_sys::Reflect::get(error, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| type_name(error))
+}

@@ -12,7 +12,8 @@ export type CaswebErrorCode =
   | "invalid_key" | "invalid_node" | "hash_mismatch" | "not_found" | "corrupt_dag"
   | "invalid_argument" | "quota_exceeded" | "blocked" | "version_mismatch" | "unavailable"
   | "indexeddb_error" | "provider_error" | "closed" | "http_error" | "rejected" | "network_error"
-  | "timeout" | "cycle" | "child_keys_failed" | "child_not_synced";
+  | "timeout" | "cycle" | "child_keys_failed" | "child_not_synced"
+  | "hook_failed";
 
 /** Every promise of this library rejects with a CaswebError. */
 export interface CaswebError extends Error {

@@ -8,7 +8,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::convert::{
-    bytes_from_js, key_from_js, option_field, string_from_js, type_name, whole_number_field,
+    bytes_from_js, key_from_js, keys_to_js, option_field, set_field, string_from_js, type_name,
+    whole_number_field,
 };
 use super::error::{js, JsResult};
 use super::provider::{AnyProvider, Registered};
@@ -116,17 +117,6 @@ fn nodes_from_js(value: &JsValue) -> Result<Vec<(Key, Bytes)>> {
         .collect()
 }
 
-fn set(object: &Object, name: &str, value: &JsValue) {
-    let _ = js_sys::Reflect::set(object, &name.into(), value);
-}
-
-fn keys_to_js(keys: &[Key]) -> JsValue {
-    keys.iter()
-        .map(|k| JsValue::from(k.to_string()))
-        .collect::<Array>()
-        .into()
-}
-
 /// `[{ key, ok, error?: { code, serverCode?, message } }]`.
 fn item_results_to_js(nodes: &[(Key, Bytes)], results: Vec<Result<(), Error>>) -> JsValue {
     nodes
@@ -134,20 +124,20 @@ fn item_results_to_js(nodes: &[(Key, Bytes)], results: Vec<Result<(), Error>>) -
         .zip(results)
         .map(|((key, _), result)| {
             let item = Object::new();
-            set(&item, "key", &key.to_string().into());
-            set(&item, "ok", &result.is_ok().into());
+            set_field(&item, "key", &key.to_string().into());
+            set_field(&item, "ok", &result.is_ok().into());
             if let Err(error) = result {
                 let detail = Object::new();
-                set(&detail, "code", &error.code().into());
+                set_field(&detail, "code", &error.code().into());
                 let message = match &error {
                     Error::Rejected { code, message, .. } => {
-                        set(&detail, "serverCode", &code.as_str().into());
+                        set_field(&detail, "serverCode", &code.as_str().into());
                         message.clone()
                     }
                     other => other.to_string(),
                 };
-                set(&detail, "message", &message.into());
-                set(&item, "error", &detail);
+                set_field(&detail, "message", &message.into());
+                set_field(&item, "error", &detail);
             }
             JsValue::from(item)
         })
@@ -234,9 +224,9 @@ impl JsHttpStorage {
             let keys = js(keys_from_js(&keys))?;
             let result = js(storage.check_many(&keys).await)?;
             let object = Object::new();
-            set(&object, "missing", &keys_to_js(&result.missing));
-            set(&object, "unowned", &keys_to_js(&result.unowned));
-            set(&object, "owned", &keys_to_js(&result.owned));
+            set_field(&object, "missing", &keys_to_js(&result.missing));
+            set_field(&object, "unowned", &keys_to_js(&result.unowned));
+            set_field(&object, "owned", &keys_to_js(&result.owned));
             Ok(object.into())
         })
     }

@@ -19,7 +19,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use super::convert::type_name;
+use super::convert::{thrown_message, type_name};
 use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::storage::StorageProvider;
@@ -157,12 +157,7 @@ async fn settle(result: std::result::Result<JsValue, JsValue>, call: &str) -> Re
 }
 
 fn thrown(error: &JsValue, call: &str) -> Error {
-    let message = js_sys::Reflect::get(error, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .or_else(|| error.as_string())
-        .unwrap_or_else(|| type_name(error));
-    Error::Provider(format!("{call} failed: {message}"))
+    Error::Provider(format!("{call} failed: {}", thrown_message(error)))
 }
 
 impl StorageProvider for JsObjectProvider {

@@ -8,7 +8,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use super::convert::{bytes_to_js, option_field, string_from_js, type_name, whole_number_field};
+use super::convert::{
+    bytes_to_js, keys_to_js, option_field, set_field, string_from_js, thrown_message, type_name,
+    whole_number_field,
+};
 use super::error::{js, to_js_error, JsResult};
 use super::http::JsHttpStorage;
 use super::provider::{AnyProvider, Registered};
@@ -74,10 +77,6 @@ fn function_field(options: &JsValue, name: &str) -> Result<Option<Function>> {
     }
 }
 
-fn keys_to_js(keys: &[Key]) -> Array {
-    keys.iter().map(|k| JsValue::from(k.to_string())).collect()
-}
-
 /// A `SyncResult` as a plain JS object (errors as `CaswebError`s).
 fn sync_result_to_js(result: &SyncResult) -> JsValue {
     let failed: Array = result
@@ -85,15 +84,15 @@ fn sync_result_to_js(result: &SyncResult) -> JsValue {
         .iter()
         .map(|(key, error)| {
             let entry = Object::new();
-            let _ = Reflect::set(&entry, &"key".into(), &key.to_string().into());
-            let _ = Reflect::set(&entry, &"error".into(), &to_js_error(error.clone()));
+            set_field(&entry, "key", &key.to_string().into());
+            set_field(&entry, "error", &to_js_error(error.clone()));
             JsValue::from(entry)
         })
         .collect();
     let object = Object::new();
-    let _ = Reflect::set(&object, &"synced".into(), &keys_to_js(&result.synced));
-    let _ = Reflect::set(&object, &"skipped".into(), &keys_to_js(&result.skipped));
-    let _ = Reflect::set(&object, &"failed".into(), &failed);
+    set_field(&object, "synced", &keys_to_js(&result.synced));
+    set_field(&object, "skipped", &keys_to_js(&result.skipped));
+    set_field(&object, "failed", &failed);
     object.into()
 }
 
@@ -107,11 +106,7 @@ fn child_keys_from_js(function: Function) -> ChildKeys {
                 &key.to_string().into(),
             )
             .map_err(|e| {
-                let message = Reflect::get(&e, &"message".into())
-                    .ok()
-                    .and_then(|m| m.as_string())
-                    .unwrap_or_else(|| type_name(&e));
-                Error::ChildKeys(format!("getChildKeys({key}) threw: {message}"))
+                Error::ChildKeys(format!("getChildKeys({key}) threw: {}", thrown_message(&e)))
             })?;
         if !Array::is_array(&returned) {
             return Err(Error::ChildKeys(format!(
@@ -140,14 +135,9 @@ fn hooks_from_js(options: &JsValue) -> Result<SyncHooks> {
                     Ok(value) => JsFuture::from(Promise::resolve(&value)).await,
                     Err(error) => Err(error),
                 };
-                settled.map(|_| ()).map_err(|e| {
-                    Error::Provider(
-                        Reflect::get(&e, &"message".into())
-                            .ok()
-                            .and_then(|m| m.as_string())
-                            .unwrap_or_else(|| type_name(&e)),
-                    )
-                })
+                settled
+                    .map(|_| ())
+                    .map_err(|e| Error::Hook(thrown_message(&e)))
             })
         }));
     }

@@ -404,7 +404,10 @@ impl<R: SyncRemote + StorageProvider + 'static> BufferedStorage<R> {
         let hooks = &self.inner.config.hooks;
         if let Some(on_start) = &hooks.on_sync_start {
             if let Err(error) = on_start().await {
-                let error = Error::Provider(format!("onSyncStart failed: {error}"));
+                let error = match error {
+                    Error::Hook(_) => error,
+                    other => Error::Hook(other.to_string()),
+                };
                 return SyncResult {
                     failed: snapshot.iter().map(|(k, _)| (*k, error.clone())).collect(),
                     ..SyncResult::default()
