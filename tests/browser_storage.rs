@@ -328,7 +328,7 @@ async fn files_round_trip_through_indexeddb_from_js() {
     let root = store_file(
         storage.clone(),
         Uint8Array::from(&data[..]).into(),
-        options.into(),
+        Some(options.unchecked_into()),
     )
     .await
     .unwrap();
@@ -352,7 +352,7 @@ async fn files_round_trip_through_indexeddb_from_js() {
     let error = store_file(
         storage.clone(),
         Uint8Array::new_with_length(1).into(),
-        bad_options.into(),
+        Some(bad_options.unchecked_into()),
     )
     .await
     .unwrap_err();

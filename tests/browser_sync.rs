@@ -438,7 +438,7 @@ async fn bad_get_child_keys_gives_typed_errors_and_loses_nothing() {
     let js_http = casweb::js::JsHttpStorage::new(http_config_js()).unwrap();
     let engine: JsValue = JsFuture::from(casweb::js::JsBufferedHttpStorage::open(
         &js_http,
-        options.into(),
+        Some(options.unchecked_into()),
     ))
     .await
     .unwrap();
@@ -475,7 +475,7 @@ async fn bad_js_config_is_a_typed_error() {
         js_sys::Reflect::set(&options, &field.into(), &value).unwrap();
         let error = JsFuture::from(casweb::js::JsBufferedHttpStorage::open(
             &js_http,
-            options.into(),
+            Some(options.unchecked_into()),
         ))
         .await
         .expect_err(field);

@@ -33,6 +33,13 @@ export interface FileDag { root: string; nodes: DagNode[]; }
 export interface FileContent { contentType: string; data: Uint8Array; }
 "#;
 
+#[wasm_bindgen]
+extern "C" {
+    /// The optional options argument, typed `ChunkOptions` in TypeScript.
+    #[wasm_bindgen(typescript_type = "ChunkOptions")]
+    pub type ChunkOptionsArg;
+}
+
 fn chunk_options(options: &JsValue) -> crate::Result<ChunkOptions> {
     let mut parsed = ChunkOptions::default();
     if let Some(size) = whole_number_field(options, "chunkSize", 0, u64::from(u32::MAX))? {
@@ -91,10 +98,12 @@ pub fn validate_node(
 #[wasm_bindgen(js_name = chunkFile, unchecked_return_type = "FileDag")]
 pub fn chunk_file(
     #[wasm_bindgen(unchecked_param_type = "Uint8Array")] data: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "ChunkOptions | undefined")] options: JsValue,
+    options: Option<ChunkOptionsArg>,
 ) -> JsResult<JsValue> {
     let data = js(bytes_from_js(&data, "data"))?;
-    let options = js(chunk_options(&options))?;
+    let options = js(chunk_options(
+        &options.map_or(JsValue::UNDEFINED, Into::into),
+    ))?;
     let dag = js(chunker::chunk_file(&data, &options))?;
     let nodes = js_sys::Array::new();
     for (key, bytes) in &dag.nodes {
@@ -114,11 +123,13 @@ pub fn chunk_file(
 pub async fn store_file(
     #[wasm_bindgen(unchecked_param_type = "StorageProviderLike")] storage: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Uint8Array")] data: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "ChunkOptions | undefined")] options: JsValue,
+    options: Option<ChunkOptionsArg>,
 ) -> JsResult<String> {
     let storage = js(provider_from_js(&storage, "storage"))?;
     let data = js(bytes_from_js(&data, "data"))?;
-    let options = js(chunk_options(&options))?;
+    let options = js(chunk_options(
+        &options.map_or(JsValue::UNDEFINED, Into::into),
+    ))?;
     let root = js(chunker::store_file(&storage, &data, &options).await)?;
     Ok(root.to_string())
 }

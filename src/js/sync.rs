@@ -65,6 +65,13 @@ export interface BufferedStats {
 }
 "#;
 
+#[wasm_bindgen]
+extern "C" {
+    /// The optional config argument, typed `BufferedHttpStorageConfig` in TypeScript.
+    #[wasm_bindgen(typescript_type = "BufferedHttpStorageConfig")]
+    pub type BufferedConfigArg;
+}
+
 fn function_field(options: &JsValue, name: &str) -> Result<Option<Function>> {
     match option_field(options, name)? {
         None => Ok(None),
@@ -204,14 +211,12 @@ pub struct JsBufferedHttpStorage {
 impl JsBufferedHttpStorage {
     /// Opens the engine over `http`, resuming nodes left pending in the same pending store.
     #[wasm_bindgen(unchecked_return_type = "Promise<BufferedHttpStorage>")]
-    pub fn open(
-        http: &JsHttpStorage,
-        #[wasm_bindgen(unchecked_param_type = "BufferedHttpStorageConfig | undefined")]
-        config: JsValue,
-    ) -> Promise {
+    pub fn open(http: &JsHttpStorage, config: Option<BufferedConfigArg>) -> Promise {
         let http = http.storage().clone();
         future_to_promise(async move {
-            let config = js(config_from_js(&config))?;
+            let config = js(config_from_js(
+                &config.map_or(JsValue::UNDEFINED, Into::into),
+            ))?;
             let engine = js(BufferedStorage::open(http, config).await)?;
             Ok(JsBufferedHttpStorage {
                 registered: Registered::new(AnyProvider::new(engine.clone())),
