@@ -27,6 +27,17 @@ fn send<T>(sender: &Sender<T>, value: T) {
     }
 }
 
+/// Polls for the outcome an event handler sends; a handler dropped unsent means the database
+/// went away.
+fn poll_outcome<T>(
+    receiver: &mut oneshot::Receiver<Result<T, Error>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<T, Error>> {
+    Pin::new(receiver)
+        .poll(cx)
+        .map(|r| r.unwrap_or(Err(Error::Closed)))
+}
+
 /// Turns a DOMException (or any thrown JS value) from IndexedDB into a typed [`Error`].
 pub fn error_from_js(value: &JsValue) -> Error {
     let field = |name: &str| {
@@ -93,9 +104,7 @@ impl RequestFuture {
 impl Future for RequestFuture {
     type Output = Result<JsValue, Error>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.receiver)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(Error::Closed)))
+        poll_outcome(&mut self.receiver, cx)
     }
 }
 
@@ -150,9 +159,7 @@ impl TransactionFuture {
 impl Future for TransactionFuture {
     type Output = Result<(), Error>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.receiver)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(Error::Closed)))
+        poll_outcome(&mut self.receiver, cx)
     }
 }
 
@@ -266,9 +273,7 @@ impl OpenFuture {
 impl Future for OpenFuture {
     type Output = Result<JsValue, Error>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.receiver)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(Error::Closed)))
+        poll_outcome(&mut self.receiver, cx)
     }
 }
 

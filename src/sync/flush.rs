@@ -82,6 +82,14 @@ impl Pass<'_> {
         (self.observe)(key, KeyStatus::Done, None);
     }
 
+    /// Records the outcome of sending `key`.
+    fn sent(&mut self, key: Key, outcome: Result<()>) {
+        match outcome {
+            Ok(()) => self.done(key, false),
+            Err(error) => self.fail(key, error),
+        }
+    }
+
     fn fail(&mut self, key: Key, error: Error) {
         (self.observe)(key, KeyStatus::Error, Some(&error));
         self.failed.insert(key, error.clone());
@@ -206,25 +214,18 @@ pub async fn sync_nodes<R: SyncRemote>(
         let mut reupload = Vec::new();
         for ((key, node), outcome) in claims.iter().zip(per_item(claimed, claims.len())) {
             match outcome {
-                Ok(()) => pass.done(*key, false),
                 Err(Error::Rejected { .. }) => reupload.push((*key, node.clone())),
-                Err(error) => pass.fail(*key, error),
+                outcome => pass.sent(*key, outcome),
             }
         }
         for ((key, _), outcome) in uploads.iter().zip(per_item(uploaded, uploads.len())) {
-            match outcome {
-                Ok(()) => pass.done(*key, false),
-                Err(error) => pass.fail(*key, error),
-            }
+            pass.sent(*key, outcome);
         }
         if !reupload.is_empty() {
             let outcome = remote.put_many(&reupload).await;
             for ((key, _), outcome) in reupload.iter().zip(per_item(Some(outcome), reupload.len()))
             {
-                match outcome {
-                    Ok(()) => pass.done(*key, false),
-                    Err(error) => pass.fail(*key, error),
-                }
+                pass.sent(*key, outcome);
             }
         }
     }
