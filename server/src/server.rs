@@ -77,6 +77,7 @@ pub async fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
         tokens: Arc::new(tokens),
         limits: args.limits(),
         fault: Arc::new(FaultInjector::new(args.fault_503_percent)),
+        dev_token: dev_token.as_ref().map(encode_token),
     };
     let app = routes::router(state, args.www.as_deref(), &args.cors_origins);
     let listener = TcpListener::bind(args.listen)

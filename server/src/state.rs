@@ -16,6 +16,8 @@ pub struct AppState {
     pub tokens: Arc<TokenStore>,
     pub limits: Limits,
     pub fault: Arc<FaultInjector>,
+    /// With `--dev`: the token of realm `demo`, served at `GET /api/dev`.
+    pub dev_token: Option<String>,
 }
 
 impl AppState {

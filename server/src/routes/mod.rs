@@ -4,6 +4,7 @@
 mod batch;
 mod check;
 mod claim;
+mod dev;
 mod info;
 mod raw;
 
@@ -42,7 +43,8 @@ pub fn router(state: AppState, www: Option<&Path>, cors_origins: &[String]) -> R
         .route_layer(from_fn_with_state(state.fault.clone(), fault::inject));
     let app = Router::new()
         .route("/api/info", get(info::info))
-        .merge(realm_routes);
+        .merge(realm_routes)
+        .merge(dev::routes(state.dev_token.as_deref()));
     let app = match www {
         Some(dir) => app.fallback_service(
             ServeDir::new(dir)
