@@ -1,0 +1,154 @@
+// End-to-end test of the demo page (www/, served by the reference server in --dev mode):
+// upload a file, wait for "synced", check on the server that the realm owns every node, reload and
+// fetch it back byte-identical (cache), fetch it from a fresh browser (server), and the page's
+// messages for a bad key, a stopped server and a full quota. Steps run in order on one page.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  checkKeys, downloadBytes, env, launchBrowser, loadPackage, newPage, screenshot, testBytes,
+} from "./support.js";
+
+const VIEWPORT = { width: 1200, height: 900 };
+const FILE = { name: "sample.bin", mimeType: "application/octet-stream", bytes: testBytes(7, 300_000) };
+const CHUNK_SIZE = 4096;
+
+/** Opens the demo in `page` (optionally against another server) and waits until it is wired. */
+async function openDemo(page, query = "") {
+  await page.goto(`${env.server}/${query}`);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 20_000 });
+}
+
+/** The error box's text once it shows. */
+async function errorText(page) {
+  const box = page.locator("#error");
+  await box.waitFor({ state: "visible", timeout: 20_000 });
+  return box.innerText();
+}
+
+describe("demo page", () => {
+  let browser;
+  let context;
+  let page;
+  /** The uploaded file's root key, set by the upload step. */
+  let root;
+
+  before(async () => {
+    browser = await launchBrowser();
+    context = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true });
+    page = await newPage(context);
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  test("opens connected to the demo realm, with the P2P panel in a defined state", async () => {
+    await openDemo(page);
+    assert.equal(await page.locator("#connection").getAttribute("data-state"), "online");
+    assert.match(await page.locator("#connection").innerText(), /realm demo/);
+    const p2pState = await page.locator("#p2p .p2p-status").getAttribute("data-state");
+    assert.ok(p2pState, "the P2P panel shows a status line");
+  });
+
+  test("uploads a file and shows it synced", async () => {
+    await page.selectOption("#chunk-size", String(CHUNK_SIZE));
+    await page.setInputFiles("#file", { name: FILE.name, mimeType: FILE.mimeType, buffer: Buffer.from(FILE.bytes) });
+    const row = page.locator("tr[data-root]").first();
+    await row.locator(".state[data-state=synced]").waitFor({ timeout: 60_000 });
+    root = await row.getAttribute("data-root");
+    assert.match(root, /^[0-9A-Z]{26}$/);
+    assert.equal(await row.locator(".name").innerText(), FILE.name);
+    await screenshot(page, "demo-synced");
+  });
+
+  test("the server owns every node of the file", async () => {
+    const casweb = await loadPackage();
+    const keys = casweb.chunkFile(FILE.bytes, { chunkSize: CHUNK_SIZE, contentType: FILE.mimeType })
+      .nodes.map((node) => node.key);
+    assert.equal(keys.at(-1), root, "the page's root key is the chunker's");
+    assert.ok(keys.length > 50, `a DAG of many nodes (${keys.length})`);
+    const row = page.locator(`tr[data-root="${root}"]`);
+    assert.equal(await row.locator("td").nth(2).innerText(), String(keys.length));
+    const check = await checkKeys(keys);
+    assert.deepEqual(check.missing, []);
+    assert.deepEqual(check.unowned, []);
+    assert.equal(check.owned.length, keys.length);
+  });
+
+  test("after a reload the file is still synced and comes back byte-identical from the cache", async () => {
+    await page.reload();
+    await page.waitForSelector("body[data-ready=true]");
+    const row = page.locator(`tr[data-root="${root}"]`);
+    await row.locator(".state[data-state=synced]").waitFor();
+    await row.locator("button", { hasText: "fetch" }).click();
+    await page.locator(".verified[data-source=cache]").waitFor({ timeout: 20_000 });
+    const download = await downloadBytes(page, page.locator("#fetch-result a.button"));
+    assert.equal(download.name, FILE.name);
+    assert.ok(Buffer.from(download.bytes).equals(Buffer.from(FILE.bytes)), "downloaded bytes differ");
+    await screenshot(page, "demo-fetched");
+  });
+
+  test("a fresh browser fetches it by root key from the server, verified", async () => {
+    const fresh = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true });
+    try {
+      const other = await newPage(fresh);
+      await openDemo(other);
+      await other.fill("#fetch-key", root);
+      await other.click("#fetch-form button");
+      await other.locator(".verified[data-source=server]").waitFor({ timeout: 20_000 });
+      const download = await downloadBytes(other, other.locator("#fetch-result a.button"));
+      assert.ok(Buffer.from(download.bytes).equals(Buffer.from(FILE.bytes)), "downloaded bytes differ");
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  // P2P steps (e.g. "looks up its providers" with `root`) go here, before the error cases.
+
+  test("a bad key gets a clear message", async () => {
+    await page.fill("#fetch-key", "not-a-key");
+    await page.click("#fetch-form button");
+    const text = await errorText(page);
+    assert.match(text, /not a valid key/);
+    assert.match(text, /invalid_key/);
+    await page.click("#error .dismiss");
+  });
+
+  test("the page had no uncaught errors", () => {
+    assert.deepEqual(page.problems, []);
+  });
+
+  test("a stopped server gets a clear message", async () => {
+    const fresh = await browser.newContext({ viewport: VIEWPORT });
+    try {
+      const other = await newPage(fresh);
+      await other.goto(`${env.server}/?server=http://127.0.0.1:${env.deadPort}`);
+      const text = await errorText(other);
+      assert.match(text, new RegExp(`Cannot reach the casweb server at http://127.0.0.1:${env.deadPort}`));
+      assert.equal(await other.locator("#connection").getAttribute("data-state"), "offline");
+      await screenshot(other, "demo-server-stopped");
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  test("a full storage quota gets a clear message", async () => {
+    const fresh = await browser.newContext({ viewport: VIEWPORT });
+    try {
+      const other = await newPage(fresh);
+      const cdp = await fresh.newCDPSession(other);
+      await cdp.send("Storage.overrideQuotaForOrigin", { origin: env.server, quotaSize: 64 * 1024 });
+      await openDemo(other);
+      await other.setInputFiles("#file", {
+        name: "too-big.bin", mimeType: FILE.mimeType, buffer: Buffer.from(testBytes(8, 1_000_000)),
+      });
+      const text = await errorText(other);
+      assert.match(text, /storage quota/);
+      assert.match(text, /quota_exceeded/);
+      assert.equal(await other.locator("tr[data-root]").count(), 0, "nothing listed as stored");
+      await screenshot(other, "demo-quota");
+    } finally {
+      await fresh.close();
+    }
+  });
+});
