@@ -5,13 +5,13 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 DEMO_ADDR ?= 127.0.0.1:8080
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup test lint native-test browser-test pkg demo
+.PHONY: setup test lint native-test browser-test e2e-test pkg demo
 
 setup:
 	./scripts/setup.sh
 
-## Everything CI runs: formatting, lints on both targets, native tests, browser tests.
-test: setup lint native-test browser-test
+## Everything CI runs: formatting, lints on both targets, native tests, browser tests, end-to-end tests.
+test: setup lint native-test browser-test e2e-test
 
 lint:
 	cargo fmt --all -- --check
@@ -23,6 +23,11 @@ native-test:
 
 browser-test:
 	./scripts/browser-test.sh
+
+## The demo page and the Vite example in headless Chromium (playwright-core); screenshots in
+## target/e2e-artifacts/.
+e2e-test:
+	./scripts/e2e-test.sh
 
 ## The npm package in pkg/ (wasm-pack output with pkg.json merged in).
 pkg: setup

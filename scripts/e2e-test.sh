@@ -15,6 +15,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 artifacts="${CASWEB_E2E_ARTIFACTS:-$root/target/e2e-artifacts}"
 say() { printf '[e2e] %s\n' "$*"; }
 
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null ||
+  { echo "e2e: Node.js 20 or newer (with npm) is needed for playwright-core and Vite 7" >&2; exit 1; }
+
 # pkg/ and its tarball, rebuilt when a source is newer than the last build.
 if [ ! -f pkg/package.json ] ||
   [ -n "$(find src Cargo.toml Cargo.lock pkg.json scripts/build-pkg.sh -newer pkg/package.json -print -quit)" ]; then
