@@ -1,11 +1,15 @@
 //! Command line and configuration: the `serve` and `token create` subcommands and the limits
 //! the server advertises at `GET /api/info`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use libp2p::Multiaddr;
 use serde::Serialize;
+
+use crate::p2p::P2pConfig;
 
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "./casweb-data";
@@ -32,6 +36,60 @@ pub enum Command {
     /// Manage realm tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Run only the libp2p node (DHT and relay), without the HTTP API: extra DHT nodes for tests,
+    /// benchmarks or a larger local network.
+    P2p(P2pOnlyArgs),
+}
+
+/// Flags of the libp2p node, shared by `serve` and `p2p`.
+#[derive(Debug, Clone, Args)]
+pub struct P2pArgs {
+    /// IP address the libp2p transports listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub p2p_ip: IpAddr,
+    /// TCP port for native libp2p peers (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub p2p_tcp_port: u16,
+    /// TCP port of the libp2p WebSocket listener for browsers (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub p2p_ws_port: u16,
+    /// UDP port of the libp2p WebRTC-direct listener for browsers (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub p2p_webrtc_port: u16,
+    /// Join the DHT through this node: a multiaddr ending in /p2p/<peer id> (repeatable).
+    #[arg(long = "bootstrap")]
+    pub bootstrap: Vec<Multiaddr>,
+    /// Seconds a provider record received from a peer is kept (peers re-announce before).
+    #[arg(long, default_value_t = 48 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub provider_ttl_secs: u64,
+    /// Address to announce besides the listen addresses, e.g. behind a port mapping (repeatable).
+    #[arg(long = "external-address")]
+    pub external_addresses: Vec<Multiaddr>,
+}
+
+impl P2pArgs {
+    /// The node configuration these flags ask for.
+    pub fn config(&self) -> P2pConfig {
+        P2pConfig {
+            listen_ip: self.p2p_ip,
+            tcp_port: self.p2p_tcp_port,
+            ws_port: self.p2p_ws_port,
+            webrtc_port: self.p2p_webrtc_port,
+            bootstrap: self.bootstrap.clone(),
+            provider_ttl: Duration::from_secs(self.provider_ttl_secs),
+            external_addresses: self.external_addresses.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct P2pOnlyArgs {
+    /// Directory keeping the node's identity (peer id and WebRTC certificate); without it the
+    /// node gets a new identity at every start.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub p2p: P2pArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +134,11 @@ pub struct ServeArgs {
     /// requests (deterministic pseudo-random sequence).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub fault_503_percent: u8,
+    /// Do not run the libp2p node (no DHT, no relay; `/api/p2p` answers 404 p2p_disabled).
+    #[arg(long)]
+    pub no_p2p: bool,
+    #[command(flatten)]
+    pub p2p: P2pArgs,
 }
 
 /// What the server accepts; advertised at `GET /api/info`.

@@ -6,6 +6,7 @@
 //!   [`error`]: the JSON error format;
 //! - [`auth`]: tokens and realm access; [`validate`]: node checks; batch framing is [`casweb::batch`];
 //! - [`store`]: redb persistence; [`writer`]: group-committing writer thread;
+//! - [`p2p`]: the libp2p node (DHT, relay) and the handle the routes use;
 //! - [`cors`] and [`fault`]: CORS policy and test-only fault injection; [`keepalive`]: closing
 //!   connections whose request body was refused unread.
 
@@ -16,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod fault;
 pub mod keepalive;
+pub mod p2p;
 pub mod routes;
 pub mod server;
 pub mod state;

@@ -1,4 +1,4 @@
-//! The `casweb-server` binary: parses the command line and runs `serve` or `token create`.
+//! The `casweb-server` binary: parses the command line and runs `serve`, `p2p` or `token create`.
 
 use std::process::ExitCode;
 
@@ -16,6 +16,11 @@ fn main() -> ExitCode {
             .map_err(|e| format!("cannot start the async runtime: {e}"))
             .and_then(|runtime| runtime.block_on(casweb_server::server::serve(args))),
         Command::Token(TokenCommand::Create { realm, data_dir }) => create_token(&realm, &data_dir),
+        Command::P2p(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))
+            .and_then(|runtime| runtime.block_on(casweb_server::server::serve_p2p_only(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

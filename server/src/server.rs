@@ -8,8 +8,9 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::auth::{encode_token, Token, TokenStore};
-use crate::config::ServeArgs;
+use crate::config::{P2pOnlyArgs, ServeArgs};
 use crate::fault::FaultInjector;
+use crate::p2p::{self, P2pHandle};
 use crate::routes;
 use crate::state::AppState;
 use crate::store::{Store, DB_FILE};
@@ -26,6 +27,8 @@ pub struct Prepared {
     pub address: SocketAddr,
     /// The token of realm `demo`, with `--dev`.
     pub dev_token: Option<Token>,
+    /// The libp2p node, unless `--no-p2p`.
+    pub p2p: Option<P2pHandle>,
 }
 
 /// Runs `serve` until a shutdown signal, printing the address lines; errors are ready to print.
@@ -37,6 +40,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         let _ = writeln!(out, "realm: {DEV_REALM}");
         let _ = writeln!(out, "token: {}", encode_token(token));
         let _ = writeln!(out, "open: http://{}/", prepared.address);
+    }
+    if let Some(p2p) = &prepared.p2p {
+        print_p2p_lines(&mut out, p2p);
     }
     let _ = out.flush();
     drop(out);
@@ -69,6 +75,15 @@ pub async fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
     } else {
         None
     };
+    let p2p = if args.no_p2p {
+        None
+    } else {
+        Some(
+            p2p::start(args.p2p.config(), Some(data_dir))
+                .await
+                .map_err(|e| e.to_string())?,
+        )
+    };
     let writer =
         Writer::start(store.clone()).map_err(|e| format!("cannot start the writer: {e}"))?;
     let state = AppState {
@@ -78,6 +93,7 @@ pub async fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
         limits: args.limits(),
         fault: Arc::new(FaultInjector::new(args.fault_503_percent)),
         dev_token: dev_token.as_ref().map(encode_token),
+        p2p: p2p.clone(),
     };
     let app = routes::router(state, args.www.as_deref(), &args.cors_origins);
     let listener = TcpListener::bind(args.listen)
@@ -91,7 +107,34 @@ pub async fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
         app,
         address,
         dev_token,
+        p2p,
     })
+}
+
+/// Prints the node's peer id and one `p2p addr:` line per dialable address.
+fn print_p2p_lines(out: &mut impl std::io::Write, p2p: &P2pHandle) {
+    let info = p2p.info();
+    let _ = writeln!(out, "p2p peer: {}", info.peer_id);
+    for addr in &info.addrs {
+        let _ = writeln!(out, "p2p addr: {addr}");
+    }
+}
+
+/// Runs `p2p`: only the libp2p node, until Ctrl-C or SIGTERM.
+pub async fn serve_p2p_only(args: P2pOnlyArgs) -> Result<(), String> {
+    if let Some(dir) = &args.data_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
+    }
+    let p2p = p2p::start(args.p2p.config(), args.data_dir.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    print_p2p_lines(&mut out, &p2p);
+    let _ = out.flush();
+    drop(out);
+    shutdown_signal().await;
+    Ok(())
 }
 
 impl Prepared {

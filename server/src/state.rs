@@ -1,10 +1,12 @@
-//! The state every handler shares: database, writer, tokens, limits and the fault injector.
+//! The state every handler shares: database, writer, tokens, limits, the fault injector and the
+//! libp2p node.
 
 use std::sync::Arc;
 
 use crate::auth::TokenStore;
 use crate::config::Limits;
 use crate::fault::FaultInjector;
+use crate::p2p::P2pHandle;
 use crate::store::Store;
 use crate::writer::Writer;
 
@@ -18,6 +20,8 @@ pub struct AppState {
     pub fault: Arc<FaultInjector>,
     /// With `--dev`: the token of realm `demo`, served at `GET /api/dev`.
     pub dev_token: Option<String>,
+    /// The libp2p node, unless `--no-p2p`.
+    pub p2p: Option<P2pHandle>,
 }
 
 impl AppState {

@@ -6,6 +6,7 @@ mod check;
 mod claim;
 mod dev;
 mod info;
+mod p2p;
 mod raw;
 
 use std::path::Path;
@@ -40,9 +41,15 @@ pub fn router(state: AppState, www: Option<&Path>, cors_origins: &[String]) -> R
             post(claim::claim_one),
         )
         .route("/api/realm/{realm}/nodes/batch", post(batch::put_batch))
+        .route(
+            "/api/realm/{realm}/nodes/{key}/provide",
+            post(p2p::provide).delete(p2p::stop_providing),
+        )
         .route_layer(from_fn_with_state(state.fault.clone(), fault::inject));
     let app = Router::new()
         .route("/api/info", get(info::info))
+        .route("/api/p2p", get(p2p::info))
+        .route("/api/p2p/providers/{key}", get(p2p::providers))
         .merge(realm_routes)
         .merge(dev::routes(state.dev_token.as_deref()));
     let app = match www {
