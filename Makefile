@@ -5,7 +5,7 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 DEMO_ADDR ?= 127.0.0.1:8080
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup test lint native-test browser-test e2e-test pkg demo
+.PHONY: setup test lint native-test browser-test e2e-test pkg demo bench
 
 setup:
 	./scripts/setup.sh
@@ -36,3 +36,8 @@ pkg: setup
 ## The demo: builds the package and serves www/ with the reference server in --dev mode.
 demo: pkg
 	./scripts/demo.sh $(DEMO_ADDR)
+
+## Benchmarks (not part of `make test`): headless Chromium + the release server; writes
+## bench/results.json and BENCHMARKS.md. Never fails because the machine is slow.
+bench: setup
+	./scripts/bench.sh

@@ -6,6 +6,7 @@
 
 mod codec;
 mod convert;
+mod dag;
 mod error;
 mod http;
 mod provider;
@@ -13,6 +14,7 @@ mod storage;
 mod sync;
 
 pub use codec::{child_keys, chunk_file, key_of, parse_key, read_file, store_file, validate_node};
+pub use dag::topo_sort_levels_js;
 pub use error::to_js_error;
 pub use http::JsHttpStorage;
 pub use storage::{JsCachedStorage, JsIndexedDbStorage, JsMemoryStorage};

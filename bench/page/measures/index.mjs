@@ -1,0 +1,8 @@
+// The registry of in-page measures: one module per measure, run and reported in this order.
+// To add one (e.g. the P2P measures), write measures/<name>.mjs exporting the same shape
+// ({ id, title, description, rounds, contenders, metrics, run, targets }) and list it here.
+import indexeddb from "./indexeddb.mjs";
+import topo from "./topo.mjs";
+import sync from "./sync.mjs";
+
+export const measures = [indexeddb, topo, sync];

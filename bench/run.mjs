@@ -1,0 +1,138 @@
+// Drives the benchmarks: runs every in-page measure in headless Chromium (a fresh page per run,
+// contenders alternating each round), adds the bundle sizes, and writes results.json and
+// BENCHMARKS.md. Started by scripts/bench.sh, which builds everything and starts the server.
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { parseArgs } from "node:util";
+import { chromium } from "playwright-core";
+
+import { bundleMeasure } from "./node/bundle.mjs";
+import { renderMarkdown } from "./node/report.mjs";
+
+const { values: args } = parseArgs({
+  options: {
+    page: { type: "string" }, // URL of bench/page/index.html
+    server: { type: "string" }, // JSON: { baseUrl, realm, token }
+    builds: { type: "string" }, // JSON file written by bench.sh (bundle measure)
+    "wasm-opt-flags": { type: "string", default: "" },
+    rounds: { type: "string" }, // overrides every measure's own number of rounds
+    only: { type: "string" }, // comma-separated measure ids
+    results: { type: "string" },
+    markdown: { type: "string" },
+    chromium: { type: "string", default: "/usr/bin/chromium" },
+  },
+});
+
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-dev-shm-usage",
+  "--enable-precise-memory-info",
+  "--js-flags=--expose-gc",
+];
+const RUN_TIMEOUT_MS = 15 * 60 * 1000;
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function describeMachine(browserVersion) {
+  const osRelease = readFileSync("/etc/os-release", "utf8").match(/^PRETTY_NAME="?([^"\n]*)/m);
+  let rustc = "rustc unknown";
+  try {
+    rustc = execFileSync("rustc", ["--version"], { encoding: "utf8" }).trim();
+  } catch {
+    // rustc is not on PATH: the machine line says so.
+  }
+  return {
+    cpu: os.cpus()[0]?.model.trim() ?? "unknown",
+    cores: os.cpus().length,
+    ramGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${osRelease?.[1] ?? os.type()} (${os.release()})`,
+    browser: `Chromium ${browserVersion}`,
+    node: process.version,
+    rustc,
+  };
+}
+
+async function openBenchPage(browser) {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(RUN_TIMEOUT_MS);
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error));
+  await page.goto(args.page);
+  await page.waitForFunction(() => window.caswebBenchReady === true || undefined, null, {
+    timeout: 60_000,
+  }).catch((error) => {
+    throw errors[0] ?? error;
+  });
+  return page;
+}
+
+async function runMeasure(browser, measure, server) {
+  const rounds = Number(args.rounds ?? measure.rounds);
+  const samples = Object.fromEntries(measure.contenders.map((c) => [c.id, []]));
+  for (let round = 0; round < rounds; round++) {
+    // Rotate the order each round so no contender always runs first (or right after another).
+    const order = measure.contenders.map((_, i) => measure.contenders[(i + round) % measure.contenders.length]);
+    for (const contender of order) {
+      const page = await openBenchPage(browser);
+      const runId = `${measure.id}-${contender.id}-${round}-${Date.now()}`;
+      const sample = await page.evaluate(
+        ([measureId, contenderId, options]) => window.caswebBench.run(measureId, contenderId, options),
+        [measure.id, contender.id, { server, runId }],
+      );
+      await page.close();
+      samples[contender.id].push(sample);
+      const shown = measure.metrics.map((m) => `${m.id}=${Number(sample[m.id]).toFixed(1)}`).join(" ");
+      console.log(`[bench] ${measure.id} round ${round + 1}/${rounds} ${contender.id}: ${shown}`);
+    }
+  }
+  const medians = Object.fromEntries(
+    Object.entries(samples).map(([id, runs]) => [
+      id,
+      Object.fromEntries(measure.metrics.map((m) => [m.id, median(runs.map((run) => run[m.id]))])),
+    ]),
+  );
+  const page = await openBenchPage(browser);
+  const targets = await page.evaluate(([id, m]) => window.caswebBench.targets(id, m), [measure.id, medians]);
+  await page.close();
+  return { ...measure, samples, medians, targets };
+}
+
+async function main() {
+  const server = JSON.parse(args.server);
+  const only = args.only?.split(",");
+  const browser = await chromium.launch({ executablePath: args.chromium, args: CHROMIUM_ARGS });
+  try {
+    const describePage = await openBenchPage(browser);
+    const inPage = await describePage.evaluate(() => window.caswebBench.describe());
+    await describePage.close();
+    const measures = [];
+    for (const measure of inPage.filter((m) => !only || only.includes(m.id))) {
+      measures.push(await runMeasure(browser, measure, server));
+    }
+    if (args.builds && (!only || only.includes("bundle"))) {
+      measures.push(bundleMeasure(JSON.parse(readFileSync(args.builds, "utf8")), args["wasm-opt-flags"]));
+    }
+    const results = { date: new Date().toISOString(), machine: describeMachine(browser.version()), measures };
+    writeFileSync(args.results, `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(args.markdown, renderMarkdown(results, args.markdown));
+    for (const measure of measures) {
+      for (const target of measure.targets) {
+        console.log(`[bench] ${target.met ? "met   " : "MISSED"} ${target.label}: ${target.value}`);
+      }
+    }
+  } finally {
+    await browser.close();
+  }
+}
+
+await main();

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# `make bench`: builds the full and storage-only wasm (wasm-pack release, then wasm-opt), starts
+# the release reference server on a free 127.0.0.1 port with a fresh data directory (it also
+# serves bench/ to the page), runs every measure in headless Chromium (bench/run.mjs) and writes
+# bench/results.json and BENCHMARKS.md. Everything started here is stopped on exit, also on
+# failure. Exits non-zero only if something breaks, never because a target is missed.
+#
+# Environment: BENCH_ROUNDS (override each measure's rounds), BENCH_ONLY (e.g. "topo,bundle"),
+# WASM_OPT_FLAGS (default "-Oz"), CARGO_TARGET_DIR (honoured for every build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+root="$PWD"
+say() { printf '[bench] %s\n' "$*"; }
+
+wasm_opt="$root/bench/node_modules/.bin/wasm-opt"
+wasm_opt_flags="${WASM_OPT_FLAGS:--Oz}"
+# The wasm features rustc emits for wasm32-unknown-unknown; binaryen must accept them.
+wasm_features=(--enable-bulk-memory --enable-sign-ext --enable-mutable-globals
+  --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue)
+
+# --- Setup (idempotent): bench/'s npm packages: playwright-core for the driver and binaryen
+# for wasm-opt (npm's build: Debian's binaryen 108 breaks wasm-bindgen's externref table).
+if [ ! -f bench/node_modules/playwright-core/package.json ] ||
+  [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then
+  say "npm ci in bench/ (playwright-core and binaryen; no browser is downloaded)"
+  (cd bench && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
+fi
+[ -x /usr/bin/chromium ] || ./scripts/setup.sh
+
+# --- Builds: the server, then both wasm flavours (each wasm-opt'ed next to the original).
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+say "building the release server"
+cargo build -q --release -p casweb-server
+server="$target_dir/release/casweb-server"
+
+build="$root/bench/build"
+mkdir -p "$build"
+build_wasm() { # id, extra cargo args...
+  local id="$1"
+  shift
+  say "building the $id wasm"
+  wasm-pack --quiet build --release --target web --out-dir "$build/$id" --out-name casweb "$@" >/dev/null
+  "$wasm_opt" "${wasm_features[@]}" $wasm_opt_flags "$build/$id/casweb_bg.wasm" -o "$build/$id/casweb_bg.opt.wasm"
+}
+build_wasm full
+build_wasm storage -- --no-default-features
+# The page runs the full build as it would ship optimized: wasm-pack's JS with wasm-opt's wasm.
+rm -rf "$build/page" && mkdir -p "$build/page"
+cp -r "$build/full/casweb.js" "$build/page/"
+[ -d "$build/full/snippets" ] && cp -r "$build/full/snippets" "$build/page/"
+cp "$build/full/casweb_bg.opt.wasm" "$build/page/casweb_bg.wasm"
+cat >"$build/builds.json" <<JSON
+[
+  { "id": "full", "label": "full build (default features)",
+    "bindgenWasm": "$build/full/casweb_bg.wasm", "optimizedWasm": "$build/full/casweb_bg.opt.wasm" },
+  { "id": "storage", "label": "storage-only build (no p2p)",
+    "bindgenWasm": "$build/storage/casweb_bg.wasm", "optimizedWasm": "$build/storage/casweb_bg.opt.wasm" }
+]
+JSON
+
+# --- The server, on a free port, with a fresh data directory; stopped on exit.
+work="$(mktemp -d "${TMPDIR:-/tmp}/casweb-bench.XXXXXX")"
+server_pid=""
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  if [ "$status" -ne 0 ] && [ -s "$work/server.log" ]; then
+    echo "--- server log (last lines)"
+    tail -n 20 "$work/server.log"
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+token="$("$server" token create --realm bench --data-dir "$work/data")"
+"$server" serve --listen 127.0.0.1:0 --data-dir "$work/data" --www "$root/bench" >"$work/server.log" 2>&1 &
+server_pid=$!
+base_url=""
+for _ in $(seq 1 300); do
+  base_url="$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/server.log" | head -n 1 || true)"
+  [ -n "$base_url" ] && break
+  kill -0 "$server_pid" 2>/dev/null || { echo "[bench] the server exited" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$base_url" ] || { echo "[bench] the server did not start within 30 s" >&2; exit 1; }
+say "server at $base_url"
+
+node bench/run.mjs \
+  --page "$base_url/page/index.html" \
+  --server "{\"baseUrl\":\"$base_url\",\"realm\":\"bench\",\"token\":\"$token\"}" \
+  --builds "$build/builds.json" \
+  --wasm-opt-flags="$wasm_opt_flags" \
+  ${BENCH_ROUNDS:+--rounds "$BENCH_ROUNDS"} \
+  ${BENCH_ONLY:+--only "$BENCH_ONLY"} \
+  --results bench/results.json \
+  --markdown BENCHMARKS.md
+say "wrote bench/results.json and BENCHMARKS.md"
