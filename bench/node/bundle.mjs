@@ -24,6 +24,7 @@ export function bundleMeasure(builds, wasmOptFlags) {
   return {
     id: "bundle",
     title: "5. Bundle size",
+    deterministic: true,
     description:
       "`casweb_bg.wasm` as wasm-pack (wasm-bindgen, release profile) writes it, after " +
       `\`wasm-opt ${wasmOptFlags}\`, and that file compressed with gzip level 9. Full: default ` +

@@ -7,7 +7,7 @@ export const KEEP_MARKER =
   "<!-- Hand-written below this line; `make bench` regenerates everything above it. -->";
 
 function formatNumber(value) {
-  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString("en-US");
+  if (Number.isInteger(value) || Math.abs(value) >= 100) return Math.round(value).toLocaleString("en-US");
   if (Math.abs(value) >= 10) return value.toFixed(1);
   return value.toFixed(2);
 }
@@ -33,9 +33,9 @@ function measureSection(measure) {
   const runs = measure.samples[first.id].length;
   lines.push("");
   lines.push(
-    runs > 1
-      ? `Medians of ${runs} runs per contender (contenders alternate each round); ratios are to the ${first.label} row (above 1: slower).`
-      : "Deterministic: one measurement per build.",
+    measure.deterministic
+      ? "Deterministic: one measurement per build."
+      : `Medians of ${runs} run(s) per contender (a fresh page each, contenders alternating each round); ratios are to the ${first.label} row (above 1: slower or bigger).`,
   );
   lines.push("");
   for (const target of measure.targets) {
@@ -69,5 +69,5 @@ export function renderMarkdown(results, previousPath) {
     const at = previous.indexOf(KEEP_MARKER);
     if (at >= 0) kept = previous.slice(at);
   }
-  return `${head.join("\n")}${sections.join("\n")}\n${kept}`;
+  return `${head.join("\n")}\n${sections.join("\n")}\n${kept}`;
 }

@@ -1,7 +1,9 @@
 // Measures 3 and 6: syncing a 10,000-node DAG (about 40 MiB) to the local server: casweb's
 // BufferedHttpStorage against a naive client (one check plus one put or claim per node, same
 // HttpStorage), with time, requests, peak JS heap and wasm memory.
-import { collectGarbage, deleteDatabase, heapSampler, randomBlocks, speedup, timed } from "../util.mjs";
+import {
+  collectGarbage, deleteDatabase, heapSampler, jsHeapBytes, randomBlocks, speedup, timed,
+} from "../util.mjs";
 
 // 4 KiB nodes: 10,200 leaves and the nodes above them make a DAG of about 10,000 nodes.
 const DATA_BYTES = 40 * 1024 * 1024;
@@ -42,7 +44,7 @@ function depthOf(casweb, nodes) {
 
 export default {
   id: "sync",
-  title: "3. Sync of a 10,000-node DAG (40 MiB) to the local server",
+  title: "3 and 6. Sync of a 10,000-node DAG (40 MiB) to the local server: time, requests, memory",
   description:
     "A 40 MiB file of fresh random bytes cut by `chunkFile` into 4 KiB nodes, synced to the " +
     "reference server on 127.0.0.1 (release build, fresh data directory). casweb: " +
@@ -51,7 +53,8 @@ export default {
     "children first, awaiting `checkMany([key])` then `put` (or `claim`) on the same " +
     "`HttpStorage`. Requests are `HttpStorage.requestCount`. Memory: the peak of " +
     "`performance.memory.usedJSHeapSize` sampled every 10 ms during the sync (typed-array " +
-    "contents live outside it), and the wasm memory size after it.",
+    "contents live outside it) and the wasm memory before and after it (wasm memory never " +
+    "shrinks; `chunkFile` of the 40 MiB input already grew it before the sync starts).",
   rounds: 3,
   contenders: [
     { id: "casweb", label: "casweb BufferedHttpStorage" },
@@ -62,14 +65,18 @@ export default {
     { id: "requests", label: "requests", unit: "", lowerIsBetter: true },
     { id: "nodes", label: "nodes", unit: "", lowerIsBetter: false },
     { id: "depth", label: "depth", unit: "", lowerIsBetter: false },
+    { id: "jsHeapBeforeMiB", label: "JS heap before", unit: "MiB", lowerIsBetter: true },
     { id: "peakJsHeapMiB", label: "peak JS heap", unit: "MiB", lowerIsBetter: true },
-    { id: "wasmMemoryMiB", label: "wasm memory", unit: "MiB", lowerIsBetter: true },
+    { id: "wasmBeforeMiB", label: "wasm memory before", unit: "MiB", lowerIsBetter: true },
+    { id: "wasmAfterMiB", label: "wasm memory after", unit: "MiB", lowerIsBetter: true },
   ],
   async run(contender, { casweb, wasmMemoryBytes, server, runId }) {
     const nodes = makeDag(casweb);
     const http = new casweb.HttpStorage(server);
     const pendingStore = `casweb-bench-pending-${runId}`;
     collectGarbage();
+    const jsHeapBefore = jsHeapBytes();
+    const wasmBefore = wasmMemoryBytes();
     const sampler = heapSampler(10);
     const syncMs = await timed(() =>
       contender === "casweb"
@@ -77,7 +84,7 @@ export default {
         : syncNaive(http, nodes),
     );
     const peakJsHeap = sampler.stop();
-    const wasmMemory = wasmMemoryBytes();
+    const wasmAfter = wasmMemoryBytes();
     const requests = http.requestCount;
     if (contender === "casweb") await deleteDatabase(pendingStore);
     const root = nodes[nodes.length - 1];
@@ -88,8 +95,10 @@ export default {
       requests,
       nodes: nodes.length,
       depth: depthOf(casweb, nodes),
+      jsHeapBeforeMiB: jsHeapBefore / MIB,
       peakJsHeapMiB: peakJsHeap / MIB,
-      wasmMemoryMiB: wasmMemory / MIB,
+      wasmBeforeMiB: wasmBefore / MIB,
+      wasmAfterMiB: wasmAfter / MIB,
     };
   },
   targets(medians) {
