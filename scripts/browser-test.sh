@@ -9,6 +9,12 @@
 #   CASWEB_TEST_FAULTY_TOKEN_ALPHA  (and ..._BETA) tokens on the faulty server
 #   CASWEB_TEST_CONTROL          scripts/test_control.py: POST /main/stop, POST /main/start,
 #                                GET /health, /hang/... (never answers in time)
+#   CASWEB_TEST_SHORT_TTL_BOOTSTRAP  multiaddrs (comma-separated) of a second local DHT whose
+#                                nodes keep provider records 3 s only (for expiry tests)
+#
+# The main server's libp2p node and 4 `casweb-server p2p` nodes form a local DHT of 5 nodes
+# (fixed ports for the main server, so a restart keeps its addresses); the faulty server runs
+# with --no-p2p. The short-TTL DHT has 5 more nodes.
 #
 # The tests read them at compile time (tests/support/server.rs). Every process started here is
 # stopped on exit, whether the tests pass, fail or are interrupted. Capabilities (headless,
@@ -26,10 +32,11 @@ cleanup() {
   trap - EXIT INT TERM
   # The control service first (so it cannot restart the main server), then every server,
   # by the PIDs recorded when they were started (the control service rewrites main.pid).
-  for name in control main faulty; do
-    if [ -f "$work/$name.pid" ]; then
-      kill -KILL "$(cat "$work/$name.pid")" 2>/dev/null || true
-    fi
+  if [ -f "$work/control.pid" ]; then
+    kill -KILL "$(cat "$work/control.pid")" 2>/dev/null || true
+  fi
+  for pidfile in "$work"/*.pid; do
+    [ -f "$pidfile" ] && kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
   done
   if [ "$status" -ne 0 ]; then
     for log in "$work"/*.log; do
@@ -43,10 +50,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Three distinct free ports (all sockets held open while choosing, so no port repeats).
-read -r main_port faulty_port control_port < <(python3 - <<'EOF'
+# Distinct free ports: five TCP, one UDP (all sockets held open while choosing, so none repeats).
+read -r main_port faulty_port control_port p2p_tcp_port p2p_ws_port p2p_webrtc_port < <(python3 - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(5)] + [socket.socket(socket.AF_INET, socket.SOCK_DGRAM)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
@@ -79,12 +86,13 @@ faulty_beta="$(token beta "$work/faulty-data")"
 main_url="http://127.0.0.1:$main_port"
 faulty_url="http://127.0.0.1:$faulty_port"
 control_url="http://127.0.0.1:$control_port"
-main_cmd=("$server" serve --listen "127.0.0.1:$main_port" --data-dir "$work/main-data")
+main_cmd=("$server" serve --listen "127.0.0.1:$main_port" --data-dir "$work/main-data"
+  --p2p-tcp-port "$p2p_tcp_port" --p2p-ws-port "$p2p_ws_port" --p2p-webrtc-port "$p2p_webrtc_port")
 
 "${main_cmd[@]}" >>"$work/main.log" 2>&1 &
 echo $! >"$work/main.pid"
 "$server" serve --listen "127.0.0.1:$faulty_port" --data-dir "$work/faulty-data" \
-  --fault-503-percent 30 >>"$work/faulty.log" 2>&1 &
+  --fault-503-percent 30 --no-p2p >>"$work/faulty.log" 2>&1 &
 echo $! >"$work/faulty.pid"
 python3 scripts/test_control.py --port "$control_port" --main-url "$main_url" \
   --pid-file "$work/main.pid" --log-file "$work/main.log" -- "${main_cmd[@]}" \
@@ -98,7 +106,43 @@ wait_for "$main_url/api/info" "$(cat "$work/main.pid")" "the main server"
 wait_for "$faulty_url/api/info" "$(cat "$work/faulty.pid")" "the faulty server"
 wait_for "$control_url/health" "$(cat "$work/control.pid")" "the control service"
 
+# Starts a DHT-only node (name, then extra flags) and prints its addresses once it is up.
+start_p2p_node() {
+  local name="$1"
+  shift
+  "$server" p2p "$@" >>"$work/$name.log" 2>&1 &
+  echo $! >"$work/$name.pid"
+  for _ in $(seq 1 300); do
+    if [ "$(grep -c '^p2p addr: ' "$work/$name.log")" -ge 3 ]; then
+      grep '^p2p addr: ' "$work/$name.log" | cut -d' ' -f3
+      return 0
+    fi
+    if ! kill -0 "$(cat "$work/$name.pid")" 2>/dev/null; then
+      echo "browser-test: p2p node $name exited" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "browser-test: p2p node $name did not start within 30 s" >&2
+  return 1
+}
+tcp_addr() { grep -v -e '/ws/' -e '/webrtc-direct/' | grep '/tcp/' | head -n 1; }
+
+main_peer="$(curl -fsS "$main_url/api/p2p" | python3 -c 'import json,sys; print(json.load(sys.stdin)["peerId"])')"
+main_tcp="/ip4/127.0.0.1/tcp/$p2p_tcp_port/p2p/$main_peer"
+for i in 1 2 3 4; do
+  start_p2p_node "dht-$i" --bootstrap "$main_tcp" >/dev/null
+done
+ttl_addrs="$(start_p2p_node ttl-0 --provider-ttl-secs 3)"
+ttl_tcp="$(tcp_addr <<<"$ttl_addrs")"
+for i in 1 2 3 4; do
+  start_p2p_node "ttl-$i" --provider-ttl-secs 3 --bootstrap "$ttl_tcp" >/dev/null
+done
+disown -a
+
 export CASWEB_TEST_SERVER="$main_url"
+CASWEB_TEST_SHORT_TTL_BOOTSTRAP="$(grep -v -F "$ttl_tcp" <<<"$ttl_addrs" | paste -sd, -)"
+export CASWEB_TEST_SHORT_TTL_BOOTSTRAP
 export CASWEB_TEST_TOKEN_ALPHA="$token_alpha"
 export CASWEB_TEST_TOKEN_BETA="$token_beta"
 export CASWEB_TEST_FAULTY_SERVER="$faulty_url"
@@ -106,8 +150,13 @@ export CASWEB_TEST_FAULTY_TOKEN_ALPHA="$faulty_alpha"
 export CASWEB_TEST_FAULTY_TOKEN_BETA="$faulty_beta"
 export CASWEB_TEST_CONTROL="$control_url"
 
+# All suites, or those named on the command line (e.g. browser_p2p).
 suites=()
-for file in tests/browser_*.rs; do
-  suites+=(--test "$(basename "$file" .rs)")
-done
+if [ "$#" -gt 0 ]; then
+  for name in "$@"; do suites+=(--test "$name"); done
+else
+  for file in tests/browser_*.rs; do
+    suites+=(--test "$(basename "$file" .rs)")
+  done
+fi
 WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}" wasm-pack test --headless --chrome --chromedriver "${CHROMEDRIVER:-/usr/bin/chromedriver}" -- "${suites[@]}"

@@ -69,7 +69,7 @@ pub enum Error {
     #[error("network error: {0}")]
     Network(String),
     /// The request got no answer within the timeout.
-    #[error("request timed out after {ms} ms")]
+    #[error("timed out after {ms} ms")]
     Timeout { ms: u32 },
     /// `getChildKeys` described a cycle: these keys are part of it.
     #[error("cycle among buffered nodes (first keys: {})", format_keys(keys))]
@@ -88,6 +88,14 @@ pub enum Error {
     /// A user-supplied `getChildKeys` threw or returned something other than keys.
     #[error("getChildKeys failed: {0}")]
     ChildKeys(String),
+    #[error("not connected: {0}")]
+    NotConnected(String),
+    #[error("no route to the peer: {0}")]
+    NoRoute(String),
+    #[error("invalid multiaddr: {0}")]
+    InvalidMultiaddr(String),
+    #[error("unsupported transport: {0}")]
+    UnsupportedTransport(String),
 }
 
 fn format_keys(keys: &[Key]) -> String {
@@ -123,13 +131,21 @@ impl Error {
             Error::ChildKeys(_) => "child_keys_failed",
             Error::ChildNotSynced { .. } => "child_not_synced",
             Error::Hook(_) => "hook_failed",
+            Error::NotConnected(_) => "not_connected",
+            Error::NoRoute(_) => "no_route",
+            Error::InvalidMultiaddr(_) => "invalid_multiaddr",
+            Error::UnsupportedTransport(_) => "unsupported_transport",
         }
     }
 
     /// True for failures worth retrying later: network errors, timeouts, 5xx and 429.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Network(_) | Error::Timeout { .. } | Error::Hook(_) => true,
+            Error::Network(_)
+            | Error::Timeout { .. }
+            | Error::Hook(_)
+            | Error::NotConnected(_)
+            | Error::NoRoute(_) => true,
             Error::Http { status, .. } => *status >= 500 || *status == 429,
             Error::ChildNotSynced { transient, .. } => *transient,
             _ => false,
@@ -159,6 +175,10 @@ impl Error {
         "child_keys_failed",
         "child_not_synced",
         "hook_failed",
+        "not_connected",
+        "no_route",
+        "invalid_multiaddr",
+        "unsupported_transport",
     ];
 }
 

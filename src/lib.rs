@@ -5,6 +5,7 @@
 //! - [`storage`]: the `StorageProvider` seam and its implementations (memory, IndexedDB in the
 //!   browser, a cache in front of a remote).
 //! - [`sync`]: the sync engine (levels, flush passes, backoff).
+//! - [`p2p`] (feature `p2p`): peer discovery with libp2p (the node runs in wasm32 only).
 //! - `js` (wasm32 only): the JavaScript API, a thin wasm-bindgen layer over the above.
 
 pub mod batch;
@@ -15,6 +16,8 @@ pub mod http;
 pub mod key;
 mod log;
 pub mod node;
+#[cfg(feature = "p2p")]
+pub mod p2p;
 pub mod pop;
 pub mod storage;
 pub mod sync;

@@ -13,7 +13,7 @@ pub mod wire;
 #[cfg(target_arch = "wasm32")]
 mod client;
 #[cfg(target_arch = "wasm32")]
-mod fetch;
+pub(crate) mod fetch;
 
 #[cfg(target_arch = "wasm32")]
 pub use client::HttpStorage;

@@ -13,7 +13,7 @@ export type CaswebErrorCode =
   | "invalid_argument" | "quota_exceeded" | "blocked" | "version_mismatch" | "unavailable"
   | "indexeddb_error" | "provider_error" | "closed" | "http_error" | "rejected" | "network_error"
   | "timeout" | "cycle" | "child_keys_failed" | "child_not_synced"
-  | "hook_failed";
+  | "hook_failed" | "not_connected" | "no_route" | "invalid_multiaddr" | "unsupported_transport";
 
 /** Every promise of this library rejects with a CaswebError. */
 export interface CaswebError extends Error {

@@ -9,6 +9,8 @@ mod convert;
 mod dag;
 mod error;
 mod http;
+#[cfg(feature = "p2p")]
+mod p2p;
 mod provider;
 mod storage;
 mod sync;
@@ -17,5 +19,7 @@ pub use codec::{child_keys, chunk_file, key_of, parse_key, read_file, store_file
 pub use dag::topo_sort_levels_js;
 pub use error::to_js_error;
 pub use http::JsHttpStorage;
+#[cfg(feature = "p2p")]
+pub use p2p::JsP2pNode;
 pub use storage::{JsCachedStorage, JsIndexedDbStorage, JsMemoryStorage};
 pub use sync::JsBufferedHttpStorage;

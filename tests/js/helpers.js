@@ -70,3 +70,21 @@ export function closeRaw(db) {
 export function quotaError() {
   return new DOMException("the disk is full", "QuotaExceededError");
 }
+
+/** POST or DELETE /api/realm/{realm}/nodes/{key}/provide: the server announces (or stops) a
+ *  node the realm owns. Resolves with [status, body]. */
+export async function serverProvide(baseUrl, realm, token, key, method) {
+  const response = await fetch(`${baseUrl}/api/realm/${realm}/nodes/${key}/provide`, {
+    method,
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  return [response.status, await response.json()];
+}
+
+/** GET /api/p2p/providers/{key}: the server's own DHT lookup. Resolves with the providers. */
+export async function serverProviders(baseUrl, key, limit) {
+  const response = await fetch(`${baseUrl}/api/p2p/providers/${key}?limit=${limit}&timeoutMs=10000`);
+  const body = await response.json();
+  if (!response.ok) throw new Error(`lookup failed: ${response.status} ${JSON.stringify(body)}`);
+  return body.providers;
+}

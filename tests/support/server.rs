@@ -104,3 +104,15 @@ pub async fn control_stop_main() {
 pub async fn control_start_main() {
     control("start").await;
 }
+
+/// Bootstrap multiaddrs (WebSocket and WebRTC-direct) of the second local DHT, whose nodes keep
+/// provider records for 3 s only.
+pub fn short_ttl_bootstrap() -> Vec<String> {
+    required(
+        "CASWEB_TEST_SHORT_TTL_BOOTSTRAP",
+        option_env!("CASWEB_TEST_SHORT_TTL_BOOTSTRAP"),
+    )
+    .split(',')
+    .map(str::to_string)
+    .collect()
+}

@@ -17,7 +17,7 @@ use libp2p::core::upgrade;
 use libp2p::core::Endpoint;
 use libp2p::core::Transport as _;
 use libp2p::futures::StreamExt as _;
-use libp2p::kad::store::{MemoryStore, MemoryStoreConfig};
+use libp2p::kad::store::{MemoryStore, MemoryStoreConfig, RecordStore as _};
 use libp2p::kad::{self, GetProvidersOk, QueryId, QueryResult, RecordKey};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
@@ -445,12 +445,12 @@ impl Driver {
                 let Some(lookup) = self.lookups.get_mut(&id) else {
                     return;
                 };
-                if let Ok(GetProvidersOk::FoundProviders { providers, .. }) = result {
+                if let Ok(GetProvidersOk::FoundProviders { key, providers }) = result {
                     for peer in providers {
                         if lookup.found.iter().any(|p| p.peer_id == peer.to_string()) {
                             continue;
                         }
-                        let addrs = provider_addresses(&mut self.swarm, peer);
+                        let addrs = provider_addresses(&mut self.swarm, &key, peer);
                         lookup.found.push(Provider {
                             peer_id: peer.to_string(),
                             addrs,
@@ -476,26 +476,30 @@ impl Driver {
     }
 }
 
-/// Addresses of a provider just reported by a lookup: Kademlia keeps those the answering peers
-/// sent with the record (and those of its routing table) and hands them out when asked for a
-/// dial; the own node's are its external addresses.
-fn provider_addresses(swarm: &mut Swarm<Behaviour>, peer: PeerId) -> Vec<String> {
-    if peer == *swarm.local_peer_id() {
-        return swarm
-            .external_addresses()
-            .map(|a| a.clone().with_p2p(peer).unwrap_or_else(|a| a).to_string())
-            .collect();
+/// Addresses of a provider a lookup just reported: those of a record in the local store (this
+/// node keeps it, or is itself the provider: then its external addresses), then those Kademlia
+/// keeps from the answering peers' responses and its routing table (handed out for a dial).
+fn provider_addresses(swarm: &mut Swarm<Behaviour>, key: &RecordKey, peer: PeerId) -> Vec<String> {
+    let mut addrs: Vec<Multiaddr> = if peer == *swarm.local_peer_id() {
+        swarm.external_addresses().cloned().collect()
+    } else {
+        Vec::new()
+    };
+    let kad = &mut swarm.behaviour_mut().kad;
+    for record in kad.store_mut().providers(key) {
+        if record.provider == peer {
+            addrs.extend(record.addresses);
+        }
     }
-    let addrs = swarm
-        .behaviour_mut()
-        .kad
-        .handle_pending_outbound_connection(
+    addrs.extend(
+        kad.handle_pending_outbound_connection(
             ConnectionId::new_unchecked(0),
             Some(peer),
             &[],
             Endpoint::Dialer,
         )
-        .unwrap_or_default();
+        .unwrap_or_default(),
+    );
     let mut unique: Vec<String> = Vec::new();
     for addr in addrs {
         let text = addr.with_p2p(peer).unwrap_or_else(|a| a).to_string();

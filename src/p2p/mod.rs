@@ -1,0 +1,16 @@
+//! Peer discovery with libp2p (Cargo feature `p2p`): announce that this browser holds a key,
+//! stop, and find who holds one, on casweb's Kademlia DHT. See docs/p2p.md.
+//!
+//! - [`config`]: transports, bootstrap answers, lookup options (pure, native-tested);
+//! - `node` (wasm32): the swarm task and the [`P2pNode`] handle;
+//! - `prompt_flush` (wasm32): the WebSocket flush fix.
+
+pub mod config;
+#[cfg(target_arch = "wasm32")]
+mod node;
+#[cfg(target_arch = "wasm32")]
+mod prompt_flush;
+
+pub use config::{BootstrapInfo, LookupOptions, TransportKind};
+#[cfg(target_arch = "wasm32")]
+pub use node::{parse_multiaddr, ConnectOptions, EventCallback, NodeEvent, P2pNode, Provider};
