@@ -106,27 +106,8 @@ wait_for "$main_url/api/info" "$(cat "$work/main.pid")" "the main server"
 wait_for "$faulty_url/api/info" "$(cat "$work/faulty.pid")" "the faulty server"
 wait_for "$control_url/health" "$(cat "$work/control.pid")" "the control service"
 
-# Starts a DHT-only node (name, then extra flags) and prints its addresses once it is up.
-start_p2p_node() {
-  local name="$1"
-  shift
-  "$server" p2p "$@" >>"$work/$name.log" 2>&1 &
-  echo $! >"$work/$name.pid"
-  for _ in $(seq 1 300); do
-    if [ "$(grep -c '^p2p addr: ' "$work/$name.log")" -ge 3 ]; then
-      grep '^p2p addr: ' "$work/$name.log" | cut -d' ' -f3
-      return 0
-    fi
-    if ! kill -0 "$(cat "$work/$name.pid")" 2>/dev/null; then
-      echo "browser-test: p2p node $name exited" >&2
-      return 1
-    fi
-    sleep 0.1
-  done
-  echo "browser-test: p2p node $name did not start within 30 s" >&2
-  return 1
-}
-tcp_addr() { grep -v -e '/ws/' -e '/webrtc-direct/' | grep '/tcp/' | head -n 1; }
+# shellcheck source=scripts/p2p-nodes.sh
+source scripts/p2p-nodes.sh
 
 main_peer="$(curl -fsS "$main_url/api/p2p" | python3 -c 'import json,sys; print(json.load(sys.stdin)["peerId"])')"
 main_tcp="/ip4/127.0.0.1/tcp/$p2p_tcp_port/p2p/$main_peer"
