@@ -96,6 +96,18 @@ pub enum Error {
     InvalidMultiaddr(String),
     #[error("unsupported transport: {0}")]
     UnsupportedTransport(String),
+    /// `start()` on an Advertiser that is already running (or starting, or stopping).
+    #[error("the advertiser is already running")]
+    AlreadyRunning,
+    /// `stop()` on an Advertiser that is not running.
+    #[error("the advertiser is not running")]
+    NotRunning,
+    /// Announcing a key on the DHT failed; it is retried with backoff.
+    #[error("announcing {key} failed: {reason}")]
+    AdvertiseFailed { key: Key, reason: String },
+    /// The Advertiser's background task is gone and cannot take the request.
+    #[error("the advertiser's task is gone: {0}")]
+    ChannelSendFailed(String),
 }
 
 fn format_keys(keys: &[Key]) -> String {
@@ -135,6 +147,10 @@ impl Error {
             Error::NoRoute(_) => "no_route",
             Error::InvalidMultiaddr(_) => "invalid_multiaddr",
             Error::UnsupportedTransport(_) => "unsupported_transport",
+            Error::AlreadyRunning => "already_running",
+            Error::NotRunning => "not_running",
+            Error::AdvertiseFailed { .. } => "advertise_failed",
+            Error::ChannelSendFailed(_) => "channel_send_failed",
         }
     }
 
@@ -145,7 +161,8 @@ impl Error {
             | Error::Timeout { .. }
             | Error::Hook(_)
             | Error::NotConnected(_)
-            | Error::NoRoute(_) => true,
+            | Error::NoRoute(_)
+            | Error::AdvertiseFailed { .. } => true,
             Error::Http { status, .. } => *status >= 500 || *status == 429,
             Error::ChildNotSynced { transient, .. } => *transient,
             _ => false,
@@ -179,6 +196,10 @@ impl Error {
         "no_route",
         "invalid_multiaddr",
         "unsupported_transport",
+        "already_running",
+        "not_running",
+        "advertise_failed",
+        "channel_send_failed",
     ];
 }
 

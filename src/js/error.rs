@@ -13,7 +13,8 @@ export type CaswebErrorCode =
   | "invalid_argument" | "quota_exceeded" | "blocked" | "version_mismatch" | "unavailable"
   | "indexeddb_error" | "provider_error" | "closed" | "http_error" | "rejected" | "network_error"
   | "timeout" | "cycle" | "child_keys_failed" | "child_not_synced"
-  | "hook_failed" | "not_connected" | "no_route" | "invalid_multiaddr" | "unsupported_transport";
+  | "hook_failed" | "not_connected" | "no_route" | "invalid_multiaddr" | "unsupported_transport"
+  | "already_running" | "not_running" | "advertise_failed" | "channel_send_failed";
 
 /** Every promise of this library rejects with a CaswebError. */
 export interface CaswebError extends Error {

@@ -1,10 +1,12 @@
 //! Peer discovery with libp2p (Cargo feature `p2p`): announce that this browser holds a key,
 //! stop, and find who holds one, on casweb's Kademlia DHT. See docs/p2p.md.
 //!
+//! - [`advertiser`]: announces stored blocks and keeps them announced (see docs/advertiser.md);
 //! - [`config`]: transports, bootstrap answers, lookup options (pure, native-tested);
 //! - `node` (wasm32): the swarm task and the [`P2pNode`] handle;
 //! - `prompt_flush` (wasm32): the WebSocket flush fix.
 
+pub mod advertiser;
 pub mod config;
 #[cfg(target_arch = "wasm32")]
 mod node;

@@ -3,9 +3,10 @@
 //! There is no `has`: a missing key is `get() == Ok(None)`. Implementations may skip redundant
 //! writes inside `put`. Futures are not `Send`: wasm is single-threaded.
 
+mod advertising;
 mod cached;
 #[cfg(target_arch = "wasm32")]
-mod idb_future;
+pub(crate) mod idb_future;
 #[cfg(target_arch = "wasm32")]
 mod indexeddb;
 mod memory;
@@ -17,6 +18,7 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::key::Key;
 
+pub use advertising::{AdvertisingStorage, StoreObserver};
 pub use cached::CachedStorage;
 #[cfg(target_arch = "wasm32")]
 pub use idb_future::error_from_js;
