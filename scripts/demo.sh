@@ -6,7 +6,11 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 addr="${1:-127.0.0.1:8080}"
 
-[ -f pkg/casweb.js ] || ./scripts/build-pkg.sh
+# pkg/ is rebuilt when a source is newer than the last build (a stale one may lack P2pNode).
+if [ ! -f pkg/package.json ] ||
+  [ -n "$(find src Cargo.toml Cargo.lock pkg.json scripts/build-pkg.sh -newer pkg/package.json -print -quit)" ]; then
+  ./scripts/build-pkg.sh
+fi
 ln -sfn ../pkg www/pkg
 cargo build --release -p casweb-server
-exec target/release/casweb-server serve --dev --listen "$addr" --data-dir casweb-data --www www
+exec "${CARGO_TARGET_DIR:-target}/release/casweb-server" serve --dev --listen "$addr" --data-dir casweb-data --www www

@@ -257,6 +257,7 @@ async function storeFiles(stack, files) {
       record.stored = true;
       saveRoots();
       updateRoot(key);
+      stack.onFileStored(key);
     } catch (error) {
       if (record) {
         roots.splice(roots.indexOf(record), 1);
@@ -341,7 +342,10 @@ async function main() {
     hooks: { onKeySync, onSyncEnd },
     wrapCache: p2p.wrapCache,
   });
+  // The panel announces stored files to peers (again after a reload), unless its cache does.
+  stack.onFileStored = p2p.onFileStored ?? (() => {});
   await resumeTracking(stack.remote, stack.local);
+  for (const record of roots) if (record.stored) stack.onFileStored(record.key);
   renderRoots();
   renderStats(stack);
   bindPage(stack);

@@ -60,6 +60,41 @@ export function describeError(error, context = {}) {
   }
 }
 
+/**
+ * A sentence for an error of peer discovery (connecting to the DHT, finding providers).
+ * `context.transport` names the transport tried; other codes read as in describeError.
+ */
+export function describeP2pError(error, context = {}) {
+  const server = context.server ?? "the server";
+  const over = context.transport ? ` over ${context.transport}` : "";
+  const carryOn = " Files are still stored in this browser and synced to the server.";
+  switch (error?.code) {
+    case "not_connected":
+      return "Peer discovery is not connected to the DHT (yet): wait for the panel to say " +
+        "connected, or pick the other transport.";
+    case "no_route":
+      return `Could not reach the server's libp2p node${over}, or it refused a relay reservation.` + carryOn;
+    case "timeout":
+      return context.key ?
+        `No provider of ${context.key} was found in time: nobody announces it, or its peers are unreachable.` :
+        `Joining the DHT${over} took too long.` + carryOn;
+    case "unsupported_transport":
+      return `This browser cannot use ${context.transport ?? "that transport"}: pick the other transport.` + carryOn;
+    case "invalid_multiaddr":
+      return `The server at ${server} lists an address this browser cannot parse.` + carryOn;
+    case "network_error":
+      return `Cannot reach the casweb server at ${server} to find its libp2p node.` + carryOn;
+    case "http_error":
+      return error.status === 404 ?
+        `The server at ${server} runs without its libp2p node (--no-p2p), so there is no DHT to join.` + carryOn :
+        `The server at ${server} answered HTTP ${error.status} when asked for its libp2p node.` + carryOn;
+    case "closed":
+      return "This peer-discovery node was closed (switching transports?): try again.";
+    default:
+      return describeError(error, context);
+  }
+}
+
 /** The technical detail shown under the sentence: code and the library's own message. */
 export function errorDetail(error) {
   if (error?.name !== "CaswebError") return "";

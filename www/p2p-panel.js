@@ -1,38 +1,358 @@
 // The demo's P2P panel: own peer id, transport (WebRTC-direct or WebSocket), connected peers,
-// advertiser metrics and a "find providers" box. It also decides the cache the demo stores
-// through: with peer discovery, AdvertisingStorage(IndexedDbStorage) so stored keys are announced.
+// announcement metrics and a "find providers" box. It also decides the cache the demo stores
+// through: with an Advertiser in the package, AdvertisingStorage(IndexedDbStorage) so stored
+// keys are announced in the background; without one, the panel announces each stored file's
+// root key itself (app.js calls onFileStored(root)).
 //
 // Contract with app.js: mountP2pPanel(section, casweb, context) renders into `section` and
-// resolves to { wrapCache(local) } (wrapCache may be async). `casweb` is the package's module
-// namespace; `context.server` is the server's base URL and `context.showError(error)` reports
-// an error in the page's error box.
+// resolves to { wrapCache(local), onFileStored(root) } (wrapCache may be async). `casweb` is the
+// package's module namespace; `context.server` is the server's base URL and
+// `context.showError(error)` reports an error in the page's error box.
+//
+// Peer discovery is optional: a failed connect or lookup is shown in the panel only, and never
+// stops files from being stored and synced.
+import { describeP2pError, errorDetail } from "./errors.js";
+
+const TRANSPORT_KEY = "casweb-demo-p2p-transport";
+const TRANSPORTS = { "webrtc-direct": "WebRTC-direct", websocket: "WebSocket" };
+const LOOKUP = { limit: 20, timeoutMs: 10_000 };
+const METRICS_INTERVAL_MS = 1000;
+
+/** `document.createElement(tag)` with properties and children. */
+function el(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
 
 /** A paragraph with a state the tests and the stylesheet can read (data-state). */
 function statusLine(state, text) {
-  const line = document.createElement("p");
-  line.className = "p2p-status";
+  const line = el("p", { className: "p2p-status", textContent: text });
   line.dataset.state = state;
-  line.textContent = text;
   return line;
 }
 
-export async function mountP2pPanel(section, casweb) {
+/** An Error shaped like the library's, for conditions the panel detects itself. */
+function panelError(code, message) {
+  return Object.assign(new Error(message), { name: "CaswebError", code });
+}
+
+function savedTransport() {
+  const saved = localStorage.getItem(TRANSPORT_KEY);
+  return saved in TRANSPORTS ? saved : "webrtc-direct";
+}
+
+/** The server's own peer id (GET /api/p2p), to mark it in lists; null if it cannot be read. */
+async function serverPeerId(server) {
+  try {
+    const response = await fetch(`${server}/api/p2p`, { cache: "no-store" });
+    return response.ok ? (await response.json()).peerId ?? null : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Announces stored files' root keys on whichever node is current (used when the package has no
+ * Advertiser): one startProvide at a time; every root again after a reconnect.
+ */
+class RootAnnouncer {
+  constructor(onChange) {
+    /** root key -> { state: "waiting" | "announcing" | "announced" | "failed", error } */
+    this.roots = new Map();
+    this.node = null;
+    this.running = false;
+    this.onChange = onChange;
+  }
+
+  add(root) {
+    if (!this.roots.has(root)) this.roots.set(root, { state: "waiting", error: null });
+    this.onChange();
+    this.pump();
+  }
+
+  /** A new node (or none): every root is announced again on it. */
+  attach(node) {
+    this.node = node;
+    for (const entry of this.roots.values()) Object.assign(entry, { state: "waiting", error: null });
+    this.onChange();
+    this.pump();
+  }
+
+  async pump() {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (;;) {
+        const node = this.node;
+        const next = node && [...this.roots].find(([, entry]) => entry.state === "waiting");
+        if (!next) break;
+        const [root, entry] = next;
+        entry.state = "announcing";
+        this.onChange();
+        try {
+          await node.startProvide(root);
+          if (this.node === node) entry.state = "announced";
+        } catch (error) {
+          if (this.node === node) Object.assign(entry, { state: "failed", error });
+        }
+        this.onChange();
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  counts() {
+    const counts = { waiting: 0, announcing: 0, announced: 0, failed: 0 };
+    for (const entry of this.roots.values()) counts[entry.state]++;
+    return counts;
+  }
+
+  lastError() {
+    return [...this.roots.values()].reverse().find((entry) => entry.error)?.error ?? null;
+  }
+}
+
+export async function mountP2pPanel(section, casweb, context = {}) {
   const body = section.querySelector(".panel-body");
   // Storage-only builds (cargo feature `p2p` off) have no P2pNode: a real state, not an error.
   if (typeof casweb.P2pNode !== "function") {
     body.replaceChildren(
       statusLine("unavailable", "peer discovery: not available in this build"),
-      Object.assign(document.createElement("p"), {
+      el("p", {
         className: "hint",
         textContent: "This package was built without the p2p feature; files are still stored " +
           "in IndexedDB and synced to the server.",
       }),
     );
-    return { wrapCache: (local) => local };
+    return { wrapCache: (local) => local, onFileStored() {} };
   }
-  // P2P PLACEHOLDER (owned by the P2P work): start the P2pNode and Advertiser here, render the
-  // peer id, transport selector, peers, metrics and the find-providers box, and return
-  // { wrapCache: (local) => new casweb.AdvertisingStorage(local, advertiser) }.
-  body.replaceChildren(statusLine("pending", "peer discovery: in this build, panel not wired yet"));
-  return { wrapCache: (local) => local };
+  return new P2pPanel(body, casweb, context).start();
+}
+
+class P2pPanel {
+  constructor(body, casweb, { server }) {
+    this.casweb = casweb;
+    this.server = server;
+    this.node = null;
+    /** Bumped by every (re)connect; a connect that finishes after a newer one started is dropped. */
+    this.generation = 0;
+    /** Removes the current node's event listeners. */
+    this.listeners = null;
+    this.serverPeer = null;
+    this.advertiser = null;
+    this.announcer = null;
+    this.render(body);
+  }
+
+  render(body) {
+    this.status = statusLine("connecting", "peer discovery: connecting...");
+    this.statusDetail = el("small", { className: "error-detail" });
+    this.transportSelect = el("select", { id: "p2p-transport" },
+      ...Object.entries(TRANSPORTS).map(([value, label]) => el("option", { value, textContent: label })));
+    this.transportSelect.value = savedTransport();
+    this.transportSelect.addEventListener("change", () => {
+      localStorage.setItem(TRANSPORT_KEY, this.transportSelect.value);
+      this.connect();
+    });
+    this.peerId = el("code", { id: "p2p-peer-id", textContent: "-" });
+    this.transport = el("span", { id: "p2p-transport-used", textContent: "-" });
+    this.addresses = el("ul", { id: "p2p-addresses", className: "p2p-list" });
+    this.peers = el("ul", { id: "p2p-peers", className: "p2p-list" });
+    this.announced = el("span", { id: "p2p-announced", textContent: "-" });
+    const row = (term, value) => [el("dt", { textContent: term }), el("dd", {}, value)];
+    this.findKey = el("input", {
+      id: "p2p-find-key", placeholder: "26-character key", spellcheck: false, autocomplete: "off",
+    });
+    this.findForm = el("form", { id: "p2p-find-form", className: "inline-form" },
+      this.findKey, el("button", { type: "submit", textContent: "Find providers" }));
+    this.findForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.findProviders(this.findKey.value);
+    });
+    this.findResult = el("div", { id: "p2p-find-result", className: "result" });
+    body.replaceChildren(
+      el("div", { className: "p2p-head" },
+        el("div", {}, this.status, this.statusDetail),
+        el("label", { className: "hint" }, "Transport ", this.transportSelect)),
+      el("dl", { id: "p2p-info", className: "stats p2p-info" },
+        ...row("Peer id", this.peerId),
+        ...row("Transport", this.transport),
+        ...row("Reachable at", this.addresses),
+        ...row("Connected peers", this.peers),
+        ...row("Announced", this.announced)),
+      el("h3", { textContent: "Find providers" }),
+      el("p", {
+        className: "hint",
+        textContent: "Asks the DHT which peers hold a key (any node key; a file's root key finds " +
+          "the browsers that stored it).",
+      }),
+      this.findForm,
+      this.findResult,
+    );
+  }
+
+  /** Starts connecting in the background; resolves at once with the hooks app.js uses. */
+  async start() {
+    serverPeerId(this.server).then((id) => {
+      this.serverPeer = id;
+      this.refreshPeers();
+    });
+    // The package has no JS Advertiser yet: the panel announces file roots itself. Once
+    // casweb.Advertiser and casweb.AdvertisingStorage exist, wrapCache returns
+    // new AdvertisingStorage(local, advertiser) and the "Announced" row shows its metrics().
+    this.announcer = new RootAnnouncer(() => this.renderAnnounced());
+    this.connect();
+    return {
+      wrapCache: (local) => local,
+      onFileStored: (root) => this.announcer.add(root),
+    };
+  }
+
+  setStatus(state, text, detail = "") {
+    this.status.dataset.state = state;
+    this.status.textContent = text;
+    this.statusDetail.textContent = detail;
+  }
+
+  /** Connects over the selected transport, closing the previous node first. */
+  async connect() {
+    const generation = ++this.generation;
+    const transport = this.transportSelect.value;
+    const old = this.node;
+    this.node = null;
+    this.listeners?.abort();
+    this.announcer?.attach(null);
+    this.peerId.textContent = "-";
+    this.transport.textContent = "-";
+    this.addresses.replaceChildren();
+    this.peers.replaceChildren();
+    this.setStatus("connecting", `peer discovery: connecting over ${TRANSPORTS[transport]}...`);
+    if (old) await old.close().catch(() => {});
+    let node;
+    try {
+      node = await this.casweb.P2pNode.connect({ serverUrl: this.server, transports: [transport] });
+    } catch (error) {
+      if (generation !== this.generation) return;
+      this.setStatus("error", describeP2pError(error, { server: this.server, transport: TRANSPORTS[transport] }),
+        errorDetail(error));
+      return;
+    }
+    if (generation !== this.generation) {
+      node.close().catch(() => {});
+      return;
+    }
+    this.node = node;
+    this.listeners = new AbortController();
+    const { signal } = this.listeners;
+    for (const type of ["peer:connect", "peer:disconnect"]) {
+      node.events.addEventListener(type, () => this.refreshPeers(), { signal });
+    }
+    for (const type of ["address:confirmed", "address:expired"]) {
+      node.events.addEventListener(type, () => this.refreshAddresses(), { signal });
+    }
+    this.peerId.textContent = node.peerId;
+    this.transport.textContent = TRANSPORTS[node.transport] ?? node.transport;
+    this.transport.dataset.transport = node.transport;
+    this.setStatus("connected", `peer discovery: connected over ${TRANSPORTS[node.transport] ?? node.transport}`);
+    this.refreshPeers();
+    this.refreshAddresses();
+    this.announcer?.attach(node);
+  }
+
+  async refreshPeers() {
+    const node = this.node;
+    if (!node) return;
+    let ids;
+    try {
+      ids = await node.connectedPeers();
+    } catch {
+      return;
+    }
+    if (node !== this.node) return;
+    this.peers.replaceChildren(...(ids.length ? ids.map((id) => this.peerItem(id)) :
+      [el("li", { className: "hint", textContent: "none" })]));
+  }
+
+  async refreshAddresses() {
+    const node = this.node;
+    if (!node) return;
+    let addrs;
+    try {
+      addrs = await node.externalAddresses();
+    } catch {
+      return;
+    }
+    if (node !== this.node) return;
+    this.addresses.replaceChildren(...(addrs.length ? addrs.map((addr) => el("li", {}, el("code", { textContent: addr }))) :
+      [el("li", { className: "hint", textContent: "no relayed address (not reachable by other peers)" })]));
+  }
+
+  /** A list item for a peer id, marked when it is this browser or the server. */
+  peerItem(id, ...rest) {
+    const item = el("li", {}, el("code", { className: "peer", textContent: id }));
+    item.dataset.peerId = id;
+    const marker = id === this.node?.peerId ? ["self", "this browser"] :
+      id === this.serverPeer ? ["server", "the server"] : null;
+    if (marker) {
+      const badge = el("span", { className: "marker", textContent: marker[1] });
+      badge.dataset.marker = marker[0];
+      item.append(" ", badge);
+    }
+    item.append(...rest);
+    return item;
+  }
+
+  renderAnnounced() {
+    const counts = this.announcer.counts();
+    const total = this.announcer.roots.size;
+    this.announced.dataset.announced = String(counts.announced);
+    this.announced.dataset.total = String(total);
+    if (total === 0) {
+      this.announced.textContent = "no files stored yet";
+      return;
+    }
+    const parts = [`${counts.announced} of ${total} file root${total === 1 ? "" : "s"} announced`];
+    if (counts.waiting + counts.announcing > 0) parts.push(`${counts.waiting + counts.announcing} waiting`);
+    if (counts.failed > 0) {
+      const error = this.announcer.lastError();
+      parts.push(`${counts.failed} failed (${error?.code ?? "error"}), retried on reconnect`);
+    }
+    this.announced.textContent = parts.join(", ");
+  }
+
+  async findProviders(rawKey) {
+    const key = rawKey.trim();
+    const node = this.node;
+    const started = performance.now();
+    this.findResult.dataset.state = "searching";
+    this.findResult.replaceChildren(el("span", { className: "hint", textContent: "asking the DHT..." }));
+    let providers;
+    try {
+      if (!node) {
+        throw panelError("not_connected", "peer discovery is not connected");
+      }
+      providers = await node.getProviders(key, LOOKUP);
+    } catch (error) {
+      this.findResult.dataset.state = "error";
+      this.findResult.replaceChildren(el("p", { className: "error p2p-error" },
+        el("span", { className: "error-text", textContent: describeP2pError(error, { server: this.server, key }) }),
+        el("small", { className: "error-detail", textContent: errorDetail(error) })));
+      return;
+    }
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    this.findResult.dataset.state = "done";
+    const summary = el("p", {
+      className: "hint",
+      textContent: providers.length === 0 ?
+        `Nobody announces ${key} (the lookup finished after ${seconds} s).` :
+        `${providers.length} provider${providers.length === 1 ? "" : "s"} of ${key}, found in ${seconds} s:`,
+    });
+    const list = el("ul", { id: "p2p-providers", className: "p2p-list providers" },
+      ...providers.map(({ peerId, addrs }) => this.peerItem(peerId,
+        el("ul", { className: "addrs" }, ...(addrs.length ? addrs.map((addr) => el("li", {}, el("code", { textContent: addr }))) :
+          [el("li", { className: "hint", textContent: "no known address" })])))));
+    this.findResult.replaceChildren(summary, list);
+  }
 }

@@ -5,7 +5,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  checkKeys, downloadBytes, env, launchBrowser, loadPackage, newPage, screenshot, testBytes,
+  checkKeys, downloadBytes, env, launchBrowser, loadPackage, newPage, screenshot, serverP2p,
+  serverProvidersUntil, testBytes,
 } from "./support.js";
 
 const VIEWPORT = { width: 1200, height: 900 };
@@ -16,6 +17,40 @@ const CHUNK_SIZE = 4096;
 async function openDemo(page, query = "") {
   await page.goto(`${env.server}/${query}`);
   await page.waitForSelector("body[data-ready=true]", { timeout: 20_000 });
+}
+
+/** Waits until the P2P panel is connected over `transport` and has announced every stored root; its peer id. */
+async function p2pConnected(page, transport) {
+  await page.locator(`#p2p .p2p-status[data-state=connected]`).waitFor({ timeout: 30_000 });
+  assert.equal(await page.locator("#p2p-transport-used").getAttribute("data-transport"), transport);
+  await page.waitForFunction(() => {
+    const announced = document.querySelector("#p2p-announced")?.dataset;
+    return Number(announced?.total) > 0 && announced.announced === announced.total;
+  }, null, { timeout: 20_000 });
+  const peerId = await page.locator("#p2p-peer-id").innerText();
+  assert.match(peerId, /^12D3KooW[1-9A-HJ-NP-Za-km-z]+$/);
+  return peerId;
+}
+
+/**
+ * Looks `root` up in the panel's find-providers box and checks that this browser (`peerId`) is
+ * listed with a relayed address, then that the server's own lookup finds it too.
+ */
+async function findsItself(page, root, peerId) {
+  await page.fill("#p2p-find-key", root);
+  await page.click("#p2p-find-form button");
+  await page.locator("#p2p-find-result[data-state=done]").waitFor({ timeout: 20_000 });
+  const self = page.locator(`#p2p-providers > li[data-peer-id="${peerId}"]`);
+  assert.equal(await self.count(), 1, `this browser (${peerId}) is among the providers`);
+  assert.equal(await self.locator(".marker").getAttribute("data-marker"), "self");
+  const addrs = await self.locator(".addrs code").allInnerTexts();
+  assert.ok(addrs.length >= 1, "this browser is listed with an address");
+  for (const addr of addrs) assert.ok(addr.endsWith(`/p2p/${peerId}`), `${addr} names the browser`);
+  assert.ok(addrs.some((addr) => addr.includes("/p2p-circuit/")), `a relayed address among ${addrs}`);
+
+  const found = (providers) => providers.some((p) => p.peerId === peerId && p.addrs.length > 0);
+  const providers = await serverProvidersUntil(root, found);
+  assert.ok(found(providers), `the server's lookup finds ${peerId}: ${JSON.stringify(providers)}`);
 }
 
 /** The error box's text once it shows. */
@@ -103,7 +138,31 @@ describe("demo page", () => {
     }
   });
 
-  // P2P steps (e.g. "looks up its providers" with `root`) go here, before the error cases.
+  test("looks up its providers", async () => {
+    assert.equal(await page.locator("#p2p-transport").inputValue(), "webrtc-direct", "WebRTC-direct by default");
+    const peerId = await p2pConnected(page, "webrtc-direct");
+    const server = await serverP2p();
+    const peers = page.locator(`#p2p-peers > li[data-peer-id="${server.peerId}"]`);
+    await peers.waitFor({ timeout: 10_000 });
+    assert.equal(await peers.locator(".marker").getAttribute("data-marker"), "server");
+    assert.ok((await page.locator("#p2p-addresses code").count()) >= 1, "the panel shows a relayed address");
+    await findsItself(page, root, peerId);
+    await screenshot(page, "demo-p2p-providers");
+  });
+
+  test("looks up its providers over WebSocket, reconnecting when the transport is switched", async () => {
+    const before = await page.locator("#p2p-peer-id").innerText();
+    await page.selectOption("#p2p-transport", "websocket");
+    const peerId = await p2pConnected(page, "websocket");
+    assert.notEqual(peerId, before, "a new node");
+    await findsItself(page, root, peerId);
+    await page.reload();
+    await page.waitForSelector("body[data-ready=true]");
+    assert.equal(await page.locator("#p2p-transport").inputValue(), "websocket", "the choice is remembered");
+    await p2pConnected(page, "websocket");
+    await screenshot(page, "demo-p2p-websocket");
+  });
+
 
   test("a bad key gets a clear message", async () => {
     await page.fill("#fetch-key", "not-a-key");
@@ -114,7 +173,11 @@ describe("demo page", () => {
     await page.click("#error .dismiss");
   });
 
-  test("the page had no uncaught errors", () => {
+  test("the page had no uncaught errors", (t) => {
+    if (page.knownIssues.length > 0) {
+      t.diagnostic(`${page.knownIssues.length} uncaught errors of the known libp2p-webrtc-websys ` +
+        "closure bug (rust-libp2p#6551) tolerated");
+    }
     assert.deepEqual(page.problems, []);
   });
 
