@@ -4,6 +4,8 @@
 //! 26-character strings, errors as `Error` objects with `name = "CaswebError"` and a stable
 //! `code` (see `error.rs`).
 
+#[cfg(feature = "p2p")]
+mod advertiser;
 mod codec;
 mod convert;
 mod dag;
@@ -15,6 +17,8 @@ mod provider;
 mod storage;
 mod sync;
 
+#[cfg(feature = "p2p")]
+pub use advertiser::{JsAdvertiser, JsAdvertisingStorage};
 pub use codec::{child_keys, chunk_file, key_of, parse_key, read_file, store_file, validate_node};
 pub use dag::topo_sort_levels_js;
 pub use error::to_js_error;

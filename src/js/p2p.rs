@@ -264,6 +264,13 @@ async fn server_bootstrap(base_url: &str) -> Result<Vec<String>> {
     Ok(BootstrapInfo::from_json(&reply.body)?.addrs)
 }
 
+impl JsP2pNode {
+    /// The Rust handle, for other classes built on the node (the Advertiser).
+    pub(super) fn node(&self) -> &P2pNode {
+        &self.node
+    }
+}
+
 fn lookup_options(options: &JsValue) -> Result<LookupOptions> {
     LookupOptions::new(
         whole_number_field(options, "limit", 0, u64::from(u32::MAX))?,

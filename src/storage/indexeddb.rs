@@ -81,7 +81,7 @@ impl std::fmt::Debug for IndexedDbStorage {
     }
 }
 
-fn factory() -> Result<IdbFactory> {
+pub(crate) fn factory() -> Result<IdbFactory> {
     let global = js_sys::global();
     let value = js_sys::Reflect::get(&global, &"indexedDB".into())
         .map_err(|e| Error::Unavailable(format!("{e:?}")))?;

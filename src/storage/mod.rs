@@ -23,6 +23,8 @@ pub use cached::CachedStorage;
 #[cfg(target_arch = "wasm32")]
 pub use idb_future::error_from_js;
 #[cfg(target_arch = "wasm32")]
+pub(crate) use indexeddb::factory as idb_factory;
+#[cfg(target_arch = "wasm32")]
 pub use indexeddb::{IndexedDbStats, IndexedDbStorage, NODES_STORE, SCHEMA_VERSION};
 pub use memory::MemoryStorage;
 

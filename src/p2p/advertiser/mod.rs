@@ -11,6 +11,10 @@
 pub mod engine;
 pub mod schedule;
 
+#[cfg(target_arch = "wasm32")]
+mod browser;
+#[cfg(target_arch = "wasm32")]
+mod idb_store;
 
 use futures::future::LocalBoxFuture;
 
@@ -19,6 +23,11 @@ use crate::key::Key;
 
 pub use engine::{Advertiser, AdvertiserConfig};
 pub use schedule::{KeyStatus, Metrics, ScheduleConfig, Scheduler};
+
+#[cfg(target_arch = "wasm32")]
+pub use browser::{BrowserAdvertiser, BrowserRuntime};
+#[cfg(target_arch = "wasm32")]
+pub use idb_store::{IdbAdvertStore, DEFAULT_DATABASE_NAME};
 
 /// Announces keys on a DHT.
 #[allow(async_fn_in_trait)]

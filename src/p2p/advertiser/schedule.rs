@@ -64,8 +64,9 @@ pub enum KeyStatus {
     },
 }
 
-/// Counters and gauges, for monitoring.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// Counters and gauges, for monitoring (serialised in camelCase for JS).
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Metrics {
     /// Keys the scheduler knows (announced or not).
     pub tracked: usize,
