@@ -70,8 +70,9 @@ export function describeP2pError(error, context = {}) {
   const carryOn = " Files are still stored in this browser and synced to the server.";
   switch (error?.code) {
     case "not_connected":
-      return "Peer discovery is not connected to the DHT (yet): wait for the panel to say " +
-        "connected, or pick the other transport.";
+      return context.connecting ?
+        "Peer discovery is still joining the DHT: try again once the panel says connected." :
+        "Peer discovery is not connected to the DHT (see above why), so nobody can be asked.";
     case "no_route":
       return `Could not reach the server's libp2p node${over}, or it refused a relay reservation.` + carryOn;
     case "timeout":

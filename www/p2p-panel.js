@@ -337,7 +337,8 @@ class P2pPanel {
     } catch (error) {
       this.findResult.dataset.state = "error";
       this.findResult.replaceChildren(el("p", { className: "error p2p-error" },
-        el("span", { className: "error-text", textContent: describeP2pError(error, { server: this.server, key }) }),
+        el("span", { className: "error-text", textContent: describeP2pError(error,
+          { server: this.server, key, connecting: this.status.dataset.state === "connecting" }) }),
         el("small", { className: "error-detail", textContent: errorDetail(error) })));
       return;
     }

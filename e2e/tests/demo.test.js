@@ -164,6 +164,14 @@ describe("demo page", () => {
   });
 
 
+  test("the find-providers box explains a bad key", async () => {
+    await page.fill("#p2p-find-key", "not-a-key");
+    await page.click("#p2p-find-form button");
+    const result = page.locator("#p2p-find-result[data-state=error]");
+    await result.waitFor({ timeout: 10_000 });
+    assert.match(await result.innerText(), /not a valid key[\s\S]*invalid_key/);
+  });
+
   test("a bad key gets a clear message", async () => {
     await page.fill("#fetch-key", "not-a-key");
     await page.click("#fetch-form button");
