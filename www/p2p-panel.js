@@ -1,11 +1,13 @@
 // The demo's P2P panel: own peer id, transport (WebRTC-direct or WebSocket), connected peers,
 // announcement metrics and a "find providers" box. It also decides the cache the demo stores
-// through: with an Advertiser in the package, AdvertisingStorage(IndexedDbStorage) so stored
-// keys are announced in the background; without one, the panel announces each stored file's
-// root key itself (app.js calls onFileStored(root)).
+// through: with an Advertiser in the package, AdvertisingStorage(IndexedDbStorage) so every
+// stored block is announced in the background; without one, IndexedDB as is. Either way each
+// stored file's root key is announced on every new node (app.js calls onFileStored(root) when a
+// file is stored and for every stored file after a reload).
 //
 // Contract with app.js: mountP2pPanel(section, casweb, context) renders into `section` and
-// resolves to { wrapCache(local), onFileStored(root) } (wrapCache may be async). `casweb` is the
+// resolves to { wrapCache(local, useCache), onFileStored(root) } (wrapCache may be async and
+// may later swap the cache with storage.js's useCache(cache)). `casweb` is the
 // package's module namespace; `context.server` is the server's base URL and
 // `context.showError(error)` reports an error in the page's error box.
 //
@@ -17,6 +19,8 @@ const TRANSPORT_KEY = "casweb-demo-p2p-transport";
 const TRANSPORTS = { "webrtc-direct": "WebRTC-direct", websocket: "WebSocket" };
 const LOOKUP = { limit: 20, timeoutMs: 10_000 };
 const METRICS_INTERVAL_MS = 1000;
+/** The IndexedDB database of the last Advertiser's schedule (deleted when a new node starts). */
+const ADVERTISER_DB_KEY = "casweb-demo-advertiser-db";
 
 /** `document.createElement(tag)` with properties and children. */
 function el(tag, props = {}, ...children) {
@@ -103,14 +107,111 @@ class RootAnnouncer {
     }
   }
 
-  counts() {
-    const counts = { waiting: 0, announcing: 0, announced: 0, failed: 0 };
-    for (const entry of this.roots.values()) counts[entry.state]++;
-    return counts;
+  cache(local) {
+    return local;
   }
 
-  lastError() {
-    return [...this.roots.values()].reverse().find((entry) => entry.error)?.error ?? null;
+  /** { announced, total, text } for the "Announced" row. */
+  summary() {
+    const counts = { waiting: 0, announcing: 0, announced: 0, failed: 0 };
+    for (const entry of this.roots.values()) counts[entry.state]++;
+    const total = this.roots.size;
+    const parts = [`${counts.announced} of ${total} file root${total === 1 ? "" : "s"} announced`];
+    if (counts.waiting + counts.announcing > 0) parts.push(`${counts.waiting + counts.announcing} waiting`);
+    if (counts.failed > 0) {
+      const error = [...this.roots.values()].reverse().find((entry) => entry.error)?.error;
+      parts.push(`${counts.failed} failed (${error?.code ?? "error"}), retried on reconnect`);
+    }
+    return { announced: counts.announced, total, text: parts.join(", ") };
+  }
+}
+
+/**
+ * Announces through the package's Advertiser: the cache is AdvertisingStorage(local, advertiser)
+ * while a node is connected (swapped in and out with storage.js's useCache), so every stored
+ * block is queued; file roots are queued on each new node. A node has a fresh peer id, so each gets a fresh schedule (its own IndexedDB database;
+ * the previous one is deleted): a schedule saying "announced" is only true for the peer id that
+ * announced.
+ */
+class AdvertiserAnnouncer {
+  constructor(casweb, onChange) {
+    this.casweb = casweb;
+    this.onChange = onChange;
+    this.roots = new Set();
+    this.local = null;
+    this.useCache = null;
+    this.advertiser = null;
+    this.error = null;
+    /** attach() calls run one after another. */
+    this.attaching = Promise.resolve();
+  }
+
+  /** The cache to start with: `local` until an advertiser runs (then useCache swaps it). */
+  cache(local, useCache) {
+    this.local = local;
+    this.useCache = useCache;
+    return local;
+  }
+
+  add(root) {
+    this.roots.add(root);
+    this.queue(root);
+    this.onChange();
+  }
+
+  queue(root) {
+    try {
+      this.advertiser?.advertise(root);
+    } catch (error) {
+      this.error = error;
+    }
+  }
+
+  attach(node) {
+    this.attaching = this.attaching.then(() => this.replace(node));
+    return this.attaching;
+  }
+
+  async replace(node) {
+    const old = this.advertiser;
+    this.advertiser = null;
+    this.error = null;
+    if (old) this.useCache?.(this.local);
+    if (old?.running) await old.stop().catch(() => {});
+    old?.free();
+    if (node && this.local) {
+      const databaseName = `casweb-demo-advertiser-${node.peerId}`;
+      const previous = localStorage.getItem(ADVERTISER_DB_KEY);
+      if (previous && previous !== databaseName) indexedDB.deleteDatabase(previous);
+      localStorage.setItem(ADVERTISER_DB_KEY, databaseName);
+      try {
+        const advertiser = new this.casweb.Advertiser(node, { databaseName });
+        await advertiser.start();
+        this.advertiser = advertiser;
+        this.useCache?.(new this.casweb.AdvertisingStorage(this.local, advertiser));
+        for (const root of this.roots) this.queue(root);
+      } catch (error) {
+        this.error = error;
+      }
+    }
+    this.onChange();
+  }
+
+  /** { announced, total, text } for the "Announced" row. */
+  summary() {
+    const total = this.roots.size;
+    const announced = [...this.roots].filter((root) => this.advertiser?.isAdvertised(root)).length;
+    if (!this.advertiser) {
+      return { announced, total, text: this.error ?
+        `advertiser failed to start (${this.error.code ?? this.error.message})` : "waiting for a connection" };
+    }
+    const m = this.advertiser.metrics();
+    const parts = [`${announced} of ${total} file root${total === 1 ? "" : "s"}`,
+      `${m.advertised} of ${m.tracked} blocks announced`, `${m.queued + m.due} queued`, `${m.inFlight} in flight`,
+      `${(m.announcedPerSecond ?? 0).toFixed(1)}/s`];
+    if (m.failing > 0 || m.failuresTotal > 0) parts.push(`${m.failing} failing (${m.failuresTotal} failures)`);
+    if (m.paused) parts.push("paused: no peer connected");
+    return { announced, total, text: parts.join(", ") };
   }
 }
 
@@ -199,13 +300,14 @@ class P2pPanel {
       this.serverPeer = id;
       this.refreshPeers();
     });
-    // The package has no JS Advertiser yet: the panel announces file roots itself. Once
-    // casweb.Advertiser and casweb.AdvertisingStorage exist, wrapCache returns
-    // new AdvertisingStorage(local, advertiser) and the "Announced" row shows its metrics().
-    this.announcer = new RootAnnouncer(() => this.renderAnnounced());
+    const { Advertiser, AdvertisingStorage } = this.casweb;
+    const render = () => this.renderAnnounced();
+    this.announcer = typeof Advertiser === "function" && typeof AdvertisingStorage === "function" ?
+      new AdvertiserAnnouncer(this.casweb, render) : new RootAnnouncer(render);
+    setInterval(render, METRICS_INTERVAL_MS);
     this.connect();
     return {
-      wrapCache: (local) => local,
+      wrapCache: (local, useCache) => this.announcer.cache(local, useCache),
       onFileStored: (root) => this.announcer.add(root),
     };
   }
@@ -223,13 +325,15 @@ class P2pPanel {
     const old = this.node;
     this.node = null;
     this.listeners?.abort();
-    this.announcer?.attach(null);
+    const detached = this.announcer?.attach(null);
     this.peerId.textContent = "-";
     this.transport.textContent = "-";
     this.addresses.replaceChildren();
     this.peers.replaceChildren();
     this.setStatus("connecting", `peer discovery: connecting over ${TRANSPORTS[transport]}...`);
+    await detached;
     if (old) await old.close().catch(() => {});
+    if (generation !== this.generation) return;
     let node;
     try {
       node = await this.casweb.P2pNode.connect({ serverUrl: this.server, transports: [transport] });
@@ -305,21 +409,10 @@ class P2pPanel {
   }
 
   renderAnnounced() {
-    const counts = this.announcer.counts();
-    const total = this.announcer.roots.size;
-    this.announced.dataset.announced = String(counts.announced);
+    const { announced, total, text } = this.announcer.summary();
+    this.announced.dataset.announced = String(announced);
     this.announced.dataset.total = String(total);
-    if (total === 0) {
-      this.announced.textContent = "no files stored yet";
-      return;
-    }
-    const parts = [`${counts.announced} of ${total} file root${total === 1 ? "" : "s"} announced`];
-    if (counts.waiting + counts.announcing > 0) parts.push(`${counts.waiting + counts.announcing} waiting`);
-    if (counts.failed > 0) {
-      const error = this.announcer.lastError();
-      parts.push(`${counts.failed} failed (${error?.code ?? "error"}), retried on reconnect`);
-    }
-    this.announced.textContent = parts.join(", ");
+    this.announced.textContent = total === 0 && !this.node ? "no files stored yet" : text;
   }
 
   async findProviders(rawKey) {

@@ -41,12 +41,18 @@ export async function devCredentials(server) {
 
 /**
  * Opens the stack. `hooks` are BufferedHttpStorage hooks (onKeySync, onSyncEnd);
- * `wrapCache(local)` returns the cache to use in front of the server (identity without P2P).
+ * `wrapCache(local, useCache)` returns the cache to use in front of the server (identity without
+ * P2P) and may later call `useCache(cache)` to put another one there (`stack.storage` is then a
+ * new CachedStorage; operations already started finish on the old one).
  */
 export async function openStorage({ server, realm, token, hooks, wrapCache }) {
   const http = new HttpStorage({ baseUrl: server, realm, token, timeoutMs: 15000 });
   const remote = await BufferedHttpStorage.open(http, { ...hooks, pendingStore: PENDING_STORE });
   const local = await IndexedDbStorage.open(DATABASE);
-  const cache = await wrapCache(local);
-  return { http, remote, local, storage: new CachedStorage(cache, remote) };
+  const stack = { http, remote, local, storage: null };
+  const useCache = (cache) => {
+    stack.storage = new CachedStorage(cache, remote);
+  };
+  useCache(await wrapCache(local, useCache));
+  return stack;
 }
