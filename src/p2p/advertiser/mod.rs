@@ -9,6 +9,7 @@
 //! - `idb_store` (wasm32): the schedule in IndexedDB.
 
 pub mod engine;
+mod row_index;
 pub mod schedule;
 
 #[cfg(target_arch = "wasm32")]

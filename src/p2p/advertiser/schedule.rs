@@ -2,7 +2,7 @@
 //! driven by explicit time (milliseconds since the Unix epoch), so it is tested natively.
 //!
 //! Per tracked key it keeps a compact row (key, last announcement in whole seconds, state,
-//! failure count) in parallel vectors, found through a `Key -> row` map. Work comes from three
+//! failure count) in parallel vectors, found through a [`RowIndex`] (4-byte slots). Work comes from three
 //! places, in priority order:
 //!
 //! 1. `fresh`: keys never announced (newly stored blocks), first in, first out;
@@ -17,6 +17,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
+use super::row_index::RowIndex;
 use crate::error::Error;
 use crate::key::Key;
 use crate::sync::backoff::Backoff;
@@ -97,6 +98,9 @@ enum State {
     Failed,
 }
 
+/// Capacity the fresh queue keeps once drained.
+const FRESH_CAPACITY_KEPT: usize = 1024;
+
 /// Seconds of history behind `announced_per_second`.
 const RATE_WINDOW_SECS: usize = 10;
 
@@ -104,7 +108,7 @@ const RATE_WINDOW_SECS: usize = 10;
 #[derive(Debug)]
 pub struct Scheduler {
     config: ScheduleConfig,
-    rows: HashMap<Key, u32>,
+    rows: RowIndex,
     keys: Vec<Key>,
     /// Whole seconds since the epoch of the last success; 0 = never announced.
     announced_secs: Vec<u32>,
@@ -133,7 +137,7 @@ impl Scheduler {
                 max_concurrent: config.max_concurrent.max(1),
                 ..config
             },
-            rows: HashMap::new(),
+            rows: RowIndex::default(),
             keys: Vec::new(),
             announced_secs: Vec::new(),
             states: Vec::new(),
@@ -161,7 +165,7 @@ impl Scheduler {
     /// (at once if that has passed). Keys already known are left as they are.
     pub fn load(&mut self, records: impl IntoIterator<Item = (Key, u32)>) {
         for (key, secs) in records {
-            if self.rows.contains_key(&key) {
+            if self.row(key).is_some() {
                 continue;
             }
             if secs == 0 {
@@ -182,7 +186,7 @@ impl Scheduler {
     /// Queues a newly stored key; false if the key is already tracked (queued, in flight,
     /// announced or waiting for a retry).
     pub fn enqueue(&mut self, key: Key) -> bool {
-        if self.rows.contains_key(&key) {
+        if self.row(key).is_some() {
             return false;
         }
         let row = self.insert(key, State::Queued, 0);
@@ -191,10 +195,14 @@ impl Scheduler {
         true
     }
 
+    fn row(&self, key: Key) -> Option<u32> {
+        self.rows.get(&key, &self.keys)
+    }
+
     fn insert(&mut self, key: Key, state: State, announced_secs: u32) -> u32 {
         let row = self.keys.len() as u32;
-        self.rows.insert(key, row);
         self.keys.push(key);
+        self.rows.insert(row, &self.keys);
         self.announced_secs.push(announced_secs);
         self.states.push(state);
         self.failures.push(0);
@@ -212,6 +220,10 @@ impl Scheduler {
             return None;
         }
         let row = self.fresh.pop_front().or_else(|| self.pop_due(now_ms))?;
+        if self.fresh.is_empty() && self.fresh.capacity() > FRESH_CAPACITY_KEPT {
+            // A burst of stores is over: give its queue's memory back.
+            self.fresh.shrink_to(FRESH_CAPACITY_KEPT);
+        }
         self.states[row as usize] = State::InFlight;
         self.in_flight += 1;
         Some(self.keys[row as usize])
@@ -310,7 +322,7 @@ impl Scheduler {
     }
 
     fn in_flight_row(&mut self, key: Key) -> Option<u32> {
-        let row = *self.rows.get(&key)?;
+        let row = self.row(key)?;
         if self.states[row as usize] != State::InFlight {
             return None;
         }
@@ -348,14 +360,13 @@ impl Scheduler {
 
     /// True once `key` has been announced successfully (its record may be due for refresh).
     pub fn is_advertised(&self, key: Key) -> bool {
-        self.rows
-            .get(&key)
-            .is_some_and(|&row| self.announced_secs[row as usize] != 0)
+        self.row(key)
+            .is_some_and(|row| self.announced_secs[row as usize] != 0)
     }
 
     /// Where `key` stands; `None` if it is not tracked.
     pub fn status(&self, key: Key) -> Option<KeyStatus> {
-        let row = *self.rows.get(&key)?;
+        let row = self.row(key)?;
         let i = row as usize;
         let announced_ms = u64::from(self.announced_secs[i]) * 1000;
         Some(match self.states[i] {
