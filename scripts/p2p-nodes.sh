@@ -9,7 +9,9 @@ start_p2p_node() {
   "$server" p2p "$@" >>"$work/$name.log" 2>&1 &
   echo $! >"$work/$name.pid"
   for _ in $(seq 1 300); do
-    if [ "$(grep -c '^p2p addr: ' "$work/$name.log")" -ge 3 ]; then
+    local count
+    count="$(grep -c '^p2p addr: ' "$work/$name.log" 2>/dev/null || true)"
+    if [ "${count:-0}" -ge 3 ]; then
       grep '^p2p addr: ' "$work/$name.log" | cut -d' ' -f3
       return 0
     fi
