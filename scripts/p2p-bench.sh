@@ -33,7 +33,7 @@ sleep 2 # let the routing tables fill (each node bootstraps from node-0)
 CASWEB_BENCH_BOOTSTRAP="$(grep -v -F "$first_tcp" <<<"$first" | paste -sd, -)"
 export CASWEB_BENCH_BOOTSTRAP
 output="$(WASM_BINDGEN_TEST_TIMEOUT=600 wasm-pack test --release --headless --chrome \
-  --chromedriver "${CHROMEDRIVER:-/usr/bin/chromedriver}" -- --test p2p_bench 2>&1)" || {
+  --chromedriver "${CHROMEDRIVER:-/usr/bin/chromedriver}" -- --test p2p_bench -- --nocapture 2>&1)" || {
   echo "$output" | tail -n 40
   exit 1
 }
