@@ -1,51 +1,78 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): getProviders p50/p95 per transport on a local 20-node DHT of
-# `casweb-server p2p` nodes on 127.0.0.1, measured in headless Chromium (tests/p2p_bench.rs, release
-# build). Prints a table and writes target/p2p-bench.json. Stops every node on exit.
+# P2P benchmarks (not tests), each against its own local DHT of `casweb-server p2p` nodes on
+# 127.0.0.1, measured in headless Chromium (release build):
+#   lookups     getProviders p50/p95 per transport on 20 nodes (tests/p2p_bench.rs)
+#   advertiser  Advertiser announcements per second at maxConcurrent 1, 10, 50 on 5 nodes
+#               (tests/advertiser_bench.rs)
+# Usage: scripts/p2p-bench.sh [lookups|advertiser]...  (default: both). Prints a table per
+# benchmark and writes target/<name>-bench.json. Stops every node on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
-nodes="${P2P_BENCH_NODES:-20}"
+benches=("$@")
+[ "${#benches[@]}" -gt 0 ] || benches=(lookups advertiser)
 
 cargo build -q --release -p casweb-server
 server="$PWD/target/release/casweb-server"
 work="$(mktemp -d "${TMPDIR:-/tmp}/casweb-p2p-bench.XXXXXX")"
-cleanup() {
+stop_nodes() {
   for pidfile in "$work"/*.pid; do
     [ -f "$pidfile" ] && kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
   done
+}
+cleanup() {
+  stop_nodes
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
 # shellcheck source=scripts/p2p-nodes.sh
 source scripts/p2p-nodes.sh
-first="$(start_p2p_node node-0)"
-first_tcp="$(tcp_addr <<<"$first")"
-for i in $(seq 1 $((nodes - 1))); do
-  start_p2p_node "node-$i" --bootstrap "$first_tcp" >/dev/null
-done
-disown -a
-sleep 2 # let the routing tables fill (each node bootstraps from node-0)
 
-CASWEB_BENCH_BOOTSTRAP="$(grep -v -F "$first_tcp" <<<"$first" | paste -sd, -)"
-export CASWEB_BENCH_BOOTSTRAP
-output="$(WASM_BINDGEN_TEST_TIMEOUT=600 wasm-pack test --release --headless --chrome \
-  --chromedriver "${CHROMEDRIVER:-/usr/bin/chromedriver}" -- --test p2p_bench -- --nocapture 2>&1)" || {
-  echo "$output" | tail -n 40
-  exit 1
-}
-json="$(grep -o 'P2P_BENCH \[.*\]' <<<"$output" | head -n 1 | cut -d' ' -f2-)"
-mkdir -p target
-echo "$json" >target/p2p-bench.json
-python3 - "$nodes" <<'PY'
-import json, sys, statistics
-rows = json.load(open("target/p2p-bench.json"))
-print(f"getProviders on a local {sys.argv[1]}-node DHT (limit 1, after 5 warm-up lookups)")
-print("| transport | p50 ms | p95 ms | max ms | startProvide ms |")
-print("|---|---|---|---|---|")
-for r in rows:
-    print(f"| {r['name']} | {r['p50_ms']} | {r['p95_ms']} | {r['max_ms']} | {r['announce_ms']} |")
+# Runs one benchmark: name, node count, test target, marker of its printed JSON line.
+run_bench() {
+  local name="$1" nodes="$2" test="$3" marker="$4"
+  local first first_tcp output
+  first="$(start_p2p_node "$name-0")"
+  first_tcp="$(tcp_addr <<<"$first")"
+  for i in $(seq 1 $((nodes - 1))); do
+    start_p2p_node "$name-$i" --bootstrap "$first_tcp" >/dev/null
+  done
+  disown -a
+  sleep 2 # let the routing tables fill (each node bootstraps from the first)
+  CASWEB_BENCH_BOOTSTRAP="$(grep -v -F "$first_tcp" <<<"$first" | paste -sd, -)"
+  export CASWEB_BENCH_BOOTSTRAP
+  output="$(WASM_BINDGEN_TEST_TIMEOUT=600 wasm-pack test --release --headless --chrome \
+    --chromedriver "${CHROMEDRIVER:-/usr/bin/chromedriver}" -- --test "$test" -- --nocapture 2>&1)" || {
+    echo "$output" | tail -n 40
+    return 1
+  }
+  stop_nodes
+  mkdir -p target
+  grep -o "$marker \[.*\]" <<<"$output" | head -n 1 | cut -d' ' -f2- >"target/$name-bench.json"
+  python3 - "$name" "$nodes" <<'PY'
+import json, sys
+name, nodes = sys.argv[1], sys.argv[2]
+rows = json.load(open(f"target/{name}-bench.json"))
+if name == "lookups":
+    print(f"getProviders on a local {nodes}-node DHT (limit 1, after 5 warm-up lookups)")
+    print("| transport | p50 ms | p95 ms | max ms | startProvide ms |\n|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['name']} | {r['p50_ms']} | {r['p95_ms']} | {r['max_ms']} | {r['announce_ms']} |")
+else:
+    print(f"Advertiser announcements on a local {nodes}-node DHT (WebSocket, fresh keys)")
+    print("| maxConcurrent | keys | seconds | announcements/s | failures |\n|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['limit']} | {r['keys']} | {r['seconds']} | {r['per_second']} | {r['failures']} |")
 PY
+}
+
+for bench in "${benches[@]}"; do
+  case "$bench" in
+    lookups) run_bench lookups "${P2P_BENCH_NODES:-20}" p2p_bench P2P_BENCH ;;
+    advertiser) run_bench advertiser "${ADV_BENCH_NODES:-5}" advertiser_bench ADV_BENCH ;;
+    *) echo "p2p-bench: unknown benchmark $bench (lookups, advertiser)" >&2; exit 2 ;;
+  esac
+done

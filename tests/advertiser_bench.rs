@@ -1,4 +1,4 @@
-//! Benchmark, not a test (run by scripts/advertiser-bench.sh against a local DHT): announcements
+//! Benchmark, not a test (run by scripts/p2p-bench.sh advertiser against a local DHT): announcements
 //! per second of the Advertiser with `maxConcurrent` 1, 10 and 50, over WebSocket. Prints one
 //! `ADV_BENCH [json]` line; asserts nothing about speed.
 #![cfg(all(target_arch = "wasm32", feature = "p2p"))]
@@ -17,7 +17,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 fn bootstrap() -> Vec<String> {
     let Some(list) = option_env!("CASWEB_BENCH_BOOTSTRAP") else {
-        panic!("CASWEB_BENCH_BOOTSTRAP is not set: run scripts/advertiser-bench.sh");
+        panic!("CASWEB_BENCH_BOOTSTRAP is not set: run scripts/p2p-bench.sh advertiser");
     };
     list.split(',').map(str::to_string).collect()
 }

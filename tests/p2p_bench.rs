@@ -17,7 +17,7 @@ const SAMPLES: usize = 40;
 
 fn bootstrap() -> Vec<String> {
     let Some(list) = option_env!("CASWEB_BENCH_BOOTSTRAP") else {
-        panic!("CASWEB_BENCH_BOOTSTRAP is not set: run scripts/p2p-bench.sh");
+        panic!("CASWEB_BENCH_BOOTSTRAP is not set: run scripts/p2p-bench.sh lookups");
     };
     list.split(',').map(str::to_string).collect()
 }
