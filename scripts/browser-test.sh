@@ -50,30 +50,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Distinct free ports: five TCP, one UDP (all sockets held open while choosing, so none repeats).
-read -r main_port faulty_port control_port p2p_tcp_port p2p_ws_port p2p_webrtc_port < <(python3 - <<'EOF'
-import socket
-socks = [socket.socket() for _ in range(5)] + [socket.socket(socket.AF_INET, socket.SOCK_DGRAM)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-)
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
 
-# Waits until URL answers 200, failing early if process PID is gone.
-wait_for() {
-  local url="$1" pid="$2" name="$3"
-  for _ in $(seq 1 300); do
-    if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; then return 0; fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "browser-test: $name exited before answering $url" >&2
-      return 1
-    fi
-    sleep 0.1
-  done
-  echo "browser-test: $name did not answer $url within 30 s" >&2
-  return 1
-}
+# Distinct free ports: five TCP, one UDP.
+read -r main_port faulty_port control_port p2p_tcp_port p2p_ws_port p2p_webrtc_port < <(free_ports 5 1)
 
 token() { "$server" token create --realm "$1" --data-dir "$2"; }
 
@@ -105,9 +86,6 @@ disown -a
 wait_for "$main_url/api/info" "$(cat "$work/main.pid")" "the main server"
 wait_for "$faulty_url/api/info" "$(cat "$work/faulty.pid")" "the faulty server"
 wait_for "$control_url/health" "$(cat "$work/control.pid")" "the control service"
-
-# shellcheck source=scripts/p2p-nodes.sh
-source scripts/p2p-nodes.sh
 
 main_peer="$(curl -fsS "$main_url/api/p2p" | python3 -c 'import json,sys; print(json.load(sys.stdin)["peerId"])')"
 main_tcp="/ip4/127.0.0.1/tcp/$p2p_tcp_port/p2p/$main_peer"

@@ -81,30 +81,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Three distinct free ports; the third stays closed (a stopped server for the error test).
-read -r server_port vite_port dead_port < <(python3 - <<'EOF'
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-)
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
 
-# Waits until URL answers 200, failing early if process PID is gone.
-wait_for() {
-  local url="$1" pid="$2" name="$3"
-  for _ in $(seq 1 300); do
-    if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; then return 0; fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "e2e: $name exited before answering $url" >&2
-      return 1
-    fi
-    sleep 0.1
-  done
-  echo "e2e: $name did not answer $url within 30 s" >&2
-  return 1
-}
+# Three distinct free ports; the third stays closed (a stopped server for the error test).
+read -r server_port vite_port dead_port < <(free_ports 3)
 
 "$server_bin" serve --dev --listen "127.0.0.1:$server_port" --data-dir "$work/data" --www www \
   >>"$work/server.log" 2>&1 &

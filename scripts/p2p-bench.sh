@@ -28,8 +28,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-# shellcheck source=scripts/p2p-nodes.sh
-source scripts/p2p-nodes.sh
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
 
 # Runs one benchmark: name, node count, test target, marker of its printed JSON line.
 run_bench() {
