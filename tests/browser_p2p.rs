@@ -19,7 +19,7 @@ use wasm_bindgen_test::*;
 
 use casweb::http::{HttpConfig, HttpStorage};
 use casweb::js::JsP2pNode;
-use casweb::p2p::{ConnectOptions, LookupOptions, NodeEvent, P2pNode, TransportKind};
+use casweb::p2p::{ConnectOptions, LookupOptions, NodeEvent, P2pNode, Provider, TransportKind};
 use casweb::{node, Key, StorageProvider};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -86,6 +86,28 @@ fn lookup(limit: usize) -> LookupOptions {
         limit,
         timeout_ms: 15_000,
     }
+}
+
+/// Looks `key` up from `seeker` until `provider` is among the answers (at most 5 s).
+/// Kademlia's ADD_PROVIDER has no acknowledgement: startProvide resolves once the records are
+/// sent, so a lookup made at once may reach a DHT node before that node has stored them.
+async fn find_provider_eventually(
+    seeker: &P2pNode,
+    key: &Key,
+    provider: &P2pNode,
+) -> Vec<Provider> {
+    let mut providers = Vec::new();
+    for _ in 0..50 {
+        providers = seeker.get_providers(key, lookup(1)).await.expect("lookup");
+        if providers.iter().any(|p| p.peer_id == provider.peer_id()) {
+            return providers;
+        }
+        gloo_timers::future::TimeoutFuture::new(100).await;
+    }
+    panic!(
+        "{} not found as provider within 5 s: {providers:?}",
+        provider.peer_id()
+    );
 }
 
 // (a) A native node provides K; the browser finds it with addresses.
@@ -196,7 +218,7 @@ async fn two_page_nodes_find_and_dial_each_other(transport: TransportKind) {
     assert_ne!(a.peer_id(), b.peer_id());
     let key = unique_leaf("page-to-page").0;
     a.start_provide(&key).await.expect("provide");
-    let providers = b.get_providers(&key, lookup(1)).await.expect("lookup");
+    let providers = find_provider_eventually(&b, &key, &a).await;
     assert_eq!(providers.len(), 1, "{providers:?}");
     assert_eq!(providers[0].peer_id, a.peer_id());
     let relayed = providers[0]
@@ -243,8 +265,8 @@ async fn records_expire_after_stop_provide(transport: TransportKind) {
     let b = connect_with(options(bootstrap, transport)).await;
     let key = unique_leaf("expiry").0;
     a.start_provide(&key).await.expect("provide");
-    let found = b.get_providers(&key, lookup(1)).await.expect("lookup");
-    assert_eq!(found.len(), 1);
+    let found = find_provider_eventually(&b, &key, &a).await;
+    assert_eq!(found.len(), 1, "{found:?}");
     a.stop_provide(&key).await.expect("stop");
     // A's own store no longer lists it either.
     gloo_timers::future::TimeoutFuture::new(4_000).await;
