@@ -6,7 +6,9 @@
 # failure. Exits non-zero only if something breaks, never because a target is missed.
 #
 # Environment: BENCH_ROUNDS (override each measure's rounds), BENCH_ONLY (e.g. "topo,bundle"),
-# WASM_OPT_FLAGS (default "-Oz"), CARGO_TARGET_DIR (honoured for every build).
+# WASM_OPT_FLAGS (default "-Oz"), CARGO_TARGET_DIR (honoured for every build), BENCH_RESULTS and
+# BENCH_MARKDOWN (where to write, default bench/results.json and BENCHMARKS.md: a trial run can
+# write elsewhere and leave the committed report alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -97,6 +99,6 @@ node bench/run.mjs \
   --wasm-opt-flags="$wasm_opt_flags" \
   ${BENCH_ROUNDS:+--rounds "$BENCH_ROUNDS"} \
   ${BENCH_ONLY:+--only "$BENCH_ONLY"} \
-  --results bench/results.json \
-  --markdown BENCHMARKS.md
-say "wrote bench/results.json and BENCHMARKS.md"
+  --results "${BENCH_RESULTS:-bench/results.json}" \
+  --markdown "${BENCH_MARKDOWN:-BENCHMARKS.md}"
+say "wrote ${BENCH_RESULTS:-bench/results.json} and ${BENCH_MARKDOWN:-BENCHMARKS.md}"
