@@ -8,7 +8,8 @@
 # Environment: BENCH_ROUNDS (override each measure's rounds), BENCH_ONLY (e.g. "topo,bundle"),
 # WASM_OPT_FLAGS (default "-Oz"), CARGO_TARGET_DIR (honoured for every build), BENCH_RESULTS and
 # BENCH_MARKDOWN (where to write, default bench/results.json and BENCHMARKS.md: a trial run can
-# write elsewhere and leave the committed report alone).
+# write elsewhere and leave the committed report alone), BENCH_BUILD (the directory under bench/
+# for the wasm builds, default "build"; two trial runs at once need different ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -36,7 +37,12 @@ say "building the release server"
 cargo build -q --release -p casweb-server
 server="$target_dir/release/casweb-server"
 
-build="$root/bench/build"
+build_name="${BENCH_BUILD:-build}"
+case "$build_name" in
+  build*) ;;
+  *) echo "[bench] BENCH_BUILD must start with \"build\" (bench/.gitignore ignores build*/)" >&2; exit 2 ;;
+esac
+build="$root/bench/$build_name"
 mkdir -p "$build"
 build_wasm() { # id, extra cargo args...
   local id="$1"
@@ -93,7 +99,7 @@ done
 say "server at $base_url"
 
 node bench/run.mjs \
-  --page "$base_url/page/index.html" \
+  --page "$base_url/page/index.html?pkg=../$build_name/page/casweb.js" \
   --server "{\"baseUrl\":\"$base_url\",\"realm\":\"bench\",\"token\":\"$token\"}" \
   --builds "$build/builds.json" \
   --wasm-opt-flags="$wasm_opt_flags" \
