@@ -119,12 +119,13 @@ async fn four_mib_values_round_trip() {
 }
 
 #[wasm_bindgen_test]
-async fn existing_keys_are_skipped_and_sequential_puts_get_their_own_transaction() {
+async fn existing_large_values_are_skipped_and_sequential_puts_get_their_own_transaction() {
     let name = fresh_name("skip");
     let storage = IndexedDbStorage::open(&name).await.unwrap();
-    let nodes: Vec<_> = (0..50).map(|i| node(i, 256)).collect();
+    let large = casweb::storage::CHECK_BEFORE_WRITE_BYTES as usize;
+    let nodes: Vec<_> = (0..20).map(|i| node(i, large)).collect();
     join_all(nodes.iter().map(|(k, b)| storage.put(*k, b.clone()))).await;
-    // The same 50 again plus duplicates within the batch: one transaction, nothing written.
+    // The same 20 again plus duplicates within the batch: one transaction, nothing written.
     join_all(
         nodes
             .iter()
@@ -137,13 +138,36 @@ async fn existing_keys_are_skipped_and_sequential_puts_get_their_own_transaction
     .unwrap();
     let stats = storage.stats();
     assert_eq!(stats.write_transactions, 2);
-    assert_eq!(stats.records_written, 50);
-    assert_eq!(stats.puts_skipped, 50);
+    assert_eq!(stats.records_written, 20);
+    assert_eq!(stats.puts_skipped, 20);
 
     for (key, bytes) in nodes.iter().take(3) {
         storage.put(*key, bytes.clone()).await.unwrap();
     }
     assert_eq!(storage.stats().write_transactions, 5);
+    assert_eq!(storage.stats().puts_skipped, 23);
+    storage.close();
+    IndexedDbStorage::delete_database(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn small_values_are_rewritten_without_a_lookup() {
+    let name = fresh_name("small");
+    let storage = IndexedDbStorage::open(&name).await.unwrap();
+    let small = casweb::storage::CHECK_BEFORE_WRITE_BYTES as usize - 1;
+    let nodes: Vec<_> = (0..30).map(|i| node(i, small)).collect();
+    for _ in 0..2 {
+        join_all(nodes.iter().map(|(k, b)| storage.put(*k, b.clone())))
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+    }
+    let stats = storage.stats();
+    assert_eq!((stats.records_written, stats.puts_skipped), (60, 0));
+    for (key, bytes) in &nodes {
+        assert_eq!(storage.get(*key).await.unwrap().as_ref(), Some(bytes));
+    }
     storage.close();
     IndexedDbStorage::delete_database(&name).await.unwrap();
 }
@@ -246,14 +270,9 @@ async fn js_object_provider_works_as_remote_and_as_cache() {
     assert!(missing.is_null());
 }
 
-#[wasm_bindgen_test]
-async fn bad_js_inputs_reject_with_typed_errors() {
-    let memory = JsValue::from(JsMemoryStorage::new());
-    let (key, bytes) = node(5, 50);
-    let key_js: JsValue = key.to_string().into();
-    let bytes_js: JsValue = Uint8Array::from(&bytes[..]).into();
-    let put = |args: Vec<JsValue>| Promise::from(call(&memory, "put", args.into_boxed_slice()));
-
+/// Bad arguments to a storage's JS `get`/`put` reject with typed errors.
+async fn assert_bad_arguments_rejected(storage: &JsValue, key_js: &JsValue, bytes_js: &JsValue) {
+    let put = |args: Vec<JsValue>| Promise::from(call(storage, "put", args.into_boxed_slice()));
     assert_eq!(
         rejection_code(put(vec![42.into(), bytes_js.clone()])).await,
         "invalid_argument"
@@ -278,8 +297,24 @@ async fn bad_js_inputs_reject_with_typed_errors() {
         rejection_code(put(vec![key_js.clone()])).await,
         "invalid_argument"
     );
-    let get = Promise::from(call(&memory, "get", Box::new([JsValue::UNDEFINED])));
+    let get = Promise::from(call(storage, "get", Box::new([JsValue::UNDEFINED])));
     assert_eq!(rejection_code(get).await, "invalid_argument");
+    let get = Promise::from(call(storage, "get", Box::new(["nope".into()])));
+    assert_eq!(rejection_code(get).await, "invalid_key");
+}
+
+#[wasm_bindgen_test]
+async fn bad_js_inputs_reject_with_typed_errors() {
+    let memory = JsValue::from(JsMemoryStorage::new());
+    let (key, bytes) = node(5, 50);
+    let key_js: JsValue = key.to_string().into();
+    let bytes_js: JsValue = Uint8Array::from(&bytes[..]).into();
+    assert_bad_arguments_rejected(&memory, &key_js, &bytes_js).await;
+    let name = fresh_name("bad-js");
+    let indexeddb = JsValue::from(JsIndexedDbStorage::open(name.clone().into()).await.unwrap());
+    assert_bad_arguments_rejected(&indexeddb, &key_js, &bytes_js).await;
+    call(&indexeddb, "close", Box::new([]));
+    IndexedDbStorage::delete_database(&name).await.unwrap();
 
     let error = JsIndexedDbStorage::open(42.into())
         .await
@@ -310,6 +345,29 @@ async fn bad_js_inputs_reject_with_typed_errors() {
         rejection_code(failing_cache.put(key_js.clone(), bytes_js.clone())).await,
         "provider_error"
     );
+}
+
+#[wasm_bindgen_test]
+async fn js_indexeddb_put_keeps_the_bytes_given_even_if_the_caller_reuses_its_array() {
+    let name = fresh_name("js-put");
+    let storage = JsIndexedDbStorage::open(name.clone().into()).await.unwrap();
+    let (key, bytes) = node(9, 4096);
+    let key_js: JsValue = key.to_string().into();
+    let array = Uint8Array::from(&bytes[..]);
+    let put = storage.put(key_js.clone(), array.clone().into());
+    array.fill(0, 0, array.length()); // before the batch is written
+    JsFuture::from(put).await.unwrap();
+    let read = JsFuture::from(storage.get(key_js)).await.unwrap();
+    assert_eq!(
+        read.dyn_into::<Uint8Array>().unwrap().to_vec(),
+        bytes.to_vec()
+    );
+    let missing = JsFuture::from(storage.get(node(10, 8).0.to_string().into()))
+        .await
+        .unwrap();
+    assert!(missing.is_null());
+    storage.close();
+    IndexedDbStorage::delete_database(&name).await.unwrap();
 }
 
 #[wasm_bindgen_test]

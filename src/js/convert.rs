@@ -42,15 +42,19 @@ pub fn key_from_js(value: &JsValue) -> Result<Key> {
     Ok(Key::parse(&string_from_js(value, "key")?)?)
 }
 
-/// Node bytes given as a `Uint8Array` (copied into wasm memory).
-pub fn bytes_from_js(value: &JsValue, what: &str) -> Result<Bytes> {
-    let array = value.dyn_ref::<Uint8Array>().ok_or_else(|| {
+/// A `Uint8Array` argument (not copied); `what` names it in the error.
+pub fn array_from_js(value: &JsValue, what: &str) -> Result<Uint8Array> {
+    value.dyn_ref::<Uint8Array>().cloned().ok_or_else(|| {
         Error::InvalidArgument(format!(
             "{what} must be a Uint8Array, got {}",
             type_name(value)
         ))
-    })?;
-    Ok(Bytes::from(array.to_vec()))
+    })
+}
+
+/// Node bytes given as a `Uint8Array` (copied into wasm memory).
+pub fn bytes_from_js(value: &JsValue, what: &str) -> Result<Bytes> {
+    Ok(Bytes::from(array_from_js(value, what)?.to_vec()))
 }
 
 /// Bytes handed back to JS as a fresh `Uint8Array`.

@@ -7,7 +7,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::convert::{bytes_from_js, bytes_to_js, key_from_js, string_from_js};
+use super::convert::{array_from_js, bytes_from_js, bytes_to_js, key_from_js, string_from_js};
 use super::error::{js, to_js_error, JsResult};
 use super::provider::{provider_from_js, AnyProvider, Registered};
 use crate::storage::{CachedStorage, IndexedDbStorage, MemoryStorage, StorageProvider};
@@ -79,7 +79,17 @@ macro_rules! provider_methods {
             ) -> Promise {
                 put_promise(self.registered.provider(), key, bytes)
             }
+        }
 
+        super::storage::provider_handle!($class, $js_class);
+    };
+}
+
+/// Adds the hidden handle by which casweb classes recognise each other's instances.
+macro_rules! provider_handle {
+    ($class:ident, $js_class:literal) => {
+        #[wasm_bindgen(js_class = $js_class)]
+        impl $class {
             /// Internal: lets other casweb classes recognise this instance.
             #[wasm_bindgen(getter = __caswebHandle)]
             pub fn casweb_handle(&self) -> u32 {
@@ -89,7 +99,7 @@ macro_rules! provider_methods {
     };
 }
 
-pub(super) use provider_methods;
+pub(super) use {provider_handle, provider_methods};
 
 /// Nodes in memory: for tests, small caches, or as a remote stand-in.
 #[wasm_bindgen(js_name = MemoryStorage)]
@@ -162,9 +172,42 @@ impl JsIndexedDbStorage {
     pub fn stats(&self) -> JsResult<JsValue> {
         serde_wasm_bindgen::to_value(&self.storage.stats()).map_err(JsValue::from)
     }
+
+    /// The bytes stored under `key` (a 26-character key string), or `null`: IndexedDB's own
+    /// `Uint8Array`, handed over without a copy through wasm memory.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array | null>")]
+    pub fn get(&self, #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue) -> Promise {
+        let storage = self.storage.clone();
+        future_to_promise(async move {
+            let key = key_from_js(&key).map_err(to_js_error)?;
+            Ok(js(storage.get_array(key).await)?.map_or(JsValue::NULL, JsValue::from))
+        })
+    }
+
+    /// Stores `bytes` under `key`; storing an existing key again is cheap. The bytes are copied
+    /// (in JS, not through wasm memory) before this returns, so the caller may reuse them.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn put(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+    ) -> Promise {
+        let storage = self.storage.clone();
+        // Checked and copied now: the promise's body runs later, when the caller may already
+        // have reused its array.
+        let checked = key_from_js(&key).and_then(|key| {
+            let bytes = array_from_js(&bytes, "bytes")?;
+            Ok((key, bytes.slice(0, bytes.length())))
+        });
+        future_to_promise(async move {
+            let (key, bytes) = checked.map_err(to_js_error)?;
+            js(storage.put_array(key, bytes).await)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
 }
 
-provider_methods!(JsIndexedDbStorage, "IndexedDbStorage");
+provider_handle!(JsIndexedDbStorage, "IndexedDbStorage");
 
 /// A cache in front of a remote: get = cache, else remote (then written back into the cache);
 /// put = cache, then remote.

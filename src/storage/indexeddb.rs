@@ -2,10 +2,12 @@
 //!
 //! `get` and `put` stay one-key calls, but every call issued in the same tick (e.g. from
 //! `Promise.all` or `join_all`) is served by one transaction: puts by one `readwrite`
-//! transaction that first asks which keys already exist and writes only the others (so putting
-//! an existing key costs a key lookup, not a 4 MiB write), gets by one `readonly` transaction.
-//! Inside a transaction nothing but IndexedDB requests is awaited. A put resolves only after its
-//! transaction committed.
+//! transaction (large values are written only if their key is missing, so re-putting a 1 MiB
+//! node costs a key lookup; see [`idb_batch`](super::idb_batch)), gets by one `readonly`
+//! transaction. Inside a transaction nothing but IndexedDB requests is awaited. A put resolves
+//! only after its transaction committed. Values queue as `Uint8Array`s, so JS callers
+//! ([`IndexedDbStorage::put_array`], [`IndexedDbStorage::get_array`]) never copy bytes through
+//! wasm memory.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -13,14 +15,14 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use futures::channel::oneshot;
-use futures::future::join_all;
 use js_sys::Uint8Array;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{IdbDatabase, IdbFactory, IdbObjectStore, IdbTransactionMode};
+use web_sys::{IdbDatabase, IdbFactory, IdbObjectStore, IdbTransaction, IdbTransactionMode};
 
+use super::idb_batch::{read_records, record_array, write_records};
 use super::idb_future::{error_from_js, OpenFuture, RequestFuture, TransactionFuture};
 use super::StorageProvider;
 use crate::error::{Error, Result};
@@ -41,18 +43,19 @@ pub struct IndexedDbStats {
     pub read_transactions: u32,
     /// Records written.
     pub records_written: u32,
-    /// Puts that found their key already stored and wrote nothing.
+    /// Puts of a large value (at least `CHECK_BEFORE_WRITE_BYTES`) that found their key
+    /// already stored and wrote nothing.
     pub puts_skipped: u32,
     /// Gets served.
     pub gets: u32,
 }
 
 type PutReply = oneshot::Sender<Result<()>>;
-type GetReply = oneshot::Sender<Result<Option<Bytes>>>;
+type GetReply = oneshot::Sender<Result<Option<Uint8Array>>>;
 
 #[derive(Default)]
 struct Queue {
-    puts: Vec<(Key, Bytes, PutReply)>,
+    puts: Vec<(Key, Uint8Array, PutReply)>,
     gets: Vec<(Key, GetReply)>,
     puts_scheduled: bool,
     gets_scheduled: bool,
@@ -88,17 +91,6 @@ pub(crate) fn factory() -> Result<IdbFactory> {
     value.dyn_into::<IdbFactory>().map_err(|_| {
         Error::Unavailable("this context has no indexedDB (not a window or worker?)".into())
     })
-}
-
-/// The bytes of a stored record, which must be a `Uint8Array`.
-fn record_bytes(key: Key, value: JsValue) -> Result<Bytes> {
-    let array = value
-        .dyn_into::<Uint8Array>()
-        .map_err(|_| Error::IndexedDb {
-            name: "DataError".into(),
-            message: format!("record {key} is not a Uint8Array"),
-        })?;
-    Ok(Bytes::from(array.to_vec()))
 }
 
 fn upgrade(db: &IdbDatabase) -> std::result::Result<(), JsValue> {
@@ -180,49 +172,16 @@ impl IndexedDbStorage {
         self.inner.stats.set(stats);
     }
 
-    fn nodes_store(&self, mode: IdbTransactionMode) -> Result<(IdbObjectStore, TransactionFuture)> {
+    fn nodes_store(&self, mode: IdbTransactionMode) -> Result<(IdbObjectStore, IdbTransaction)> {
         let db = self.inner.db.borrow();
         let db = db.as_ref().ok_or(Error::Closed)?;
         let transaction = db
             .transaction_with_str_and_mode(NODES_STORE, mode)
             .map_err(|e| error_from_js(&e))?;
-        let done = TransactionFuture::new(transaction.clone());
         let store = transaction
             .object_store(NODES_STORE)
             .map_err(|e| error_from_js(&e))?;
-        Ok((store, done))
-    }
-
-    async fn write_batch(&self, batch: &[(Key, Bytes)]) -> Result<()> {
-        let (store, done) = self.nodes_store(IdbTransactionMode::Readwrite)?;
-        self.update_stats(|s| s.write_transactions += 1);
-        let lookups = batch
-            .iter()
-            .map(|(key, _)| {
-                store
-                    .get_key(&JsValue::from(key.to_string()))
-                    .map(RequestFuture::new)
-                    .map_err(|e| error_from_js(&e))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let existing = join_all(lookups).await;
-        let mut written = 0;
-        for ((key, bytes), found) in batch.iter().zip(existing) {
-            if !found?.is_undefined() {
-                continue;
-            }
-            let value = Uint8Array::from(&bytes[..]);
-            store
-                .put_with_key(&value, &JsValue::from(key.to_string()))
-                .map_err(|e| error_from_js(&e))?;
-            written += 1;
-        }
-        done.await?;
-        self.update_stats(|s| {
-            s.records_written += written;
-            s.puts_skipped += batch.len() as u32 - written;
-        });
-        Ok(())
+        Ok((store, transaction))
     }
 
     /// Deletes `keys` in one transaction (missing keys are ignored); resolves after commit.
@@ -230,7 +189,8 @@ impl IndexedDbStorage {
         if keys.is_empty() {
             return Ok(());
         }
-        let (store, done) = self.nodes_store(IdbTransactionMode::Readwrite)?;
+        let (store, transaction) = self.nodes_store(IdbTransactionMode::Readwrite)?;
+        let done = TransactionFuture::new(transaction);
         self.update_stats(|s| s.write_transactions += 1);
         for key in keys {
             store
@@ -256,38 +216,21 @@ impl IndexedDbStorage {
             .map(|(key, value)| {
                 let text = key.as_string().unwrap_or_default();
                 let key = Key::parse(&text)?;
-                Ok((key, record_bytes(key, value)?))
+                Ok((key, Bytes::from(record_array(key, value)?.to_vec())))
             })
             .collect()
     }
 
-    async fn read_batch(&self, keys: &[Key]) -> Result<Vec<Option<Bytes>>> {
-        let (store, _done) = self.nodes_store(IdbTransactionMode::Readonly)?;
+    /// Writes one batch of distinct keys in one transaction.
+    async fn write_batch(&self, records: &[(Key, Uint8Array)]) -> Result<()> {
+        let (store, transaction) = self.nodes_store(IdbTransactionMode::Readwrite)?;
+        self.update_stats(|s| s.write_transactions += 1);
+        let written = write_records(&store, transaction, records).await?;
         self.update_stats(|s| {
-            s.read_transactions += 1;
-            s.gets += keys.len() as u32;
+            s.records_written += written;
+            s.puts_skipped += records.len() as u32 - written;
         });
-        let requests = keys
-            .iter()
-            .map(|key| {
-                store
-                    .get(&JsValue::from(key.to_string()))
-                    .map(RequestFuture::new)
-                    .map_err(|e| error_from_js(&e))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        join_all(requests)
-            .await
-            .into_iter()
-            .zip(keys)
-            .map(|(value, key)| {
-                let value = value?;
-                if value.is_undefined() {
-                    return Ok(None);
-                }
-                Ok(Some(record_bytes(*key, value)?))
-            })
-            .collect()
+        Ok(())
     }
 
     async fn flush_puts(self) {
@@ -319,7 +262,17 @@ impl IndexedDbStorage {
             std::mem::take(&mut queue.gets)
         };
         let keys: Vec<Key> = batch.iter().map(|(key, _)| *key).collect();
-        match self.read_batch(&keys).await {
+        let values = match self.nodes_store(IdbTransactionMode::Readonly) {
+            Ok((store, _)) => {
+                self.update_stats(|s| {
+                    s.read_transactions += 1;
+                    s.gets += keys.len() as u32;
+                });
+                read_records(&store, &keys).await
+            }
+            Err(error) => Err(error),
+        };
+        match values {
             Ok(values) => {
                 for ((_, reply), value) in batch.into_iter().zip(values) {
                     let _ = reply.send(Ok(value));
@@ -334,8 +287,10 @@ impl IndexedDbStorage {
     }
 }
 
-impl StorageProvider for IndexedDbStorage {
-    async fn get(&self, key: Key) -> Result<Option<Bytes>> {
+impl IndexedDbStorage {
+    /// The value stored under `key` as IndexedDB returned it (a fresh `Uint8Array` the caller
+    /// owns), or `None`. Batched with every get of the same tick.
+    pub async fn get_array(&self, key: Key) -> Result<Option<Uint8Array>> {
         let (tx, rx) = oneshot::channel();
         let schedule = {
             let mut queue = self.inner.queue.borrow_mut();
@@ -348,16 +303,30 @@ impl StorageProvider for IndexedDbStorage {
         rx.await.unwrap_or(Err(Error::Closed))
     }
 
-    async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
+    /// Stores `value` under `key` (IndexedDB clones it when the batch is written, at the end of
+    /// this tick: the caller must not change it before then, or pass a copy). Batched with every
+    /// put of the same tick; resolves once the transaction committed.
+    pub async fn put_array(&self, key: Key, value: Uint8Array) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         let schedule = {
             let mut queue = self.inner.queue.borrow_mut();
-            queue.puts.push((key, bytes, tx));
+            queue.puts.push((key, value, tx));
             !std::mem::replace(&mut queue.puts_scheduled, true)
         };
         if schedule {
             spawn_local(self.clone().flush_puts());
         }
         rx.await.unwrap_or(Err(Error::Closed))
+    }
+}
+
+impl StorageProvider for IndexedDbStorage {
+    async fn get(&self, key: Key) -> Result<Option<Bytes>> {
+        let value = self.get_array(key).await?;
+        Ok(value.map(|array| Bytes::from(array.to_vec())))
+    }
+
+    async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
+        self.put_array(key, Uint8Array::from(&bytes[..])).await
     }
 }

@@ -6,6 +6,8 @@
 mod advertising;
 mod cached;
 #[cfg(target_arch = "wasm32")]
+mod idb_batch;
+#[cfg(target_arch = "wasm32")]
 pub(crate) mod idb_future;
 #[cfg(target_arch = "wasm32")]
 mod indexeddb;
@@ -20,6 +22,8 @@ use crate::key::Key;
 
 pub use advertising::{AdvertisingStorage, StoreObserver};
 pub use cached::CachedStorage;
+#[cfg(target_arch = "wasm32")]
+pub use idb_batch::CHECK_BEFORE_WRITE_BYTES;
 #[cfg(target_arch = "wasm32")]
 pub use idb_future::error_from_js;
 #[cfg(target_arch = "wasm32")]
