@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 
 import { bundleMeasure } from "./node/bundle.mjs";
+import { p2pMeasures } from "./node/p2p.mjs";
 import { renderMarkdown } from "./node/report.mjs";
 
 const { values: args } = parseArgs({
@@ -15,6 +16,7 @@ const { values: args } = parseArgs({
     page: { type: "string" }, // URL of bench/page/index.html
     server: { type: "string" }, // JSON: { baseUrl, realm, token }
     builds: { type: "string" }, // JSON file written by bench.sh (bundle measure)
+    "p2p-dir": { type: "string" }, // directory of the P2P JSON results bench.sh collected
     "wasm-opt-flags": { type: "string", default: "" },
     rounds: { type: "string" }, // overrides every measure's own number of rounds
     only: { type: "string" }, // comma-separated measure ids
@@ -122,6 +124,7 @@ async function main() {
     if (args.builds && (!only || only.includes("bundle"))) {
       measures.push(bundleMeasure(JSON.parse(readFileSync(args.builds, "utf8")), args["wasm-opt-flags"]));
     }
+    if (args["p2p-dir"]) measures.push(...p2pMeasures(args["p2p-dir"]));
     const results = { date: new Date().toISOString(), machine: describeMachine(browser.version()), measures };
     writeFileSync(args.results, `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(args.markdown, renderMarkdown(results, args.markdown));

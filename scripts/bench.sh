@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # `make bench`: builds the full and storage-only wasm (wasm-pack release, then wasm-opt), starts
 # the release reference server on a free 127.0.0.1 port with a fresh data directory (it also
-# serves bench/ to the page), runs every measure in headless Chromium (bench/run.mjs) and writes
-# bench/results.json and BENCHMARKS.md. Everything started here is stopped on exit, also on
+# serves bench/ to the page), runs the P2P benchmarks on local DHTs (scripts/p2p-bench.sh) and the
+# Advertiser memory measure, then every in-page measure in headless Chromium (bench/run.mjs), and
+# writes bench/results.json and BENCHMARKS.md. Everything started here is stopped on exit, also on
 # failure. Exits non-zero only if something breaks, never because a target is missed.
 #
-# Environment: BENCH_ROUNDS (override each measure's rounds), BENCH_ONLY (e.g. "topo,bundle"),
+# Environment: BENCH_ROUNDS (override each in-page measure's rounds), BENCH_ONLY (comma-separated
+# measure ids: indexeddb, topo, sync, bundle, lookups, advertiser, advertiser-memory),
 # WASM_OPT_FLAGS (default "-Oz"), CARGO_TARGET_DIR (honoured for every build), BENCH_RESULTS and
 # BENCH_MARKDOWN (where to write, default bench/results.json and BENCHMARKS.md: a trial run can
 # write elsewhere and leave the committed report alone), BENCH_BUILD (the directory under bench/
@@ -98,10 +100,28 @@ done
 [ -n "$base_url" ] || { echo "[bench] the server did not start within 30 s" >&2; exit 1; }
 say "server at $base_url"
 
+# --- P2P (each against its own local DHT; scripts/p2p-bench.sh stops its nodes) and the
+# Advertiser's memory per key (native, counting allocator): JSON files for run.mjs.
+wants() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
+p2p_dir="$work/p2p"
+mkdir -p "$p2p_dir"
+for bench in lookups advertiser; do
+  if wants "$bench"; then
+    say "P2P benchmark: $bench"
+    P2P_BENCH_OUT="$p2p_dir" ./scripts/p2p-bench.sh "$bench"
+  fi
+done
+if wants advertiser-memory; then
+  say "Advertiser memory per key"
+  cargo test -q --release --test advertiser_memory -- --nocapture |
+    grep -o 'ADV_MEMORY \[.*\]' | cut -d' ' -f2- >"$p2p_dir/advertiser-memory.json"
+fi
+
 node bench/run.mjs \
   --page "$base_url/page/index.html?pkg=../$build_name/page/casweb.js" \
   --server "{\"baseUrl\":\"$base_url\",\"realm\":\"bench\",\"token\":\"$token\"}" \
   --builds "$build/builds.json" \
+  --p2p-dir "$p2p_dir" \
   --wasm-opt-flags="$wasm_opt_flags" \
   ${BENCH_ROUNDS:+--rounds "$BENCH_ROUNDS"} \
   ${BENCH_ONLY:+--only "$BENCH_ONLY"} \

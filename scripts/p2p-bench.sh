@@ -5,7 +5,8 @@
 #   advertiser  Advertiser announcements per second at maxConcurrent 1, 10, 50 on 5 nodes
 #               (tests/advertiser_bench.rs)
 # Usage: scripts/p2p-bench.sh [lookups|advertiser]...  (default: both). Prints a table per
-# benchmark and writes target/<name>-bench.json. Stops every node on exit.
+# benchmark and writes <name>-bench.json into $P2P_BENCH_OUT (default: target/); `make bench`
+# (scripts/bench.sh) runs both and reports them in BENCHMARKS.md. Stops every node on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -13,7 +14,9 @@ benches=("$@")
 [ "${#benches[@]}" -gt 0 ] || benches=(lookups advertiser)
 
 cargo build -q --release -p casweb-server
-server="$PWD/target/release/casweb-server"
+server="${CARGO_TARGET_DIR:-$PWD/target}/release/casweb-server"
+out="${P2P_BENCH_OUT:-target}"
+mkdir -p "$out"
 work="$(mktemp -d "${TMPDIR:-/tmp}/casweb-p2p-bench.XXXXXX")"
 stop_nodes() {
   for pidfile in "$work"/*.pid; do
@@ -50,12 +53,11 @@ run_bench() {
     return 1
   }
   stop_nodes
-  mkdir -p target
-  grep -o "$marker \[.*\]" <<<"$output" | head -n 1 | cut -d' ' -f2- >"target/$name-bench.json"
-  python3 - "$name" "$nodes" <<'PY'
+  grep -o "$marker \[.*\]" <<<"$output" | head -n 1 | cut -d' ' -f2- >"$out/$name-bench.json"
+  python3 - "$name" "$nodes" "$out/$name-bench.json" <<'PY'
 import json, sys
-name, nodes = sys.argv[1], sys.argv[2]
-rows = json.load(open(f"target/{name}-bench.json"))
+name, nodes, path = sys.argv[1], sys.argv[2], sys.argv[3]
+rows = json.load(open(path))
 if name == "lookups":
     print(f"getProviders on a local {nodes}-node DHT (limit 1, after 5 warm-up lookups)")
     print("| transport | p50 ms | p95 ms | max ms | startProvide ms |\n|---|---|---|---|---|")

@@ -55,6 +55,7 @@ fn overhead_per_key(count: u32) -> f64 {
 
 #[test]
 fn at_most_64_bytes_per_tracked_key_beyond_the_key() {
+    let mut rows = Vec::new();
     for count in [1_000, 10_000, 100_000, 1_000_000, 1_500_000] {
         let overhead = overhead_per_key(count);
         println!("{count:>9} keys: {overhead:.1} bytes per key beyond the key");
@@ -62,5 +63,8 @@ fn at_most_64_bytes_per_tracked_key_beyond_the_key() {
             overhead <= 64.0,
             "{count} keys: {overhead:.1} bytes per key"
         );
+        rows.push(format!(r#"{{"keys":{count},"bytesPerKey":{overhead:.1}}}"#));
     }
+    // One line for scripts/bench.sh (`make bench`), which reports it.
+    println!("ADV_MEMORY [{}]", rows.join(","));
 }

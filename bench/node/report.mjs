@@ -32,10 +32,15 @@ function measureSection(measure) {
   }
   const runs = measure.samples[first.id].length;
   lines.push("");
+  const ratios = measure.metrics.some((m) => m.lowerIsBetter)
+    ? `; ratios are to the ${first.label} row (above 1: slower or bigger)`
+    : "";
   lines.push(
     measure.deterministic
       ? "Deterministic: one measurement per build."
-      : `Medians of ${runs} run(s) per contender (a fresh page each, contenders alternating each round); ratios are to the ${first.label} row (above 1: slower or bigger).`,
+      : measure.runsLabel
+        ? `Medians of ${runs} ${measure.runsLabel}${ratios}.`
+        : `Medians of ${runs} run(s) per contender (a fresh page each, contenders alternating each round)${ratios}.`,
   );
   lines.push("");
   for (const target of measure.targets) {
@@ -62,7 +67,9 @@ export function renderMarkdown(results, previousPath) {
     `- Date: ${results.date}`,
     "",
   ];
-  const sections = results.measures.map(measureSection);
+  // In the order of their numbers ("3 and 6." < "4a." < "4b." < "5."), whoever measured them.
+  const ordered = [...results.measures].sort((a, b) => parseFloat(a.title) - parseFloat(b.title));
+  const sections = ordered.map(measureSection);
   let kept = `${KEEP_MARKER}\n`;
   if (previousPath && existsSync(previousPath)) {
     const previous = readFileSync(previousPath, "utf8");
