@@ -17,6 +17,7 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p casweb --target wasm32-unknown-unknown --lib --tests -- -D warnings
+	cargo clippy -p casweb --target wasm32-unknown-unknown --no-default-features --lib --tests -- -D warnings
 
 native-test:
 	cargo test --workspace

@@ -184,24 +184,21 @@ impl JsIndexedDbStorage {
         })
     }
 
-    /// Stores `bytes` under `key`; storing an existing key again is cheap. The bytes are copied
-    /// (in JS, not through wasm memory) before this returns, so the caller may reuse them.
+    /// Stores `bytes` under `key`; storing an existing key again is cheap. The write is issued
+    /// before this returns (IndexedDB clones the bytes), so the caller may reuse its array.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn put(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
     ) -> Promise {
-        let storage = self.storage.clone();
-        // Checked and copied now: the promise's body runs later, when the caller may already
-        // have reused its array.
-        let checked = key_from_js(&key).and_then(|key| {
-            let bytes = array_from_js(&bytes, "bytes")?;
-            Ok((key, bytes.slice(0, bytes.length())))
+        let pending = key_from_js(&key).and_then(|key| {
+            Ok(self
+                .storage
+                .put_array(key, &array_from_js(&bytes, "bytes")?))
         });
         future_to_promise(async move {
-            let (key, bytes) = checked.map_err(to_js_error)?;
-            js(storage.put_array(key, bytes).await)?;
+            js(pending.map_err(to_js_error)?.await)?;
             Ok(JsValue::UNDEFINED)
         })
     }

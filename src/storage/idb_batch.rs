@@ -1,11 +1,14 @@
-//! The requests of one IndexedDB batch, issued in JS: one wasm/JS crossing per batch, not two
-//! closures and a future per key.
+//! The requests of one IndexedDB batch, issued by small JS helpers: one crossing per put (the
+//! request itself) or per batch of gets, not two closures and a future per key.
 //!
-//! `IndexedDbStorage` queues single-key calls and serves each tick's batch with one transaction;
-//! these helpers fill that transaction. Puts are fire-and-forget requests (the transaction's
-//! `complete` event is their acknowledgement), except that values of at least
-//! [`CHECK_BEFORE_WRITE_BYTES`] are looked up first and written only if missing. Gets resolve to
-//! one array of results.
+//! `IndexedDbStorage` serves all the calls of one tick with one transaction per direction.
+//! Puts go straight into the tick's `readwrite` transaction as they are called, like a plain-JS
+//! loop (IndexedDB clones the value at once, so the caller may reuse its array); their
+//! acknowledgement is the transaction's `complete` event. Values of at least
+//! [`CHECK_BEFORE_WRITE_BYTES`] are looked up first and written only if missing. Gets resolve
+//! to one array of results.
+
+use std::collections::HashSet;
 
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -24,36 +27,36 @@ use crate::key::Key;
 pub const CHECK_BEFORE_WRITE_BYTES: u32 = 64 * 1024;
 
 #[wasm_bindgen(inline_js = r#"
-export function putRecords(store, keys, values, checkFromBytes) {
-  const outcome = { written: 0, error: undefined };
+export function newPutOutcome() {
+  return { written: 0, error: undefined };
+}
+
+export function putRecord(store, key, value, checkFromBytes, outcome) {
   const fail = (error) => {
     if (outcome.error === undefined) outcome.error = error;
     try { store.transaction.abort(); } catch { /* already finished */ }
   };
   try {
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i];
-      const value = values[i];
-      if (value.byteLength < checkFromBytes) {
-        store.put(value, key);
-        outcome.written++;
-        continue;
-      }
-      const lookup = store.getKey(key);
-      lookup.onsuccess = () => {
-        if (lookup.result !== undefined) return;
-        try {
-          store.put(value, key);
-          outcome.written++;
-        } catch (error) {
-          fail(error);
-        }
-      };
+    if (value.byteLength < checkFromBytes) {
+      store.put(value, key);
+      outcome.written++;
+      return;
     }
+    const lookup = store.getKey(key);
+    // The value is cloned now: the caller may reuse its array before the lookup answers.
+    const copy = value.slice();
+    lookup.onsuccess = () => {
+      if (lookup.result !== undefined) return;
+      try {
+        store.put(copy, key);
+        outcome.written++;
+      } catch (error) {
+        fail(error);
+      }
+    };
   } catch (error) {
     fail(error);
   }
-  return outcome;
 }
 
 export function getRecords(store, keys) {
@@ -77,15 +80,18 @@ export function getRecords(store, keys) {
 }
 "#)]
 extern "C" {
-    /// `{ written, error }`: final once the transaction has settled.
+    /// `{ written, error }` of one write batch: final once its transaction has settled.
     type PutOutcome;
-    #[wasm_bindgen(js_name = putRecords)]
-    fn put_records(
+    #[wasm_bindgen(js_name = newPutOutcome)]
+    fn new_put_outcome() -> PutOutcome;
+    #[wasm_bindgen(js_name = putRecord)]
+    fn put_record(
         store: &IdbObjectStore,
-        keys: Array,
-        values: Array,
+        key: &str,
+        value: &Uint8Array,
         check_from_bytes: u32,
-    ) -> PutOutcome;
+        outcome: &PutOutcome,
+    );
     #[wasm_bindgen(method, getter)]
     fn written(this: &PutOutcome) -> u32;
     #[wasm_bindgen(method, getter)]
@@ -95,34 +101,57 @@ extern "C" {
     fn get_records(store: &IdbObjectStore, keys: Array) -> Promise;
 }
 
-fn key_strings(keys: impl IntoIterator<Item = Key>) -> Array {
-    keys.into_iter()
+fn key_strings(keys: &[Key]) -> Array {
+    keys.iter()
         .map(|key| JsValue::from(key.to_string()))
         .collect()
 }
 
-/// Writes `records` in the transaction of `store` and waits for it to commit. Returns how many
-/// records were written (the others were large and already stored).
-pub async fn write_records(
-    store: &IdbObjectStore,
-    transaction: IdbTransaction,
-    records: &[(Key, Uint8Array)],
-) -> Result<u32> {
-    let done = TransactionFuture::new(transaction);
-    let values: Array = records.iter().map(|(_, value)| value.clone()).collect();
-    let outcome = put_records(
-        store,
-        key_strings(records.iter().map(|(key, _)| *key)),
-        values,
-        CHECK_BEFORE_WRITE_BYTES,
-    );
-    let committed = done.await;
-    // A failed request aborts the transaction: its own error says more than the abort's.
-    let error = outcome.error();
-    if !error.is_undefined() {
-        return Err(error_from_js(&error));
+/// The puts of one tick, issued into one `readwrite` transaction as they come.
+pub struct WriteBatch {
+    store: IdbObjectStore,
+    outcome: PutOutcome,
+    keys: HashSet<Key>,
+    done: TransactionFuture,
+}
+
+impl WriteBatch {
+    /// A batch writing into `store`, whose transaction is `transaction`.
+    pub fn new(store: IdbObjectStore, transaction: IdbTransaction) -> WriteBatch {
+        WriteBatch {
+            store,
+            outcome: new_put_outcome(),
+            keys: HashSet::new(),
+            done: TransactionFuture::new(transaction),
+        }
     }
-    committed.map(|()| outcome.written())
+
+    /// Issues the put of `value` under `key` now (IndexedDB clones the value before this
+    /// returns). A key already in the batch is not written twice.
+    pub fn put(&mut self, key: Key, value: &Uint8Array) {
+        if self.keys.insert(key) {
+            let key = key.to_string();
+            put_record(
+                &self.store,
+                &key,
+                value,
+                CHECK_BEFORE_WRITE_BYTES,
+                &self.outcome,
+            );
+        }
+    }
+
+    /// Waits for the transaction to commit. Returns the number of distinct keys and of records
+    /// written (the others were large values already stored).
+    pub async fn commit(self) -> Result<(u32, u32)> {
+        let committed = self.done.await;
+        // A failed request aborts the transaction: its own error says more than the abort's.
+        let error = self.outcome.error();
+        if !error.is_undefined() {
+            return Err(error_from_js(&error));
+        }
+        committed.map(|()| (self.keys.len() as u32, self.outcome.written()))
+    }
 }
 
 /// A stored record's value, which must be a `Uint8Array` (else `indexeddb_error`, `DataError`).
@@ -138,7 +167,7 @@ pub fn record_array(key: Key, value: JsValue) -> Result<Uint8Array> {
 /// The values stored under `keys` (`None`: missing), in order, read in the transaction of
 /// `store`.
 pub async fn read_records(store: &IdbObjectStore, keys: &[Key]) -> Result<Vec<Option<Uint8Array>>> {
-    let values = JsFuture::from(get_records(store, key_strings(keys.iter().copied())))
+    let values = JsFuture::from(get_records(store, key_strings(keys)))
         .await
         .map_err(|e| error_from_js(&e))?;
     Array::from(&values)

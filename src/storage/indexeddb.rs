@@ -1,16 +1,17 @@
 //! `IndexedDbStorage`: node bytes in the browser's IndexedDB, batched per tick.
 //!
 //! `get` and `put` stay one-key calls, but every call issued in the same tick (e.g. from
-//! `Promise.all` or `join_all`) is served by one transaction: puts by one `readwrite`
-//! transaction (large values are written only if their key is missing, so re-putting a 1 MiB
-//! node costs a key lookup; see [`idb_batch`](super::idb_batch)), gets by one `readonly`
-//! transaction. Inside a transaction nothing but IndexedDB requests is awaited. A put resolves
-//! only after its transaction committed. Values queue as `Uint8Array`s, so JS callers
-//! ([`IndexedDbStorage::put_array`], [`IndexedDbStorage::get_array`]) never copy bytes through
-//! wasm memory.
+//! `Promise.all` or `join_all`) is served by one transaction per direction. The first put of a
+//! tick opens a `readwrite` transaction and each put goes into it at once, as in a plain-JS
+//! loop; a task spawned with the transaction closes the batch at the end of the tick and
+//! answers every put when the transaction has committed (large values are written only if their
+//! key is missing, so re-putting a 1 MiB node costs a key lookup; see
+//! [`idb_batch`](super::idb_batch)). Gets are queued and read by one `readonly` transaction.
+//! Inside a transaction nothing but IndexedDB requests is awaited. Values are `Uint8Array`s, so
+//! JS callers ([`IndexedDbStorage::put_array`], [`IndexedDbStorage::get_array`]) never copy
+//! bytes through wasm memory.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -22,7 +23,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{IdbDatabase, IdbFactory, IdbObjectStore, IdbTransaction, IdbTransactionMode};
 
-use super::idb_batch::{read_records, record_array, write_records};
+use super::idb_batch::{read_records, record_array, WriteBatch};
 use super::idb_future::{error_from_js, OpenFuture, RequestFuture, TransactionFuture};
 use super::StorageProvider;
 use crate::error::{Error, Result};
@@ -37,9 +38,9 @@ pub const NODES_STORE: &str = "nodes";
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IndexedDbStats {
-    /// `readwrite` transactions started (one per batch of puts).
+    /// `readwrite` transactions started (one per tick with puts).
     pub write_transactions: u32,
-    /// `readonly` transactions started (one per batch of gets).
+    /// `readonly` transactions started (one per tick with gets).
     pub read_transactions: u32,
     /// Records written.
     pub records_written: u32,
@@ -53,18 +54,19 @@ pub struct IndexedDbStats {
 type PutReply = oneshot::Sender<Result<()>>;
 type GetReply = oneshot::Sender<Result<Option<Uint8Array>>>;
 
+/// The gets waiting for this tick's read transaction.
 #[derive(Default)]
-struct Queue {
-    puts: Vec<(Key, Uint8Array, PutReply)>,
+struct GetQueue {
     gets: Vec<(Key, GetReply)>,
-    puts_scheduled: bool,
-    gets_scheduled: bool,
+    scheduled: bool,
 }
 
 struct Inner {
     name: String,
     db: RefCell<Option<IdbDatabase>>,
-    queue: RefCell<Queue>,
+    /// This tick's puts, in their open transaction, and who waits for its outcome.
+    write: RefCell<Option<(WriteBatch, Vec<PutReply>)>>,
+    get_queue: RefCell<GetQueue>,
     stats: Cell<IndexedDbStats>,
     _on_version_change: Closure<dyn FnMut()>,
 }
@@ -132,7 +134,8 @@ impl IndexedDbStorage {
             Inner {
                 name: name.to_owned(),
                 db: RefCell::new(Some(db)),
-                queue: RefCell::default(),
+                write: RefCell::default(),
+                get_queue: RefCell::default(),
                 stats: Cell::default(),
                 _on_version_change: on_version_change,
             }
@@ -221,44 +224,45 @@ impl IndexedDbStorage {
             .collect()
     }
 
-    /// Writes one batch of distinct keys in one transaction.
-    async fn write_batch(&self, records: &[(Key, Uint8Array)]) -> Result<()> {
-        let (store, transaction) = self.nodes_store(IdbTransactionMode::Readwrite)?;
-        self.update_stats(|s| s.write_transactions += 1);
-        let written = write_records(&store, transaction, records).await?;
-        self.update_stats(|s| {
-            s.records_written += written;
-            s.puts_skipped += records.len() as u32 - written;
-        });
-        Ok(())
+    /// Puts `value` under `key` into this tick's write batch now, opening it (and the task
+    /// that closes and commits it) if this is the tick's first put.
+    fn start_put(&self, key: Key, value: &Uint8Array) -> Result<oneshot::Receiver<Result<()>>> {
+        let mut write = self.inner.write.borrow_mut();
+        if write.is_none() {
+            let (store, transaction) = self.nodes_store(IdbTransactionMode::Readwrite)?;
+            self.update_stats(|s| s.write_transactions += 1);
+            *write = Some((WriteBatch::new(store, transaction), Vec::new()));
+            spawn_local(self.clone().commit_puts());
+        }
+        let (batch, replies) = write.as_mut().expect("opened above");
+        batch.put(key, value);
+        let (tx, rx) = oneshot::channel();
+        replies.push(tx);
+        Ok(rx)
     }
 
-    async fn flush_puts(self) {
-        let batch = {
-            let mut queue = self.inner.queue.borrow_mut();
-            queue.puts_scheduled = false;
-            std::mem::take(&mut queue.puts)
+    /// Runs once the tick that opened the write batch is over: later puts open a new one. Waits
+    /// for the commit and gives every put its outcome.
+    async fn commit_puts(self) {
+        let Some((batch, replies)) = self.inner.write.borrow_mut().take() else {
+            return;
         };
-        // One record per distinct key; every caller of that key gets the outcome.
-        let mut replies: HashMap<Key, Vec<PutReply>> = HashMap::new();
-        let mut records = Vec::new();
-        for (key, bytes, reply) in batch {
-            let waiting = replies.entry(key).or_default();
-            if waiting.is_empty() {
-                records.push((key, bytes));
-            }
-            waiting.push(reply);
+        let outcome = batch.commit().await;
+        if let Ok((keys, written)) = outcome {
+            self.update_stats(|s| {
+                s.records_written += written;
+                s.puts_skipped += keys - written;
+            });
         }
-        let outcome = self.write_batch(&records).await;
-        for reply in replies.into_values().flatten() {
-            let _ = reply.send(outcome.clone());
+        for reply in replies {
+            let _ = reply.send(outcome.clone().map(|_| ()));
         }
     }
 
     async fn flush_gets(self) {
         let batch = {
-            let mut queue = self.inner.queue.borrow_mut();
-            queue.gets_scheduled = false;
+            let mut queue = self.inner.get_queue.borrow_mut();
+            queue.scheduled = false;
             std::mem::take(&mut queue.gets)
         };
         let keys: Vec<Key> = batch.iter().map(|(key, _)| *key).collect();
@@ -293,9 +297,9 @@ impl IndexedDbStorage {
     pub async fn get_array(&self, key: Key) -> Result<Option<Uint8Array>> {
         let (tx, rx) = oneshot::channel();
         let schedule = {
-            let mut queue = self.inner.queue.borrow_mut();
+            let mut queue = self.inner.get_queue.borrow_mut();
             queue.gets.push((key, tx));
-            !std::mem::replace(&mut queue.gets_scheduled, true)
+            !std::mem::replace(&mut queue.scheduled, true)
         };
         if schedule {
             spawn_local(self.clone().flush_gets());
@@ -303,20 +307,16 @@ impl IndexedDbStorage {
         rx.await.unwrap_or(Err(Error::Closed))
     }
 
-    /// Stores `value` under `key` (IndexedDB clones it when the batch is written, at the end of
-    /// this tick: the caller must not change it before then, or pass a copy). Batched with every
-    /// put of the same tick; resolves once the transaction committed.
-    pub async fn put_array(&self, key: Key, value: Uint8Array) -> Result<()> {
-        let (tx, rx) = oneshot::channel();
-        let schedule = {
-            let mut queue = self.inner.queue.borrow_mut();
-            queue.puts.push((key, value, tx));
-            !std::mem::replace(&mut queue.puts_scheduled, true)
-        };
-        if schedule {
-            spawn_local(self.clone().flush_puts());
-        }
-        rx.await.unwrap_or(Err(Error::Closed))
+    /// Stores `value` under `key`: the request is issued now, in this tick's write batch
+    /// (IndexedDB clones the value before this returns, so the caller may reuse its array); the
+    /// future resolves once the batch's transaction committed.
+    pub fn put_array(
+        &self,
+        key: Key,
+        value: &Uint8Array,
+    ) -> impl std::future::Future<Output = Result<()>> {
+        let started = self.start_put(key, value);
+        async move { started?.await.unwrap_or(Err(Error::Closed)) }
     }
 }
 
@@ -327,6 +327,6 @@ impl StorageProvider for IndexedDbStorage {
     }
 
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
-        self.put_array(key, Uint8Array::from(&bytes[..])).await
+        self.put_array(key, &Uint8Array::from(&bytes[..])).await
     }
 }

@@ -26,7 +26,7 @@ pub use cached::CachedStorage;
 pub use idb_batch::CHECK_BEFORE_WRITE_BYTES;
 #[cfg(target_arch = "wasm32")]
 pub use idb_future::error_from_js;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "p2p"))]
 pub(crate) use indexeddb::factory as idb_factory;
 #[cfg(target_arch = "wasm32")]
 pub use indexeddb::{IndexedDbStats, IndexedDbStorage, NODES_STORE, SCHEMA_VERSION};
