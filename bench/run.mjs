@@ -2,7 +2,7 @@
 // contenders alternating each round), adds the bundle sizes, and writes results.json and
 // BENCHMARKS.md. Started by scripts/bench.sh, which builds everything and starts the server.
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
@@ -109,6 +109,15 @@ async function runMeasure(browser, measure, server) {
   return { ...measure, samples, medians, targets };
 }
 
+/** With --only, the other measures of the previous results file are kept (same machine assumed),
+ *  so refreshing one measure does not drop the rest from the report. */
+function mergeWithPrevious(measures, only) {
+  if (!only || !existsSync(args.results)) return measures;
+  const previous = JSON.parse(readFileSync(args.results, "utf8")).measures ?? [];
+  const fresh = new Set(measures.map((m) => m.id));
+  return [...previous.filter((m) => !fresh.has(m.id)), ...measures];
+}
+
 async function main() {
   const server = JSON.parse(args.server);
   const only = args.only?.split(",");
@@ -125,7 +134,9 @@ async function main() {
       measures.push(bundleMeasure(JSON.parse(readFileSync(args.builds, "utf8")), args["wasm-opt-flags"]));
     }
     if (args["p2p-dir"]) measures.push(...p2pMeasures(args["p2p-dir"]));
-    const results = { date: new Date().toISOString(), machine: describeMachine(browser.version()), measures };
+    const date = new Date().toISOString();
+    for (const measure of measures) measure.date = date;
+    const results = { date, machine: describeMachine(browser.version()), measures: mergeWithPrevious(measures, only) };
     writeFileSync(args.results, `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(args.markdown, renderMarkdown(results, args.markdown));
     for (const measure of measures) {

@@ -7,7 +7,8 @@
 # failure. Exits non-zero only if something breaks, never because a target is missed.
 #
 # Environment: BENCH_ROUNDS (override each in-page measure's rounds), BENCH_ONLY (comma-separated
-# measure ids: indexeddb, topo, sync, bundle, lookups, advertiser, advertiser-memory),
+# measure ids: indexeddb, topo, sync, bundle, lookups, advertiser, advertiser-memory; the other
+# measures' previous results are kept in the report),
 # WASM_OPT_FLAGS (default "-Oz"), CARGO_TARGET_DIR (honoured for every build), BENCH_RESULTS and
 # BENCH_MARKDOWN (where to write, default bench/results.json and BENCHMARKS.md: a trial run can
 # write elsewhere and leave the committed report alone), BENCH_BUILD (the directory under bench/

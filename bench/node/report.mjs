@@ -35,12 +35,13 @@ function measureSection(measure) {
   const ratios = measure.metrics.some((m) => m.lowerIsBetter)
     ? `; ratios are to the ${first.label} row (above 1: slower or bigger)`
     : "";
+  const measured = measure.date ? ` Measured ${measure.date.slice(0, 10)}.` : "";
   lines.push(
     measure.deterministic
-      ? "Deterministic: one measurement per build."
+      ? `Deterministic: one measurement per build.${measured}`
       : measure.runsLabel
-        ? `Medians of ${runs} ${measure.runsLabel}${ratios}.`
-        : `Medians of ${runs} run(s) per contender (a fresh page each, contenders alternating each round)${ratios}.`,
+        ? `Medians of ${runs} ${measure.runsLabel}${ratios}.${measured}`
+        : `Medians of ${runs} run(s) per contender (a fresh page each, contenders alternating each round)${ratios}.${measured}`,
   );
   lines.push("");
   for (const target of measure.targets) {
@@ -64,7 +65,7 @@ export function renderMarkdown(results, previousPath) {
     `- CPU: ${machine.cpu}, ${machine.cores} cores; RAM: ${machine.ramGiB} GiB`,
     `- OS: ${machine.os}`,
     `- Browser: ${machine.browser} (headless); Node ${machine.node}; ${machine.rustc}`,
-    `- Date: ${results.date}`,
+    `- Last run: ${results.date} (each measure says when it was measured)`,
     "",
   ];
   // In the order of their numbers ("3 and 6." < "4a." < "4b." < "5."), whoever measured them.
