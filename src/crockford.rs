@@ -41,12 +41,67 @@ pub fn encode16(bytes: &[u8; 16]) -> String {
 
 /// Decodes the canonical 26-character form back into 16 bytes.
 pub fn decode16(text: &str) -> Result<[u8; 16], DecodeError> {
-    let chars: Vec<char> = text.chars().collect();
-    if chars.len() != ENCODED_LEN {
-        return Err(DecodeError::WrongLength(chars.len()));
+    decode16_bytes(text.as_bytes())
+}
+
+/// Decodes the canonical form given as UTF-8 bytes (e.g. a slice of a larger buffer), with the
+/// same checks and errors as [`decode16`] and no allocation unless the text is refused.
+pub fn decode16_bytes(text: &[u8]) -> Result<[u8; 16], DecodeError> {
+    match text.try_into().ok().and_then(decode_canonical) {
+        Some(bytes) => Ok(bytes),
+        None => decode_characters(&String::from_utf8_lossy(text)),
+    }
+}
+
+/// Symbol value of every byte, [`NOT_A_SYMBOL`] for bytes outside the alphabet.
+const SYMBOL_VALUES: [u8; 256] = {
+    let mut values = [NOT_A_SYMBOL; 256];
+    let mut symbol = 0;
+    while symbol < ALPHABET.len() {
+        values[ALPHABET[symbol] as usize] = symbol as u8;
+        symbol += 1;
+    }
+    values
+};
+
+/// Marks a byte outside the alphabet in [`SYMBOL_VALUES`] (no symbol has this bit).
+const NOT_A_SYMBOL: u8 = 0x80;
+
+/// The 16 bytes of 26 canonical characters, or `None` if any is refused ([`decode_characters`]
+/// says why).
+fn decode_canonical(text: &[u8; ENCODED_LEN]) -> Option<[u8; 16]> {
+    // Three groups of 5-bit symbols, on 64-bit words (cheaper than u128 on wasm32): characters
+    // 0-11 are bits 127..68, 12-23 bits 67..8, and 24-25 bits 7..0 (the last one's two low bits
+    // are padding).
+    let mut seen = 0u8; // every symbol value or-ed: NOT_A_SYMBOL shows through
+    let mut group = |characters: &[u8]| {
+        characters.iter().fold(0u64, |value, &byte| {
+            let symbol = SYMBOL_VALUES[usize::from(byte)];
+            seen |= symbol;
+            (value << 5) | u64::from(symbol)
+        })
+    };
+    let high = group(&text[..12]);
+    let middle = group(&text[12..24]);
+    let last = group(&text[24..]);
+    if seen & NOT_A_SYMBOL != 0 || last & 0b11 != 0 {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&((high << 4) | (middle >> 56)).to_be_bytes());
+    bytes[8..].copy_from_slice(&((middle << 8) | (last >> 2)).to_be_bytes());
+    Some(bytes)
+}
+
+/// Decodes character by character: slower than [`decode_canonical`], but it names the first
+/// fault of refused text.
+fn decode_characters(text: &str) -> Result<[u8; 16], DecodeError> {
+    let count = text.chars().count();
+    if count != ENCODED_LEN {
+        return Err(DecodeError::WrongLength(count));
     }
     let mut value: u128 = 0;
-    for (position, &ch) in chars.iter().enumerate() {
+    for (position, ch) in text.chars().enumerate() {
         let symbol = symbol_value(ch).ok_or(DecodeError::BadCharacter { ch, position })?;
         if position == ENCODED_LEN - 1 {
             if symbol & 0b11 != 0 {
@@ -61,13 +116,9 @@ pub fn decode16(text: &str) -> Result<[u8; 16], DecodeError> {
 }
 
 fn symbol_value(ch: char) -> Option<u8> {
-    if !ch.is_ascii() {
-        return None;
-    }
-    ALPHABET
-        .iter()
-        .position(|&a| a == ch as u8)
-        .map(|p| p as u8)
+    let byte = u8::try_from(ch).ok()?;
+    let symbol = SYMBOL_VALUES[usize::from(byte)];
+    (symbol != NOT_A_SYMBOL).then_some(symbol)
 }
 
 #[cfg(test)]
@@ -121,5 +172,36 @@ mod tests {
                 position: 25
             })
         );
+    }
+
+    #[test]
+    fn table_decoder_agrees_with_the_character_decoder() {
+        let canonical = encode16(&[0xa5; 16]);
+        let mut texts: Vec<String> = (0..32).map(|len| "0".repeat(len)).collect();
+        for position in 0..ENCODED_LEN {
+            for ch in [
+                '0', 'Z', 'W', '1', 'z', 'I', 'L', 'O', 'U', ',', ' ', 'é', '\u{fffd}',
+            ] {
+                let mut chars: Vec<char> = canonical.chars().collect();
+                chars[position] = ch;
+                texts.push(chars.into_iter().collect());
+            }
+        }
+        for text in &texts {
+            assert_eq!(decode16(text), decode_characters(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_bad_characters() {
+        assert_eq!(
+            decode16_bytes(&[0xff; ENCODED_LEN]),
+            Err(DecodeError::BadCharacter {
+                ch: '\u{fffd}',
+                position: 0
+            })
+        );
+        let text = encode16(&[7; 16]);
+        assert_eq!(decode16_bytes(text.as_bytes()), Ok([7; 16]));
     }
 }

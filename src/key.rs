@@ -3,7 +3,9 @@
 //! The size flag `(H << 4) | L` says the node is at most `L * 16^H` bytes long (the smallest
 //! such H, then L), so a store can route or refuse a node by size from its key alone.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::str::FromStr;
 
 use crate::crockford;
@@ -65,6 +67,12 @@ impl Key {
         Key::from_bytes(crockford::decode16(text)?)
     }
 
+    /// Parses the text form given as UTF-8 bytes (e.g. a slice of a larger buffer), with the
+    /// same checks and errors as [`Key::parse`].
+    pub fn parse_bytes(text: &[u8]) -> Result<Key, KeyError> {
+        Key::from_bytes(crockford::decode16_bytes(text)?)
+    }
+
     /// The raw 16 bytes.
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
@@ -83,6 +91,30 @@ impl Key {
     /// True if `bytes` hash to this key (hash and size flag both match).
     pub fn matches(&self, bytes: &[u8]) -> bool {
         Key::for_bytes(bytes) == *self
+    }
+}
+
+/// A hash map keyed by [`Key`] that hashes with [`KeyHasher`] instead of SipHash.
+pub(crate) type KeyMap<V> = HashMap<Key, V, BuildHasherDefault<KeyHasher>>;
+
+/// A fast hasher for keys: multiply-and-mix of their bytes, 8 at a time, without SipHash's
+/// per-process secret. Keys are BLAKE3 output, uniform already, and a map that holds the keys of
+/// actual nodes cannot be flooded with colliding ones (that would take hash collisions).
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(26) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -200,5 +232,37 @@ mod tests {
         assert_eq!(key.size_flag(), 0x05);
         assert!(key.matches(b"hello"));
         assert!(!key.matches(b"hellO"));
+    }
+
+    #[test]
+    fn text_as_bytes_parses_like_text() {
+        let key = Key::for_bytes(b"bytes");
+        assert_eq!(Key::parse_bytes(key.to_string().as_bytes()), Ok(key));
+        for text in [
+            "",
+            "nope",
+            "0000000000000000000000000é",
+            "00000000000000000000000001",
+        ] {
+            assert_eq!(
+                Key::parse_bytes(text.as_bytes()),
+                Key::parse(text),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_maps_find_every_key() {
+        let keys: Vec<Key> = (0..10_000u32)
+            .map(|n| Key::for_bytes(&n.to_le_bytes()))
+            .collect();
+        let mut map: KeyMap<usize> = KeyMap::default();
+        for (i, key) in keys.iter().enumerate() {
+            map.insert(*key, i);
+        }
+        assert_eq!(map.len(), keys.len());
+        assert!(keys.iter().enumerate().all(|(i, key)| map[key] == i));
+        assert_eq!(map.get(&Key::for_bytes(b"absent")), None);
     }
 }

@@ -7,6 +7,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
 use casweb::js::topo_sort_levels_js;
+use casweb::sync::topo_sort_levels;
 use casweb::Key;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -132,6 +133,26 @@ fn bad_arguments_are_typed_errors() {
             lists(&[vec![]]),
             "invalid_argument",
         ),
+        (
+            strings(&[&a]),
+            Array::of1(&Array::of1(&JsValue::from(5))).into(),
+            "invalid_argument",
+        ),
+        (
+            strings(&[&a, &String::new()]),
+            lists(&[vec![], vec![]]),
+            "invalid_key",
+        ),
+        (
+            strings(&[&"0000000000000000000000000é".to_string()]),
+            lists(&[vec![]]),
+            "invalid_key",
+        ),
+        (
+            strings(&[&a]),
+            lists(&[vec![&format!("{b},")]]),
+            "invalid_key",
+        ),
     ];
     for (i, (keys, children, expected)) in cases.into_iter().enumerate() {
         let code = match topo_sort_levels_js(keys, children) {
@@ -139,5 +160,59 @@ fn bad_arguments_are_typed_errors() {
             Err(error) => error_code(&error),
         };
         assert_eq!(code, expected, "case {i}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn sorts_like_the_sync_engine() {
+    // Repeated keys, repeated and outside children, and cycles, in pseudo-random graphs.
+    let mut state = 0x9e37_79b9u32;
+    let mut random = |below: u32| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state % below
+    };
+    for round in 0..20 {
+        let nodes: Vec<(Key, Vec<Key>)> = (0..200)
+            .map(|_| {
+                let node = random(150);
+                let children = (0..random(5))
+                    .map(|_| {
+                        let child = if round % 4 == 0 {
+                            random(170)
+                        } else {
+                            random(node + 1)
+                        };
+                        Key::for_bytes(&child.to_le_bytes())
+                    })
+                    .collect();
+                (Key::for_bytes(&node.to_le_bytes()), children)
+            })
+            .collect();
+        let texts: Vec<String> = nodes.iter().map(|(key, _)| key.to_string()).collect();
+        let child_texts: Vec<Vec<String>> = nodes
+            .iter()
+            .map(|(_, children)| children.iter().map(Key::to_string).collect())
+            .collect();
+        let sorted = topo_sort_levels_js(
+            strings(&texts.iter().collect::<Vec<_>>()),
+            lists(
+                &child_texts
+                    .iter()
+                    .map(|list| list.iter().collect())
+                    .collect::<Vec<_>>(),
+            ),
+        )
+        .unwrap();
+        let expected = topo_sort_levels(&nodes);
+        let as_text = |keys: &Vec<Key>| keys.iter().map(Key::to_string).collect::<Vec<_>>();
+        let expected_levels: Vec<Vec<String>> = expected.levels.iter().map(as_text).collect();
+        assert_eq!(levels_of(&sorted), expected_levels, "round {round}");
+        assert_eq!(
+            to_strings(&field(&sorted, "cyclic")),
+            as_text(&expected.cyclic),
+            "round {round}"
+        );
     }
 }

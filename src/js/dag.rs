@@ -6,15 +6,14 @@
 //! counts (each crosses once), and the levels come back as indices into `keys`, which the helper
 //! turns back into the caller's own strings.
 
-use std::collections::HashMap;
-
 use js_sys::Uint32Array;
 use wasm_bindgen::prelude::*;
 
 use super::error::{js, JsResult};
+use crate::crockford::ENCODED_LEN;
 use crate::error::{Error, Result};
 use crate::key::Key;
-use crate::sync::topo_sort_levels;
+use crate::sync::topo::Numbering;
 
 #[wasm_bindgen(inline_js = r#"
 export function packDag(keys, children) {
@@ -25,18 +24,19 @@ export function packDag(keys, children) {
     return { error: `keys and children must have the same length, got ${keys.length} and ${children.length}` };
   }
   const counts = new Uint32Array(keys.length);
-  const flat = [];
+  const childKeys = [];
   for (let i = 0; i < keys.length; i++) {
     if (typeof keys[i] !== "string") return { error: `keys[${i}] must be a string` };
     const list = children[i];
     if (!Array.isArray(list)) return { error: `children[${i}] must be an array of key strings` };
-    for (const child of list) {
+    for (let c = 0; c < list.length; c++) {
+      const child = list[c];
       if (typeof child !== "string") return { error: `children[${i}] must hold key strings` };
-      flat.push(child);
+      childKeys.push(child);
     }
     counts[i] = list.length;
   }
-  return { keys: keys.join(","), childKeys: flat.join(","), childCounts: counts };
+  return { keys: keys.join(","), childKeys: childKeys.join(","), childCounts: counts };
 }
 
 export function unpackLevels(keys, order, levelSizes, cyclic) {
@@ -52,7 +52,8 @@ export function unpackLevels(keys, order, levelSizes, cyclic) {
 }
 "#)]
 extern "C" {
-    /// `{ error }` or `{ keys, childKeys, childCounts }`: the DAG in three bulk values.
+    /// `{ error }` or `{ keys, childKeys, childCounts }`: the DAG in three bulk values, the key
+    /// lists as comma-joined UTF-8.
     type PackedDag;
     #[wasm_bindgen(js_name = packDag)]
     fn pack_dag(keys: &JsValue, children: &JsValue) -> PackedDag;
@@ -86,12 +87,38 @@ export interface TopoLevels {
 }
 "#;
 
-/// The keys of a comma-separated list (empty text: none).
-fn parse_key_list(text: &str) -> Result<Vec<Key>> {
+/// Calls `take` with each key of a comma-separated list in UTF-8, in order (empty text: none).
+fn parse_key_list(text: &[u8], mut take: impl FnMut(Key)) -> Result<()> {
     if text.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
-    text.split(',').map(|key| Ok(Key::parse(key)?)).collect()
+    let mut rest = text;
+    loop {
+        // Nearly always a key of 26 characters then a comma or the end; else the comma is
+        // looked for, and the piece up to it parsed (which says what is wrong with it).
+        let fast = rest
+            .get(..ENCODED_LEN)
+            .filter(|_| matches!(rest.get(ENCODED_LEN), None | Some(b',')))
+            .and_then(|piece| Key::parse_bytes(piece).ok());
+        let end = match fast {
+            Some(key) => {
+                take(key);
+                ENCODED_LEN
+            }
+            None => {
+                let end = rest
+                    .iter()
+                    .position(|&byte| byte == b',')
+                    .unwrap_or(rest.len());
+                take(Key::parse_bytes(&rest[..end])?);
+                end
+            }
+        };
+        match rest.get(end + 1..) {
+            Some(after_comma) => rest = after_comma,
+            None => return Ok(()),
+        }
+    }
 }
 
 /// Sorts a DAG into levels, children first (Kahn's algorithm, O(N + E)). `keys[i]` is a node
@@ -109,46 +136,41 @@ pub fn topo_sort_levels_js(
     if let Some(message) = packed.error() {
         return js(Err(Error::InvalidArgument(message)));
     }
-    let node_keys = js(parse_key_list(&packed.keys()))?;
     let counts = packed.child_counts();
-    let child_keys = js(parse_key_list(&packed.child_keys()))?;
-    let mut remaining = child_keys.as_slice();
-    let mut nodes = Vec::with_capacity(node_keys.len());
-    for (key, count) in node_keys.iter().zip(&counts) {
-        // Two keys in one string ("K1,K2") would shift the lists: refused, never a panic.
-        let count = *count as usize;
-        if count > remaining.len() {
-            return js(Err(Error::InvalidArgument(
-                "key strings must not contain commas".into(),
-            )));
-        }
-        let (own, rest) = remaining.split_at(count);
-        nodes.push((*key, own.to_vec()));
-        remaining = rest;
+    let mut node_keys = Vec::with_capacity(counts.len());
+    js(parse_key_list(packed.keys().as_bytes(), |key| {
+        node_keys.push(key)
+    }))?;
+    let numbering = Numbering::new(&node_keys);
+    // Each child key as the number of its node, None if it is not among `keys`.
+    let mut child_numbers: Vec<Option<u32>> = Vec::new();
+    js(parse_key_list(packed.child_keys().as_bytes(), |key| {
+        child_numbers.push(numbering.number(&key))
+    }))?;
+    // Where each node's children start in `child_numbers`. Two keys in one string ("K1,K2")
+    // would shift the lists: refused, never a panic.
+    let mut child_starts = Vec::with_capacity(counts.len() + 1);
+    let mut total = 0usize;
+    child_starts.push(0);
+    for &count in &counts {
+        total += count as usize;
+        child_starts.push(total);
     }
-    if node_keys.len() != counts.len() || !remaining.is_empty() {
+    if node_keys.len() != counts.len() || total != child_numbers.len() {
         return js(Err(Error::InvalidArgument(
             "key strings must not contain commas".into(),
         )));
     }
-    let sorted = topo_sort_levels(&nodes);
-    // Back to indices into `keys` (a repeated key: its first position, as the sort takes it).
-    let mut first_index: HashMap<Key, u32> = HashMap::with_capacity(node_keys.len());
-    for (i, key) in node_keys.iter().enumerate() {
-        first_index.entry(*key).or_insert(i as u32);
-    }
-    let index_of = |key: &Key| first_index[key];
-    let order: Vec<u32> = sorted.levels.iter().flatten().map(index_of).collect();
-    let level_sizes: Vec<u32> = sorted
-        .levels
-        .iter()
-        .map(|level| level.len() as u32)
-        .collect();
-    let cyclic: Vec<u32> = sorted.cyclic.iter().map(index_of).collect();
+    let sorted = numbering.sort_levels(&node_keys, |position| {
+        child_numbers[child_starts[position]..child_starts[position + 1]]
+            .iter()
+            .flatten()
+            .copied()
+    });
     Ok(unpack_levels(
         &keys,
-        Uint32Array::from(order.as_slice()),
-        Uint32Array::from(level_sizes.as_slice()),
-        Uint32Array::from(cyclic.as_slice()),
+        Uint32Array::from(sorted.order.as_slice()),
+        Uint32Array::from(sorted.level_sizes.as_slice()),
+        Uint32Array::from(sorted.cyclic.as_slice()),
     ))
 }
