@@ -233,3 +233,22 @@ async fn lifecycle_errors_and_status_through_the_rust_api() {
     assert_eq!(advertiser.status(offline), Some(KeyStatus::Queued));
     advertiser.stop().await.unwrap();
 }
+
+// The schedule's database steps aside when another tab deletes it (no `blocked`), and the
+// store reopens it on its next use.
+#[wasm_bindgen_test]
+async fn schedule_database_steps_aside_for_a_delete_and_reopens() {
+    let name = unique_name("step-aside");
+    let store = IdbAdvertStore::new(&name).unwrap();
+    let key = unique_block("step-aside", 0).0;
+    store.save(&[(key, 7)]).await.expect("save");
+    assert_eq!(store.load().await.unwrap(), vec![(key, 7)]);
+    IndexedDbStorage::delete_database(&name)
+        .await
+        .expect("the open schedule database must not block its deletion");
+    assert_eq!(store.load().await.unwrap(), vec![], "a fresh database");
+    store.save(&[(key, 8)]).await.expect("save after reopening");
+    assert_eq!(store.load().await.unwrap(), vec![(key, 8)]);
+    drop(store);
+    IndexedDbStorage::delete_database(&name).await.unwrap();
+}

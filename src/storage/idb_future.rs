@@ -291,3 +291,50 @@ impl Drop for OpenFuture {
         }
     }
 }
+
+/// An open database connection that steps aside for other tabs: on `versionchange` (another
+/// connection upgrading the schema or deleting the database) it closes itself instead of
+/// blocking them, and later uses find it closed. Dropping it closes it.
+pub struct Connection {
+    db: Rc<RefCell<Option<IdbDatabase>>>,
+    _on_version_change: Closure<dyn FnMut()>,
+}
+
+impl Connection {
+    pub fn new(db: IdbDatabase) -> Connection {
+        let slot = Rc::new(RefCell::new(Some(db.clone())));
+        let on_version_change = {
+            let slot = slot.clone();
+            Closure::<dyn FnMut()>::new(move || {
+                if let Some(db) = slot.borrow_mut().take() {
+                    db.close();
+                }
+            })
+        };
+        db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
+        Connection {
+            db: slot,
+            _on_version_change: on_version_change,
+        }
+    }
+
+    /// The database, unless the connection was closed (by [`Connection::close`] or for
+    /// another tab).
+    pub fn database(&self) -> Option<IdbDatabase> {
+        self.db.borrow().clone()
+    }
+
+    /// Closes the connection (idempotent).
+    pub fn close(&self) {
+        if let Some(db) = self.db.borrow_mut().take() {
+            db.set_onversionchange(None);
+            db.close();
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -24,7 +24,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{IdbDatabase, IdbFactory, IdbObjectStore, IdbTransaction, IdbTransactionMode};
 
 use super::idb_batch::{read_records, record_array, WriteBatch};
-use super::idb_future::{error_from_js, OpenFuture, RequestFuture, TransactionFuture};
+use super::idb_future::{error_from_js, Connection, OpenFuture, RequestFuture, TransactionFuture};
 use super::StorageProvider;
 use crate::error::{Error, Result};
 use crate::key::Key;
@@ -63,12 +63,11 @@ struct GetQueue {
 
 struct Inner {
     name: String,
-    db: RefCell<Option<IdbDatabase>>,
+    db: Connection,
     /// This tick's puts, in their open transaction, and who waits for its outcome.
     write: RefCell<Option<(WriteBatch, Vec<PutReply>)>>,
     get_queue: RefCell<GetQueue>,
     stats: Cell<IndexedDbStats>,
-    _on_version_change: Closure<dyn FnMut()>,
 }
 
 /// Node storage in one IndexedDB database. Cheap to clone (shared handle).
@@ -81,7 +80,7 @@ impl std::fmt::Debug for IndexedDbStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IndexedDbStorage")
             .field("name", &self.inner.name)
-            .field("open", &self.inner.db.borrow().is_some())
+            .field("open", &self.inner.db.database().is_some())
             .finish()
     }
 }
@@ -120,25 +119,12 @@ impl IndexedDbStorage {
         let db: IdbDatabase = OpenFuture::new(request, Some(Box::new(upgrade)))
             .await?
             .unchecked_into();
-        let inner = Rc::new_cyclic(|weak: &std::rc::Weak<Inner>| {
-            // Another tab wants to upgrade the schema: step aside instead of blocking it.
-            let weak = weak.clone();
-            let on_version_change = Closure::<dyn FnMut()>::new(move || {
-                if let Some(inner) = weak.upgrade() {
-                    if let Some(db) = inner.db.borrow_mut().take() {
-                        db.close();
-                    }
-                }
-            });
-            db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
-            Inner {
-                name: name.to_owned(),
-                db: RefCell::new(Some(db)),
-                write: RefCell::default(),
-                get_queue: RefCell::default(),
-                stats: Cell::default(),
-                _on_version_change: on_version_change,
-            }
+        let inner = Rc::new(Inner {
+            name: name.to_owned(),
+            db: Connection::new(db),
+            write: RefCell::default(),
+            get_queue: RefCell::default(),
+            stats: Cell::default(),
         });
         Ok(IndexedDbStorage { inner })
     }
@@ -156,12 +142,10 @@ impl IndexedDbStorage {
         &self.inner.name
     }
 
-    /// Closes the connection. Later calls fail with [`Error::Closed`].
+    /// Closes the connection. Later calls fail with [`Error::Closed`], as they do after the
+    /// connection stepped aside for another tab (see `Connection`).
     pub fn close(&self) {
-        if let Some(db) = self.inner.db.borrow_mut().take() {
-            db.set_onversionchange(None);
-            db.close();
-        }
+        self.inner.db.close();
     }
 
     /// Diagnostic counters since the storage was opened.
@@ -176,8 +160,7 @@ impl IndexedDbStorage {
     }
 
     fn nodes_store(&self, mode: IdbTransactionMode) -> Result<(IdbObjectStore, IdbTransaction)> {
-        let db = self.inner.db.borrow();
-        let db = db.as_ref().ok_or(Error::Closed)?;
+        let db = self.inner.db.database().ok_or(Error::Closed)?;
         let transaction = db
             .transaction_with_str_and_mode(NODES_STORE, mode)
             .map_err(|e| error_from_js(&e))?;

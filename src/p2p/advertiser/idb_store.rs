@@ -1,6 +1,7 @@
 //! The Advertiser's schedule in IndexedDB: one record per tracked key (its text form) holding
 //! the last announcement in seconds since the epoch (0 = never), in a database of its own so
-//! the node store's schema is untouched. Opened on first use; each save is one transaction.
+//! the node store's schema is untouched. Opened on first use (and again after it stepped aside
+//! for another tab's upgrade or delete); each save is one transaction.
 
 use std::cell::RefCell;
 
@@ -14,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::storage::error_from_js;
 use crate::storage::idb_factory;
-use crate::storage::idb_future::{OpenFuture, RequestFuture, TransactionFuture};
+use crate::storage::idb_future::{Connection, OpenFuture, RequestFuture, TransactionFuture};
 
 /// Database used when the options name none.
 pub const DEFAULT_DATABASE_NAME: &str = "casweb-advertiser";
@@ -24,7 +25,7 @@ const RECORDS_STORE: &str = "advertised";
 /// The schedule's records in the IndexedDB database `name`.
 pub struct IdbAdvertStore {
     name: String,
-    db: RefCell<Option<IdbDatabase>>,
+    connection: RefCell<Option<Connection>>,
 }
 
 fn upgrade(db: &IdbDatabase) -> std::result::Result<(), JsValue> {
@@ -43,13 +44,18 @@ impl IdbAdvertStore {
         }
         Ok(IdbAdvertStore {
             name: name.to_owned(),
-            db: RefCell::new(None),
+            connection: RefCell::new(None),
         })
     }
 
     async fn database(&self) -> Result<IdbDatabase> {
-        if let Some(db) = self.db.borrow().as_ref() {
-            return Ok(db.clone());
+        if let Some(db) = self
+            .connection
+            .borrow()
+            .as_ref()
+            .and_then(Connection::database)
+        {
+            return Ok(db);
         }
         let request = idb_factory()?
             .open_with_u32(&self.name, SCHEMA_VERSION)
@@ -57,7 +63,7 @@ impl IdbAdvertStore {
         let db: IdbDatabase = OpenFuture::new(request, Some(Box::new(upgrade)))
             .await?
             .unchecked_into();
-        *self.db.borrow_mut() = Some(db.clone());
+        *self.connection.borrow_mut() = Some(Connection::new(db.clone()));
         Ok(db)
     }
 
