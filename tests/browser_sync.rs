@@ -572,3 +572,45 @@ async fn a_failing_on_sync_start_postpones_the_pass_and_is_retried() {
     assert_all_owned(engine.remote(), &dag).await;
     engine.dispose();
 }
+
+#[wasm_bindgen_test]
+async fn while_the_server_is_unreachable_new_puts_wait_for_the_outage_backoff() {
+    // Nothing listens on port 9 of loopback: every request fails at once with network_error.
+    let unreachable = http("http://127.0.0.1:9", "alpha", server::token_alpha());
+    let engine = BufferedStorage::open(unreachable, config()).await.unwrap();
+    let dag = dag(12_000);
+    // One put every 20 ms (the debounce) for about 2 s: without the outage backoff each would
+    // start a pass of its own.
+    let started = js_sys::Date::now();
+    for (key, bytes) in dag.nodes.iter().take(100) {
+        engine.put(*key, bytes.clone()).await.unwrap();
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
+    let elapsed = js_sys::Date::now() - started;
+    let stats = engine.stats();
+    assert!(stats.passes >= 2, "it kept trying: {stats:?}");
+    // Backoff 50 ms doubling to 400 ms, jitter down to half: the first four passes, then at
+    // most one per 200 ms (one per put, about one per 20 ms, without the backoff).
+    let most = 6 + (elapsed / 200.0) as u64;
+    assert!(
+        stats.passes <= most,
+        "{} passes in {elapsed} ms (at most {most}): {stats:?}",
+        stats.passes
+    );
+    assert_eq!(stats.pending, 100, "nothing lost: {stats:?}");
+    // An explicit flush still tries at once, and reports the network errors.
+    let before = engine.stats().passes;
+    let result = engine.flush().await.unwrap();
+    assert!(engine.stats().passes > before);
+    assert!(!result.failed.is_empty());
+    assert!(
+        result
+            .failed
+            .iter()
+            .all(|(_, e)| e.code() == "network_error"),
+        "{:?}",
+        result.failed[0]
+    );
+    assert_eq!(engine.stats().pending, 100);
+    engine.dispose();
+}

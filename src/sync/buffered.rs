@@ -8,6 +8,9 @@
 //!   explicit `flush()`.
 //! - `flush()` resolves once everything buffered before the call has been attempted (synced or
 //!   failed), however many callers race.
+//! - While the remote looks down (a pass where every attempt failed transiently), new nodes wait
+//!   too: the next pass starts after the same backoff, growing with each failed pass, instead of
+//!   one pass per debounce. An explicit `flush()` still tries at once.
 //! - A full buffer (`max_buffer_bytes`) makes `put` wait for a flush (backpressure).
 //! - Reopening on the same pending store resumes: pending entries are loaded and flushed.
 //! - Across tabs, one flusher at a time (Web Locks).
@@ -131,6 +134,10 @@ struct Inner<R> {
     running: Cell<bool>,
     disposed: Cell<bool>,
     passes: Cell<u64>,
+    /// While the remote looks down: no pass for new nodes before this `Date.now()` time.
+    outage_until: Cell<f64>,
+    /// Consecutive passes that looked like an outage (the backoff's attempt number).
+    outage_passes: Cell<u32>,
 }
 
 /// The buffered sync engine over a remote (`HttpStorage` in practice). Cheap to clone.
@@ -183,6 +190,8 @@ impl<R: SyncRemote + StorageProvider + 'static> BufferedStorage<R> {
                 running: Cell::new(false),
                 disposed: Cell::new(false),
                 passes: Cell::new(0),
+                outage_until: Cell::new(0.0),
+                outage_passes: Cell::new(0),
             }),
         };
         if !resumed.is_empty() {
@@ -304,12 +313,14 @@ impl<R: SyncRemote + StorageProvider + 'static> BufferedStorage<R> {
 
     fn schedule_retry(&self) {
         let inner = &self.inner;
+        let outage_until = inner.outage_until.get();
         let earliest = inner
             .buffer
             .borrow()
             .values()
             .filter_map(|e| match e.state {
                 EntryState::Failed { retry_at, .. } if retry_at.is_finite() => Some(retry_at),
+                EntryState::Pending if outage_until > 0.0 => Some(outage_until),
                 _ => None,
             })
             .fold(f64::INFINITY, f64::min);
@@ -349,6 +360,9 @@ impl<R: SyncRemote + StorageProvider + 'static> BufferedStorage<R> {
                 .any(|(target, _)| *target > inner.completed_seq.get());
             let snapshot_seq = inner.next_seq.get();
             let now = now_ms();
+            if !explicit && now < inner.outage_until.get() {
+                break; // the remote looks down: schedule_retry starts the next pass
+            }
             let snapshot: Vec<(Key, Bytes)> = inner
                 .buffer
                 .borrow()
@@ -370,6 +384,7 @@ impl<R: SyncRemote + StorageProvider + 'static> BufferedStorage<R> {
                 let result = self.pass(&snapshot).await;
                 inner.passes.set(inner.passes.get() + 1);
                 self.apply(&result).await;
+                self.note_outage(&result);
                 if let Some(on_end) = &inner.config.hooks.on_sync_end {
                     on_end(&result);
                 }
@@ -487,6 +502,23 @@ impl<R: SyncRemote + StorageProvider + 'static> BufferedStorage<R> {
                     "casweb: clearing synced entries from the pending store failed: {error}"
                 ));
             }
+        }
+    }
+
+    /// Starts, extends or ends the outage backoff after a pass.
+    fn note_outage(&self, result: &SyncResult) {
+        let inner = &self.inner;
+        if result.looks_like_outage() {
+            let attempt = inner.outage_passes.get();
+            let delay = inner
+                .config
+                .backoff
+                .delay_ms(attempt, js_sys::Math::random());
+            inner.outage_until.set(now_ms() + f64::from(delay));
+            inner.outage_passes.set(attempt + 1);
+        } else {
+            inner.outage_until.set(0.0);
+            inner.outage_passes.set(0);
         }
     }
 

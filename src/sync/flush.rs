@@ -51,6 +51,17 @@ pub struct SyncResult {
 }
 
 impl SyncResult {
+    /// True when the pass looks like an outage: something was attempted, every attempt failed
+    /// transiently (network, timeout, 5xx, 429, hooks) and nothing was synced or found owned.
+    /// The engine then holds new nodes back too, with backoff, instead of starting a pass for
+    /// each of them.
+    pub fn looks_like_outage(&self) -> bool {
+        !self.failed.is_empty()
+            && self.synced.is_empty()
+            && self.skipped.is_empty()
+            && self.failed.iter().all(|(_, error)| error.is_transient())
+    }
+
     /// Merges another pass's outcome into this one.
     pub fn absorb(&mut self, other: SyncResult) {
         self.synced.extend(other.synced);
@@ -247,5 +258,45 @@ fn per_item(outcome: Option<Result<Vec<Result<()>>>>, len: usize) -> Vec<Result<
             }
             items
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u8) -> Key {
+        Key::for_bytes(&[n])
+    }
+
+    #[test]
+    fn an_outage_is_a_pass_where_everything_failed_transiently() {
+        let network = Error::Network("connection refused".into());
+        let rejected = Error::Http {
+            status: 400,
+            code: "invalid_node".into(),
+            message: String::new(),
+        };
+        let failed = |errors: &[Error]| SyncResult {
+            failed: errors
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (key(i as u8), e.clone()))
+                .collect(),
+            ..SyncResult::default()
+        };
+        assert!(failed(&[network.clone(), Error::Hook("later".into())]).looks_like_outage());
+        assert!(!failed(&[network.clone(), rejected.clone()]).looks_like_outage());
+        assert!(!failed(&[rejected]).looks_like_outage());
+        assert!(
+            !SyncResult::default().looks_like_outage(),
+            "nothing attempted"
+        );
+        let mut partly = failed(&[network]);
+        partly.synced.push(key(9));
+        assert!(
+            !partly.looks_like_outage(),
+            "the server answered for one node"
+        );
     }
 }
