@@ -97,20 +97,36 @@ impl Key {
 /// A hash map keyed by [`Key`] that hashes with [`KeyHasher`] instead of SipHash.
 pub(crate) type KeyMap<V> = HashMap<Key, V, BuildHasherDefault<KeyHasher>>;
 
-/// A fast hasher for keys: multiply-and-mix of their bytes, 8 at a time, without SipHash's
+/// A fast hasher for keys: a multiply-and-mix of their two 64-bit halves, without SipHash's
 /// per-process secret. Keys are BLAKE3 output, uniform already, and a map that holds the keys of
 /// actual nodes cannot be flooded with colliding ones (that would take hash collisions).
 #[derive(Default)]
 pub(crate) struct KeyHasher(u64);
 
+impl KeyHasher {
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 impl Hasher for KeyHasher {
     fn write(&mut self, bytes: &[u8]) {
+        // A key arrives as its 16 bytes (the derived `Hash`); anything else, 8 bytes at a time.
+        if let Ok(key) = <[u8; KEY_LEN]>::try_from(bytes) {
+            let value = u128::from_le_bytes(key);
+            self.mix(value as u64);
+            self.mix((value >> 64) as u64);
+            return;
+        }
         for chunk in bytes.chunks(8) {
             let mut word = [0u8; 8];
             word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(26) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            self.mix(u64::from_le_bytes(word));
         }
+    }
+
+    fn write_usize(&mut self, length: usize) {
+        self.mix(length as u64);
     }
 
     fn finish(&self) -> u64 {

@@ -6,7 +6,7 @@
 //! counts (each crosses once), and the levels come back as indices into `keys`, which the helper
 //! turns back into the caller's own strings.
 
-use js_sys::Uint32Array;
+use js_sys::{JsString, Uint32Array};
 use wasm_bindgen::prelude::*;
 
 use super::error::{js, JsResult};
@@ -16,6 +16,12 @@ use crate::key::Key;
 use crate::sync::topo::Numbering;
 
 #[wasm_bindgen(inline_js = r#"
+const utf8 = new TextEncoder();
+
+export function encodeInto(text, bytes) {
+  return utf8.encodeInto(text, bytes).read;
+}
+
 export function packDag(keys, children) {
   if (!Array.isArray(keys) || !Array.isArray(children)) {
     return { error: "keys and children must be arrays" };
@@ -60,9 +66,14 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     fn error(this: &PackedDag) -> Option<String>;
     #[wasm_bindgen(method, getter)]
-    fn keys(this: &PackedDag) -> String;
+    fn keys(this: &PackedDag) -> JsString;
     #[wasm_bindgen(method, getter = childKeys)]
-    fn child_keys(this: &PackedDag) -> String;
+    fn child_keys(this: &PackedDag) -> JsString;
+
+    /// Writes `text` as UTF-8 into `bytes` (a view of wasm memory, no copy in between) as far as
+    /// it fits; returns how many UTF-16 code units were written.
+    #[wasm_bindgen(js_name = encodeInto)]
+    fn encode_into(text: &JsString, bytes: &mut [u8]) -> u32;
     #[wasm_bindgen(method, getter = childCounts)]
     fn child_counts(this: &PackedDag) -> Vec<u32>;
 
@@ -86,6 +97,19 @@ export interface TopoLevels {
   cyclic: string[];
 }
 "#;
+
+/// The UTF-8 bytes of `text`. Keys are ASCII, one byte per code unit, so they are written
+/// straight into a buffer of that size (`TextEncoder.encodeInto`: faster than a copy character
+/// by character); text with other characters takes the ordinary conversion.
+fn utf8_bytes(text: &JsString) -> Vec<u8> {
+    let units = text.length();
+    let mut bytes = vec![0; units as usize];
+    if encode_into(text, &mut bytes) == units {
+        bytes
+    } else {
+        String::from(text).into_bytes()
+    }
+}
 
 /// Calls `take` with each key of a comma-separated list in UTF-8, in order (empty text: none).
 fn parse_key_list(text: &[u8], mut take: impl FnMut(Key)) -> Result<()> {
@@ -138,13 +162,13 @@ pub fn topo_sort_levels_js(
     }
     let counts = packed.child_counts();
     let mut node_keys = Vec::with_capacity(counts.len());
-    js(parse_key_list(packed.keys().as_bytes(), |key| {
+    js(parse_key_list(&utf8_bytes(&packed.keys()), |key| {
         node_keys.push(key)
     }))?;
     let numbering = Numbering::new(&node_keys);
     // Each child key as the number of its node, None if it is not among `keys`.
     let mut child_numbers: Vec<Option<u32>> = Vec::new();
-    js(parse_key_list(packed.child_keys().as_bytes(), |key| {
+    js(parse_key_list(&utf8_bytes(&packed.child_keys()), |key| {
         child_numbers.push(numbering.number(&key))
     }))?;
     // Where each node's children start in `child_numbers`. Two keys in one string ("K1,K2")
