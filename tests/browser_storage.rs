@@ -340,6 +340,29 @@ async fn bad_js_inputs_reject_with_typed_errors() {
         let get = cached.get(node(6, 1).0.to_string().into());
         assert_eq!(rejection_code(get).await, "provider_error", "{kind}");
     }
+    // A CaswebError thrown by a provider keeps the codes that change behaviour (a network error
+    // or a 5xx stays retryable); other codes become provider_error.
+    for (kind, code) in [
+        ("offline", "network_error"),
+        ("server-error", "http_error"),
+        ("casweb-other", "provider_error"),
+    ] {
+        let cached = JsCachedStorage::new(memory.clone(), broken_provider(kind)).unwrap();
+        let get = cached.get(node(6, 1).0.to_string().into());
+        let error = JsFuture::from(get).await.expect_err("must reject");
+        assert_eq!(error_code(&error), code, "{kind}");
+        if kind == "server-error" {
+            let status = js_sys::Reflect::get(&error, &"status".into()).unwrap();
+            assert_eq!(status.as_f64(), Some(503.0));
+        }
+        if kind == "casweb-other" {
+            let message = js_sys::Reflect::get(&error, &"message".into()).unwrap();
+            assert!(
+                message.as_string().unwrap().contains("invalid_node"),
+                "{message:?}"
+            );
+        }
+    }
     let failing_cache = JsCachedStorage::new(broken_provider("rejects"), memory.clone()).unwrap();
     assert_eq!(
         rejection_code(failing_cache.put(key_js.clone(), bytes_js.clone())).await,

@@ -156,8 +156,31 @@ async fn settle(result: std::result::Result<JsValue, JsValue>, call: &str) -> Re
         .map_err(|e| thrown(&e, call))
 }
 
+/// What a provider's throw or rejection means to casweb. A `CaswebError` (e.g. from a casweb
+/// storage the object wraps) keeps its meaning where it changes behaviour: `network_error`,
+/// `http_error` (with its status, so 5xx stay retryable), `quota_exceeded`, `unavailable` and
+/// `closed` come back as themselves; any other throw is `provider_error`, with the thrown code
+/// in the message.
 fn thrown(error: &JsValue, call: &str) -> Error {
-    Error::Provider(format!("{call} failed: {}", thrown_message(error)))
+    let message = thrown_message(error);
+    let field = |name: &str| js_sys::Reflect::get(error, &name.into()).ok();
+    let is_casweb = field("name").and_then(|n| n.as_string()).as_deref() == Some("CaswebError");
+    let code = field("code").and_then(|c| c.as_string());
+    match (is_casweb, code.as_deref()) {
+        (true, Some("network_error")) => Error::Network(format!("{call}: {message}")),
+        (true, Some("quota_exceeded")) => Error::QuotaExceeded(format!("{call}: {message}")),
+        (true, Some("unavailable")) => Error::Unavailable(format!("{call}: {message}")),
+        (true, Some("closed")) => Error::Closed,
+        (true, Some("http_error")) => Error::Http {
+            status: field("status").and_then(|s| s.as_f64()).unwrap_or(0.0) as u16,
+            code: field("serverCode")
+                .and_then(|c| c.as_string())
+                .unwrap_or_default(),
+            message: format!("{call}: {message}"),
+        },
+        (true, Some(code)) => Error::Provider(format!("{call} failed: {code}: {message}")),
+        _ => Error::Provider(format!("{call} failed: {message}")),
+    }
 }
 
 impl StorageProvider for JsObjectProvider {

@@ -37,6 +37,27 @@ export function brokenProvider(kind) {
       return { get: async () => { throw new Error("nope"); }, put: async () => { throw new Error("nope"); } };
     case "wrong-type":
       return { get: async () => "not bytes", put: async () => {} };
+    case "offline": {
+      // Rejects like a casweb storage would when the network is gone.
+      const offline = async () => {
+        throw Object.assign(new Error("network error: offline"), { name: "CaswebError", code: "network_error" });
+      };
+      return { get: offline, put: offline };
+    }
+    case "server-error": {
+      const unavailable = async () => {
+        throw Object.assign(new Error("HTTP 503 unavailable: busy"), {
+          name: "CaswebError", code: "http_error", status: 503, serverCode: "unavailable",
+        });
+      };
+      return { get: unavailable, put: unavailable };
+    }
+    case "casweb-other": {
+      const invalid = async () => {
+        throw Object.assign(new Error("invalid node: too short"), { name: "CaswebError", code: "invalid_node" });
+      };
+      return { get: invalid, put: invalid };
+    }
     default:
       return { get: async () => null }; // no put method
   }
