@@ -310,6 +310,11 @@ impl StorageProvider for IndexedDbStorage {
     }
 
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
-        self.put_array(key, &Uint8Array::from(&bytes[..])).await
+        // The JS copy is dropped once IndexedDB has cloned it, not held until the commit.
+        let committed = {
+            let value = Uint8Array::from(&bytes[..]);
+            self.put_array(key, &value)
+        };
+        committed.await
     }
 }
