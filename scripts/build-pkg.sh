@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the npm package into pkg/: wasm-pack (target web, release), then merges pkg.json's
-# npm metadata (name, version, exports, types, files, ...) into the package.json that wasm-pack
-# generated. pkg.json's version must match Cargo.toml's, so the two never drift apart.
+# Builds the npm package into pkg/: wasm-pack (target web, release), wasm-opt -Oz on the module,
+# then merges pkg.json's npm metadata (name, version, exports, types, files, ...) into the
+# package.json that wasm-pack generated. pkg.json's version must match Cargo.toml's, so the two
+# never drift apart.
 # `--pack` also runs `npm pack` and copies the tarball to target/npm/casweb.tgz (a stable path
 # that examples/vite-app installs from).
 set -euo pipefail
@@ -9,6 +10,23 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 wasm-pack build --release --target web --out-dir pkg --out-name casweb
+
+# wasm-opt from npm's binaryen, the version bench/package.json pins, installed once into
+# target/tools/ (Cargo.toml turns wasm-pack's own wasm-opt off: it cannot download binaryen here,
+# and Debian's binaryen 108 breaks wasm-bindgen's output). The --enable flags are the wasm
+# features rustc emits for wasm32-unknown-unknown.
+binaryen_version="$(node -p 'require("./bench/package.json").dependencies.binaryen')"
+tools="target/tools/binaryen-$binaryen_version"
+wasm_opt="$tools/node_modules/.bin/wasm-opt"
+if [ ! -x "$wasm_opt" ]; then
+  mkdir -p "$tools"
+  npm install --prefix "$tools" --no-save --no-audit --no-fund --silent "binaryen@$binaryen_version"
+fi
+before="$(du -h pkg/casweb_bg.wasm | cut -f1)"
+"$wasm_opt" --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+  --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
+  -Oz pkg/casweb_bg.wasm -o pkg/casweb_bg.opt.wasm
+mv -f pkg/casweb_bg.opt.wasm pkg/casweb_bg.wasm
 node -e '
   const fs = require("fs");
   const generated = JSON.parse(fs.readFileSync("pkg/package.json", "utf8"));
@@ -20,7 +38,7 @@ node -e '
   const merged = { ...metadata, ...generated, ...metadata };
   fs.writeFileSync("pkg/package.json", JSON.stringify(merged, null, 2) + "\n");
 '
-echo "pkg/ ready: $(du -h pkg/casweb_bg.wasm | cut -f1) of wasm"
+echo "pkg/ ready: $(du -h pkg/casweb_bg.wasm | cut -f1) of wasm ($before before wasm-opt)"
 
 if [ "${1:-}" = "--pack" ]; then
   mkdir -p target/npm
