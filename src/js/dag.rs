@@ -3,8 +3,9 @@
 //!
 //! Crossing the boundary one string at a time would cost more than the sort itself, so a small
 //! JS helper flattens the input into two comma-joined strings and a `Uint32Array` of child
-//! counts (each crosses once), and the levels come back as indices into `keys`, which the helper
-//! turns back into the caller's own strings.
+//! counts; `TextEncoder.encodeInto` writes each string straight into wasm memory, where the keys
+//! are decoded in place. The sort works on node numbers (see `crate::sync::topo`), and the levels
+//! come back as indices into `keys`, which the helper turns back into the caller's own strings.
 
 use js_sys::{JsString, Uint32Array};
 use wasm_bindgen::prelude::*;
@@ -177,7 +178,7 @@ pub fn topo_sort_levels_js(
     let mut total = 0usize;
     child_starts.push(0);
     for &count in &counts {
-        total += count as usize;
+        total = total.saturating_add(count as usize);
         child_starts.push(total);
     }
     if node_keys.len() != counts.len() || total != child_numbers.len() {

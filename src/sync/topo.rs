@@ -3,6 +3,9 @@
 //! Only edges between nodes of the set count: a child outside it is assumed to be on the server
 //! already (if it is not, the server says so per node). A cycle, which only a bad
 //! `getChildKeys` can produce, is reported with the nodes it blocks, never a hang.
+//!
+//! Keys are looked up once, to number the nodes; the sort itself runs on those numbers in flat
+//! arrays (no map and no `Vec` per node), which JS's `topoSortLevels` shares.
 
 use crate::key::{Key, KeyMap};
 
