@@ -27,6 +27,8 @@ cargo build -q -p casweb-server
 server="$PWD/target/debug/casweb-server"
 work="$(mktemp -d "${TMPDIR:-/tmp}/casweb-browser-test.XXXXXX")"
 
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -38,11 +40,7 @@ cleanup() {
   for pidfile in "$work"/*.pid; do
     [ -f "$pidfile" ] && kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
   done
-  if [ "$status" -ne 0 ]; then
-    for log in "$work"/*.log; do
-      [ -s "$log" ] && { echo "--- $log (last lines)"; tail -n 20 "$log"; }
-    done
-  fi
+  [ "$status" -eq 0 ] || show_logs "$work"
   rm -rf "$work"
   exit "$status"
 }
@@ -50,8 +48,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# shellcheck source=scripts/services.sh
-source scripts/services.sh
 
 # Distinct free ports: five TCP, one UDP.
 read -r main_port faulty_port control_port p2p_tcp_port p2p_ws_port p2p_webrtc_port < <(free_ports 5 1)

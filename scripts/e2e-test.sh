@@ -61,6 +61,8 @@ cargo build -q -p casweb-server
 server_bin="${CARGO_TARGET_DIR:-$root/target}/debug/casweb-server"
 work="$(mktemp -d "${TMPDIR:-/tmp}/casweb-e2e.XXXXXX")"
 
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -69,11 +71,7 @@ cleanup() {
       kill "$(cat "$work/$name.pid")" 2>/dev/null || true
     fi
   done
-  if [ "$status" -ne 0 ]; then
-    for log in "$work"/*.log; do
-      [ -s "$log" ] && { echo "--- $log (last lines)"; tail -n 20 "$log"; }
-    done
-  fi
+  [ "$status" -eq 0 ] || show_logs "$work"
   rm -rf "$work"
   exit "$status"
 }
@@ -81,8 +79,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# shellcheck source=scripts/services.sh
-source scripts/services.sh
 
 # Three distinct free ports; the third stays closed (a stopped server for the error test).
 read -r server_port vite_port dead_port < <(free_ports 3)

@@ -1,7 +1,16 @@
 # Shell functions (sourced, not run) shared by the test and benchmark scripts: free loopback
-# ports, waiting for a service, DHT-only nodes. For start_p2p_node the caller sets $server (the
+# ports, waiting for a service, DHT-only nodes, showing logs after a failure. For start_p2p_node the caller sets $server (the
 # casweb-server binary) and $work (a directory for pid and log files) and kills every
 # "$work"/*.pid on exit.
+
+# Prints the last lines of every non-empty log in directory DIR (after a failure).
+show_logs() {
+  local log
+  for log in "$1"/*.log; do
+    [ -s "$log" ] && { echo "--- $log (last lines)"; tail -n 20 "$log"; }
+  done
+  return 0
+}
 
 # Prints TCP_COUNT free TCP ports then UDP_COUNT free UDP ports on 127.0.0.1, all distinct (every
 # socket is held open while choosing).
