@@ -72,6 +72,9 @@ JSON
 
 # --- The server, on a free port, with a fresh data directory; stopped on exit.
 work="$(mktemp -d "${TMPDIR:-/tmp}/casweb-bench.XXXXXX")"
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+use_private_tmpdir "$work"
 server_pid=""
 cleanup() {
   local status=$?

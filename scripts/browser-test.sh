@@ -29,6 +29,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/casweb-browser-test.XXXXXX")"
 
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
+use_private_tmpdir "$work"
 cleanup() {
   local status=$?
   trap - EXIT INT TERM

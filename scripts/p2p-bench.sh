@@ -33,6 +33,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
+use_private_tmpdir "$work"
 
 # Runs one benchmark: name, node count, test target, marker of its printed JSON line.
 run_bench() {

@@ -1,7 +1,15 @@
-# Shell functions (sourced, not run) shared by the test and benchmark scripts: free loopback
-# ports, waiting for a service, DHT-only nodes, showing logs after a failure. For start_p2p_node the caller sets $server (the
-# casweb-server binary) and $work (a directory for pid and log files) and kills every
-# "$work"/*.pid on exit.
+# Shell functions (sourced, not run) shared by the test and benchmark scripts: a private temp
+# directory, free loopback ports, waiting for a service, DHT-only nodes, showing logs after a
+# failure. For start_p2p_node the caller sets $server (the casweb-server binary) and $work (a
+# directory for pid and log files) and kills every "$work"/*.pid on exit.
+
+# Points TMPDIR at DIR/tmp, so what browsers leave behind (chromedriver's scoped_dir profiles,
+# about 100 MB each, are not removed when the driver is killed; Playwright's profiles) goes
+# when the caller removes DIR on exit.
+use_private_tmpdir() {
+  mkdir -p "$1/tmp"
+  export TMPDIR="$1/tmp"
+}
 
 # Prints the last lines of every non-empty log in directory DIR (after a failure).
 show_logs() {
