@@ -25,11 +25,9 @@ fn bootstrap() -> Vec<String> {
 /// Announces `count` fresh keys with at most `limit` in flight; returns (seconds, failures).
 async fn measure(limit: usize, count: usize) -> (f64, u64) {
     let options = ConnectOptions {
-        bootstrap: bootstrap(),
         transports: vec![TransportKind::WebSocket],
-        relay: true,
         timeout_ms: 30_000,
-        prompt_websocket_flush: true,
+        ..ConnectOptions::new(bootstrap())
     };
     let node = P2pNode::connect(options, Rc::new(|_| {}))
         .await

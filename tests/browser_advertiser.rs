@@ -66,11 +66,9 @@ async fn connect() -> P2pNode {
         .map(|a| a.as_string().unwrap())
         .collect();
     let options = ConnectOptions {
-        bootstrap,
         transports: vec![TransportKind::WebSocket],
-        relay: true,
         timeout_ms: 20_000,
-        prompt_websocket_flush: true,
+        ..ConnectOptions::new(bootstrap)
     };
     P2pNode::connect(options, Rc::new(|_| {}))
         .await

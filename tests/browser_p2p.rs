@@ -2,7 +2,8 @@
 //! server's node and 4 DHT-only nodes; a second DHT with 3 s provider TTLs), once over
 //! WebRTC-direct and once over WebSocket: a native node provides and the browser finds it; the
 //! browser provides and a native node finds it; two nodes in the page find and dial each other
-//! through the relay; records expire after stopProvide; bad input gets typed errors.
+//! through the relay; records expire after stopProvide; a kept identity keeps the peer id and
+//! its records across a reconnect; bad input gets typed errors.
 #![cfg(all(target_arch = "wasm32", feature = "p2p"))]
 
 #[path = "support/server.rs"]
@@ -11,7 +12,7 @@ mod server;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use js_sys::{Array, Object, Promise, Reflect};
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -19,7 +20,9 @@ use wasm_bindgen_test::*;
 
 use casweb::http::{HttpConfig, HttpStorage};
 use casweb::js::JsP2pNode;
-use casweb::p2p::{ConnectOptions, LookupOptions, NodeEvent, P2pNode, Provider, TransportKind};
+use casweb::p2p::{
+    ConnectOptions, Identity, LookupOptions, NodeEvent, P2pNode, Provider, TransportKind,
+};
 use casweb::{node, Key, StorageProvider};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -61,11 +64,9 @@ async fn bootstrap_of(url: &str) -> Vec<String> {
 
 fn options(bootstrap: Vec<String>, transport: TransportKind) -> ConnectOptions {
     ConnectOptions {
-        bootstrap,
         transports: vec![transport],
-        relay: true,
         timeout_ms: 20_000,
-        prompt_websocket_flush: true,
+        ..ConnectOptions::new(bootstrap)
     }
 }
 
@@ -282,6 +283,42 @@ async fn records_expire_after_stop_provide(transport: TransportKind) {
     b.close().await;
 }
 
+// (f) A kept identity (a page reload): the same peer id on every connect, and a record announced
+// before the reload (not announced again) still leads other peers to the node after it.
+async fn a_kept_identity_survives_a_reconnect(transport: TransportKind) {
+    let identity = Identity::generate();
+    let bootstrap = bootstrap_of(server::server_url()).await;
+    let kept = ConnectOptions {
+        identity: Some(identity.clone()),
+        ..options(bootstrap.clone(), transport)
+    };
+    let before = connect_with(kept.clone()).await;
+    assert_eq!(before.peer_id(), identity.peer_id());
+    let key = unique_leaf("kept-identity").0;
+    // Closed right after announcing (close lets the announcement leave first).
+    before.start_provide(&key).await.expect("provide");
+    before.close().await;
+
+    let after = connect_with(kept).await;
+    assert_eq!(after.peer_id(), identity.peer_id());
+    let seeker = connect_with(options(bootstrap, transport)).await;
+    assert_ne!(seeker.peer_id(), identity.peer_id());
+    let providers = find_provider_eventually(&seeker, &key, &after).await;
+    let relayed = providers[0]
+        .addrs
+        .iter()
+        .find(|a| a.contains("/p2p-circuit/"))
+        .expect("a relayed address")
+        .clone();
+    let reached = seeker
+        .dial(&relayed, 20_000)
+        .await
+        .expect("dial the reconnected node through the relay");
+    assert_eq!(reached, identity.peer_id());
+    seeker.close().await;
+    after.close().await;
+}
+
 #[wasm_bindgen_test]
 async fn webrtc_direct_browser_finds_a_native_provider() {
     browser_finds_a_native_provider(TransportKind::WebRtcDirect).await;
@@ -320,6 +357,16 @@ async fn webrtc_direct_records_expire_after_stop_provide() {
 #[wasm_bindgen_test]
 async fn websocket_records_expire_after_stop_provide() {
     records_expire_after_stop_provide(TransportKind::WebSocket).await;
+}
+
+#[wasm_bindgen_test]
+async fn webrtc_direct_a_kept_identity_survives_a_reconnect() {
+    a_kept_identity_survives_a_reconnect(TransportKind::WebRtcDirect).await;
+}
+
+#[wasm_bindgen_test]
+async fn websocket_a_kept_identity_survives_a_reconnect() {
+    a_kept_identity_survives_a_reconnect(TransportKind::WebSocket).await;
 }
 
 /// Calls `P2pNode.connect(options)` from JS and returns the error code it rejected with.
@@ -389,6 +436,17 @@ async fn bad_input_gets_typed_errors() {
             object(&[("bootstrap", strings(&webrtc_only)), ("timeoutMs", JsValue::from(-1))]),
             "invalid_argument",
         ),
+        (
+            object(&[("bootstrap", strings(&webrtc_only)), ("identity", "secret".into())]),
+            "invalid_argument",
+        ),
+        (
+            object(&[
+                ("bootstrap", strings(&webrtc_only)),
+                ("identity", Uint8Array::from(&[8u8, 1, 18, 3, 1, 2, 3][..]).into()),
+            ]),
+            "invalid_argument",
+        ),
         // Nobody listens there (a peer id that is not the server's, on a closed port).
         (
             object(&[(
@@ -408,16 +466,26 @@ async fn bad_input_gets_typed_errors() {
         assert_eq!(connect_error(options).await, expected, "{shown}");
     }
 
-    // A connected node refuses bad keys, options and addresses, and everything once closed.
+    // A connected node (with an identity from generateIdentity) refuses bad keys, options and
+    // addresses, and everything once closed.
+    let identity = JsP2pNode::generate_identity();
     let node = JsFuture::from(JsP2pNode::connect(object(&[
         ("serverUrl", server::server_url().into()),
         ("transports", strings(&["websocket"])),
+        ("identity", identity.clone().into()),
     ])))
     .await
     .expect("connect");
     assert_eq!(
         Reflect::get(&node, &"transport".into()).unwrap(),
         "websocket"
+    );
+    assert_eq!(
+        Reflect::get(&node, &"peerId".into()).unwrap(),
+        Identity::from_bytes(&identity.to_vec())
+            .unwrap()
+            .peer_id()
+            .as_str()
     );
     let code = |method: &str, args: Vec<JsValue>| {
         let promise: Promise = call(&node, method, args.into_boxed_slice()).unchecked_into();

@@ -38,11 +38,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 async fn connect(transport: TransportKind, prompt_websocket_flush: bool) -> P2pNode {
     let options = ConnectOptions {
-        bootstrap: bootstrap(),
         transports: vec![transport],
-        relay: true,
         timeout_ms: 30_000,
         prompt_websocket_flush,
+        ..ConnectOptions::new(bootstrap())
     };
     P2pNode::connect(options, Rc::new(|_| {}))
         .await

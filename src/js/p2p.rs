@@ -1,21 +1,23 @@
 //! The `P2pNode` class exported to JS (feature `p2p`): join casweb's DHT from the page, announce
 //! keys, stop, find providers, dial them; connection events on an `EventTarget`.
 
-use js_sys::{Array, Object, Promise};
+use js_sys::{Array, Object, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::{CustomEvent, CustomEventInit, EventTarget};
 
 use super::convert::{
-    key_from_js, option_field, set_field, string_from_js, type_name, whole_number_field,
+    array_from_js, key_from_js, option_field, set_field, string_from_js, type_name,
+    whole_number_field,
 };
 use super::error::js;
 use crate::error::{Error, Result};
 use crate::http::fetch::{self, Body};
 use crate::p2p::config::{checked_timeout, DEFAULT_CONNECT_TIMEOUT_MS};
 use crate::p2p::{
-    BootstrapInfo, ConnectOptions, LookupOptions, NodeEvent, P2pNode, Provider, TransportKind,
+    BootstrapInfo, ConnectOptions, Identity, LookupOptions, NodeEvent, P2pNode, Provider,
+    TransportKind,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -41,6 +43,11 @@ export interface P2pConnectOptions {
   timeoutMs?: number;
   /** Complete WebSocket flushes at once (default true); false only to measure the difference. */
   promptWebSocketFlush?: boolean;
+  /** The node's identity, from P2pNode.generateIdentity() (default: a fresh one each time).
+   *  Keep it (e.g. in IndexedDB) and the peer id, and the records announced under it, survive
+   *  a reload. It is a private key. Use it in one live node at a time: two tabs connected
+   *  with the same identity compete for one relay reservation. */
+  identity?: Uint8Array;
 }
 
 /** A provider found by getProviders. */
@@ -73,8 +80,8 @@ pub struct JsP2pNode {
 
 #[wasm_bindgen(js_class = P2pNode)]
 impl JsP2pNode {
-    /// Creates a node with a fresh identity and joins the DHT; resolves once other peers can
-    /// reach it (relay reservation confirmed). Fails with `invalid_argument`,
+    /// Creates a node (with `options.identity`, or a fresh identity) and joins the DHT;
+    /// resolves once other peers can reach it (relay reservation confirmed). Fails with `invalid_argument`,
     /// `invalid_multiaddr`, `unsupported_transport`, `network_error` / `http_error` (reading
     /// `serverUrl`), `no_route` (bootstrap node unreachable or reservation refused) or `timeout`.
     #[wasm_bindgen(unchecked_return_type = "Promise<P2pNode>")]
@@ -91,6 +98,12 @@ impl JsP2pNode {
             let node = js(P2pNode::connect(options, on_event).await)?;
             Ok(JsP2pNode { node, events }.into())
         })
+    }
+
+    /// A new identity for `connect({ identity })`: libp2p's encoding of an Ed25519 private key.
+    #[wasm_bindgen(js_name = generateIdentity)]
+    pub fn generate_identity() -> Uint8Array {
+        Uint8Array::from(Identity::generate().to_bytes().as_slice())
     }
 
     /// This node's peer id.
@@ -111,8 +124,9 @@ impl JsP2pNode {
         self.events.clone()
     }
 
-    /// Announces that this browser holds `key`; resolves once the record reached the DHT peers
-    /// closest to it. `not_connected` without a DHT connection.
+    /// Announces that this browser holds `key`; resolves once the DHT peers closest to it are
+    /// found and the records are handed to the connections to them (they leave within
+    /// milliseconds; `close` waits for them). `not_connected` without a DHT connection.
     #[wasm_bindgen(js_name = startProvide, unchecked_return_type = "Promise<void>")]
     pub fn start_provide(
         &self,
@@ -200,7 +214,8 @@ impl JsP2pNode {
         future_to_promise(async move { Ok(strings(&js(node.external_addresses().await)?).into()) })
     }
 
-    /// Stops the node and closes its connections; later calls fail with `closed`.
+    /// Stops the node and closes its connections; later calls fail with `closed`. Within 500 ms
+    /// of an announcement it first lets the announcement's messages leave.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
         let node = self.node.clone();
@@ -241,6 +256,12 @@ async fn connect_options(value: &JsValue) -> Result<ConnectOptions> {
             .map(|name| TransportKind::parse(name))
             .collect::<Result<_>>()?,
     };
+    let identity = match option_field(value, "identity")? {
+        Some(bytes) => Some(Identity::from_bytes(
+            &array_from_js(&bytes, "identity")?.to_vec(),
+        )?),
+        None => None,
+    };
     let relay = bool_field(value, "relay", true)?;
     let prompt_websocket_flush = bool_field(value, "promptWebSocketFlush", true)?;
     let timeout_ms = checked_timeout(
@@ -254,6 +275,7 @@ async fn connect_options(value: &JsValue) -> Result<ConnectOptions> {
         relay,
         timeout_ms,
         prompt_websocket_flush,
+        identity,
     })
 }
 

@@ -3,16 +3,21 @@
 //!
 //! - [`advertiser`]: announces stored blocks and keeps them announced (see docs/advertiser.md);
 //! - [`config`]: transports, bootstrap answers, lookup options (pure, native-tested);
+//! - `identity` (wasm32): a node's key pair, to keep its peer id across reloads;
 //! - `node` (wasm32): the swarm task and the [`P2pNode`] handle;
 //! - `prompt_flush` (wasm32): the WebSocket flush fix.
 
 pub mod advertiser;
 pub mod config;
 #[cfg(target_arch = "wasm32")]
+mod identity;
+#[cfg(target_arch = "wasm32")]
 mod node;
 #[cfg(target_arch = "wasm32")]
 mod prompt_flush;
 
 pub use config::{BootstrapInfo, LookupOptions, TransportKind};
+#[cfg(target_arch = "wasm32")]
+pub use identity::Identity;
 #[cfg(target_arch = "wasm32")]
 pub use node::{parse_multiaddr, ConnectOptions, EventCallback, NodeEvent, P2pNode, Provider};

@@ -27,7 +27,10 @@ use libp2p::swarm::{ConnectionId, DialError, NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, noise, ping, relay, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
 use wasm_bindgen_futures::spawn_local;
 
-use super::config::{pick_addresses, LookupOptions, TransportKind, KAD_PROTOCOL};
+use super::config::{
+    pick_addresses, LookupOptions, TransportKind, DEFAULT_CONNECT_TIMEOUT_MS, KAD_PROTOCOL,
+};
+use super::identity::Identity;
 use super::prompt_flush::PromptFlush;
 use crate::error::{Error, Result};
 use crate::key::Key;
@@ -36,6 +39,9 @@ use crate::key::Key;
 const IDENTIFY_PROTOCOL: &str = "/casweb/id/1.0.0";
 /// Longest a Kademlia query (announcement, lookup, bootstrap) runs.
 const QUERY_TIMEOUT_MS: u32 = 30_000;
+/// How long `close` keeps the node running after the last announcement was handed to the
+/// connections (see `Driver::drain_announcements`).
+const ANNOUNCEMENT_DRAIN_MS: f64 = 500.0;
 /// Most keys this node provides at once (its own records only: browsers are DHT clients).
 const MAX_PROVIDED_KEYS: usize = 1_000_000;
 
@@ -53,6 +59,24 @@ pub struct ConnectOptions {
     pub timeout_ms: u32,
     /// Complete WebSocket flushes at once (see `prompt_flush.rs`); `false` only to measure.
     pub prompt_websocket_flush: bool,
+    /// The node's key pair; `None`: a fresh one. The same identity in two nodes connected at
+    /// once (two tabs) makes them compete for one relay reservation: give each its own.
+    pub identity: Option<Identity>,
+}
+
+impl ConnectOptions {
+    /// Options to join through `bootstrap` with the defaults: both transports (WebRTC-direct
+    /// first), a relay reservation, 15 s to connect, prompt WebSocket flushes, a fresh identity.
+    pub fn new(bootstrap: Vec<String>) -> ConnectOptions {
+        ConnectOptions {
+            bootstrap,
+            transports: TransportKind::ALL.to_vec(),
+            relay: true,
+            timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+            prompt_websocket_flush: true,
+            identity: None,
+        }
+    }
 }
 
 /// A provider found by a lookup.
@@ -161,7 +185,7 @@ fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
 }
 
 impl P2pNode {
-    /// Creates a node with a fresh identity, dials the bootstrap node with the first usable
+    /// Creates a node with `options.identity` (or a fresh one), dials the bootstrap node with the first usable
     /// transport, takes a relay reservation (unless `relay` is off), and starts a DHT bootstrap.
     pub async fn connect(options: ConnectOptions, on_event: EventCallback) -> Result<P2pNode> {
         if options.bootstrap.is_empty() {
@@ -206,7 +230,8 @@ impl P2pNode {
             .map(|(_, a)| parse_multiaddr(a))
             .collect::<Result<_>>()?;
 
-        let swarm = build_swarm(transport, options.prompt_websocket_flush)?;
+        let identity = options.identity.unwrap_or_else(Identity::generate);
+        let swarm = build_swarm(&identity, transport, options.prompt_websocket_flush)?;
         let peer_id = *swarm.local_peer_id();
         let (commands, receiver) = mpsc::unbounded();
         let (ready, ready_answer) = oneshot::channel();
@@ -225,6 +250,7 @@ impl P2pNode {
             lookups: HashMap::new(),
             bootstraps: HashMap::new(),
             dials: HashMap::new(),
+            last_announcement: None,
         };
         spawn_local(driver.run(receiver, addrs));
         let node = P2pNode {
@@ -257,7 +283,8 @@ impl P2pNode {
         self.transport
     }
 
-    /// Announces that this node holds `key`; resolves once the record reached the closest peers.
+    /// Announces that this node holds `key`; resolves once the closest peers are found and the
+    /// records handed to the connections to them (`close` lets them leave).
     pub async fn start_provide(&self, key: &Key) -> Result<()> {
         self.ask(|reply| Command::StartProvide { key: *key, reply })
             .await?
@@ -301,7 +328,8 @@ impl P2pNode {
         self.ask(|reply| Command::ExternalAddresses { reply }).await
     }
 
-    /// Stops the node and closes its connections. Later calls fail with `closed`.
+    /// Stops the node and closes its connections (within `ANNOUNCEMENT_DRAIN_MS` of an
+    /// announcement, after letting its messages leave). Later calls fail with `closed`.
     pub async fn close(&self) {
         if self.closed.replace(true) {
             return;
@@ -341,12 +369,15 @@ async fn with_timeout<F: std::future::Future>(future: F, ms: u32) -> Result<F::O
     }
 }
 
-fn build_swarm(transport: TransportKind, prompt_websocket_flush: bool) -> Result<Swarm<Behaviour>> {
-    let keypair = libp2p::identity::Keypair::generate_ed25519();
+fn build_swarm(
+    identity: &Identity,
+    transport: TransportKind,
+    prompt_websocket_flush: bool,
+) -> Result<Swarm<Behaviour>> {
     let failed = |what: &str, e: &dyn std::fmt::Display| {
         Error::UnsupportedTransport(format!("cannot set up {what}: {e}"))
     };
-    let builder = libp2p::SwarmBuilder::with_existing_identity(keypair)
+    let builder = libp2p::SwarmBuilder::with_existing_identity(identity.keypair())
         .with_wasm_bindgen()
         .with_other_transport(|key| {
             let webrtc = if transport == TransportKind::WebRtcDirect {
@@ -444,6 +475,8 @@ struct Driver {
     lookups: HashMap<QueryId, Lookup>,
     bootstraps: HashMap<QueryId, Reply<()>>,
     dials: HashMap<ConnectionId, Reply<String>>,
+    /// When (`Date.now()`) the last announcement query reported success.
+    last_announcement: Option<f64>,
 }
 
 impl Driver {
@@ -473,6 +506,7 @@ impl Driver {
             let next = select(commands.next(), self.swarm.next()).await;
             match next {
                 Either::Left((Some(Command::Close { reply }), _)) => {
+                    self.drain_announcements().await;
                     let _ = reply.send(());
                     return;
                 }
@@ -480,6 +514,27 @@ impl Driver {
                 Either::Left((None, _)) => return,
                 Either::Right((Some(event), _)) => self.on_event(event),
                 Either::Right((None, _)) => return,
+            }
+        }
+    }
+
+    /// libp2p-kad reports an announcement done once its ADD_PROVIDER messages are handed to the
+    /// connection handlers, before they are written (they have no response). Dropping the swarm
+    /// at once would lose them, so a close within `ANNOUNCEMENT_DRAIN_MS` of the last
+    /// announcement keeps driving the swarm until that time has passed.
+    async fn drain_announcements(&mut self) {
+        let Some(handed_over) = self.last_announcement else {
+            return;
+        };
+        let remaining = ANNOUNCEMENT_DRAIN_MS - (js_sys::Date::now() - handed_over);
+        if remaining <= 0.0 {
+            return;
+        }
+        let mut deadline = TimeoutFuture::new(remaining.ceil() as u32);
+        loop {
+            match select(self.swarm.next(), &mut deadline).await {
+                Either::Left((Some(event), _)) => self.on_event(event),
+                Either::Left((None, _)) | Either::Right(_) => return,
             }
         }
     }
@@ -743,6 +798,9 @@ impl Driver {
         };
         match result {
             QueryResult::StartProviding(result) => {
+                if result.is_ok() {
+                    self.last_announcement = Some(js_sys::Date::now());
+                }
                 if let Some(reply) = self.provides.remove(&id) {
                     let _ = reply.send(match result {
                         Ok(_) => Ok(()),
