@@ -1,5 +1,6 @@
-// The demo's P2P panel: own peer id, transport (WebRTC-direct or WebSocket), connected peers,
-// announcement metrics and a "find providers" box. It also decides the cache the demo stores
+// The demo's P2P panel: own peer id (kept across reloads, see keptIdentity), transport
+// (WebRTC-direct or WebSocket), connected peers, announcement metrics and a "find providers"
+// box. It also decides the cache the demo stores
 // through: with an Advertiser in the package, AdvertisingStorage(IndexedDbStorage) so every
 // stored block is announced in the background; without one, IndexedDB as is. Either way each
 // stored file's root key is announced on every new node (app.js calls onFileStored(root) when a
@@ -19,8 +20,12 @@ const TRANSPORT_KEY = "casweb-demo-p2p-transport";
 const TRANSPORTS = { "webrtc-direct": "WebRTC-direct", websocket: "WebSocket" };
 const LOOKUP = { limit: 20, timeoutMs: 10_000 };
 const METRICS_INTERVAL_MS = 1000;
-/** The IndexedDB database of the last Advertiser's schedule (deleted when a new node starts). */
+/** The IndexedDB database of the last Advertiser's schedule (deleted when a node with another
+ *  peer id or transport starts: its records carry that node's addresses). */
 const ADVERTISER_DB_KEY = "casweb-demo-advertiser-db";
+/** The kept P2P identity (base64) in localStorage, and the Web Lock that lets one tab use it. */
+const IDENTITY_KEY = "casweb-demo-p2p-identity";
+const IDENTITY_LOCK = "casweb-demo-p2p-identity";
 
 /** `document.createElement(tag)` with properties and children. */
 function el(tag, props = {}, ...children) {
@@ -44,6 +49,40 @@ function panelError(code, message) {
 function savedTransport() {
   const saved = localStorage.getItem(TRANSPORT_KEY);
   return saved in TRANSPORTS ? saved : "webrtc-direct";
+}
+
+/**
+ * The page's kept identity, so its peer id (and the records announced under it) survive a
+ * reload: saved in localStorage, used by one tab at a time (a Web Lock held for the page's
+ * lifetime). Resolves to { identity, kept: true }, or { identity: undefined, kept: false } (a
+ * fresh identity per connect) when another tab holds it or the browser has no Web Locks.
+ */
+async function keptIdentity(casweb) {
+  if (!navigator.locks) return { identity: undefined, kept: false };
+  const held = await new Promise((resolve) => {
+    navigator.locks.request(IDENTITY_LOCK, { ifAvailable: true }, (lock) => {
+      resolve(lock !== null);
+      return lock ? new Promise(() => {}) : undefined; // held until the page goes away
+    });
+  });
+  if (!held) return { identity: undefined, kept: false };
+  const saved = savedIdentity();
+  if (saved) return { identity: saved, kept: true };
+  const identity = casweb.P2pNode.generateIdentity();
+  localStorage.setItem(IDENTITY_KEY, btoa(String.fromCharCode(...identity)));
+  return { identity, kept: true };
+}
+
+/** The saved identity if it looks like one generateIdentity made (libp2p's protobuf encoding
+ *  of an Ed25519 key: 68 bytes starting 08 01 12 40); null otherwise (it is then replaced). */
+function savedIdentity() {
+  try {
+    const bytes = Uint8Array.from(atob(localStorage.getItem(IDENTITY_KEY) ?? ""), (c) => c.charCodeAt(0));
+    const ed25519 = bytes.length === 68 && [8, 1, 18, 64].every((byte, i) => bytes[i] === byte);
+    return ed25519 ? bytes : null;
+  } catch {
+    return null; // not base64
+  }
 }
 
 /** The server's own peer id (GET /api/p2p), to mark it in lists; null if it cannot be read. */
@@ -129,9 +168,11 @@ class RootAnnouncer {
 /**
  * Announces through the package's Advertiser: the cache is AdvertisingStorage(local, advertiser)
  * while a node is connected (swapped in and out with storage.js's useCache), so every stored
- * block is queued; file roots are queued on each new node. A node has a fresh peer id, so each gets a fresh schedule (its own IndexedDB database;
- * the previous one is deleted): a schedule saying "announced" is only true for the peer id that
- * announced.
+ * block is queued; file roots are queued on each new node. A schedule saying "announced" is only
+ * true for the peer id and transport that announced (the records carry that node's addresses),
+ * so each pair gets its own IndexedDB database. With the kept identity that database outlives a
+ * reload, and the previous kept one is deleted when the pair changes; a tab with a fresh identity
+ * deletes its own when the page goes away (best effort: pagehide).
  */
 class AdvertiserAnnouncer {
   constructor(casweb, onChange) {
@@ -167,12 +208,13 @@ class AdvertiserAnnouncer {
     }
   }
 
-  attach(node) {
-    this.attaching = this.attaching.then(() => this.replace(node));
+  /** Moves the advertiser to `node` (null: none); `kept` says whether it has the kept identity. */
+  attach(node, kept = false) {
+    this.attaching = this.attaching.then(() => this.replace(node, kept));
     return this.attaching;
   }
 
-  async replace(node) {
+  async replace(node, kept) {
     const old = this.advertiser;
     this.advertiser = null;
     this.error = null;
@@ -180,10 +222,14 @@ class AdvertiserAnnouncer {
     if (old?.running) await old.stop().catch(() => {});
     old?.free();
     if (node && this.local) {
-      const databaseName = `casweb-demo-advertiser-${node.peerId}`;
-      const previous = localStorage.getItem(ADVERTISER_DB_KEY);
-      if (previous && previous !== databaseName) indexedDB.deleteDatabase(previous);
-      localStorage.setItem(ADVERTISER_DB_KEY, databaseName);
+      const databaseName = `casweb-demo-advertiser-${node.peerId}-${node.transport}`;
+      if (kept) {
+        const previous = localStorage.getItem(ADVERTISER_DB_KEY);
+        if (previous && previous !== databaseName) indexedDB.deleteDatabase(previous);
+        localStorage.setItem(ADVERTISER_DB_KEY, databaseName);
+      } else {
+        addEventListener("pagehide", () => indexedDB.deleteDatabase(databaseName), { once: true });
+      }
       try {
         const advertiser = new this.casweb.Advertiser(node, { databaseName });
         await advertiser.start();
@@ -242,6 +288,9 @@ class P2pPanel {
     /** Removes the current node's event listeners. */
     this.listeners = null;
     this.serverPeer = null;
+    /** Promise of keptIdentity(): the identity every connect uses. */
+    this.identity = null;
+    this.identityKept = false;
     this.advertiser = null;
     this.announcer = null;
     this.render(body);
@@ -258,6 +307,7 @@ class P2pPanel {
       this.connect();
     });
     this.peerId = el("code", { id: "p2p-peer-id", textContent: "-" });
+    this.identityNote = el("small", { id: "p2p-identity", className: "hint" });
     this.transport = el("span", { id: "p2p-transport-used", textContent: "-" });
     this.addresses = el("ul", { id: "p2p-addresses", className: "p2p-list" });
     this.peers = el("ul", { id: "p2p-peers", className: "p2p-list" });
@@ -278,7 +328,7 @@ class P2pPanel {
         el("div", {}, this.status, this.statusDetail),
         el("label", { className: "hint" }, "Transport ", this.transportSelect)),
       el("dl", { id: "p2p-info", className: "stats p2p-info" },
-        ...row("Peer id", this.peerId),
+        ...row("Peer id", el("span", {}, this.peerId, " ", this.identityNote)),
         ...row("Transport", this.transport),
         ...row("Reachable at", this.addresses),
         ...row("Connected peers", this.peers),
@@ -305,6 +355,7 @@ class P2pPanel {
     this.announcer = typeof Advertiser === "function" && typeof AdvertisingStorage === "function" ?
       new AdvertiserAnnouncer(this.casweb, render) : new RootAnnouncer(render);
     setInterval(render, METRICS_INTERVAL_MS);
+    this.identity = keptIdentity(this.casweb);
     this.connect();
     return {
       wrapCache: (local, useCache) => this.announcer.cache(local, useCache),
@@ -336,7 +387,7 @@ class P2pPanel {
     if (generation !== this.generation) return;
     let node;
     try {
-      node = await this.casweb.P2pNode.connect({ serverUrl: this.server, transports: [transport] });
+      node = await this.connectWithIdentity(transport);
     } catch (error) {
       if (generation !== this.generation) return;
       this.setStatus("error", describeP2pError(error, { server: this.server, transport: TRANSPORTS[transport] }),
@@ -357,12 +408,22 @@ class P2pPanel {
       node.events.addEventListener(type, () => this.refreshAddresses(), { signal });
     }
     this.peerId.textContent = node.peerId;
+    this.identityNote.dataset.kept = String(this.identityKept);
+    this.identityNote.textContent = this.identityKept ? "(kept: the same after a reload)" :
+      "(fresh: another tab uses the kept identity)";
     this.transport.textContent = TRANSPORTS[node.transport] ?? node.transport;
     this.transport.dataset.transport = node.transport;
     this.setStatus("connected", `peer discovery: connected over ${TRANSPORTS[node.transport] ?? node.transport}`);
     this.refreshPeers();
     this.refreshAddresses();
-    this.announcer?.attach(node);
+    this.announcer?.attach(node, this.identityKept);
+  }
+
+  /** P2pNode.connect, with the kept identity when this tab holds it. */
+  async connectWithIdentity(transport) {
+    const { identity, kept } = await this.identity;
+    this.identityKept = kept;
+    return this.casweb.P2pNode.connect({ serverUrl: this.server, transports: [transport], identity });
   }
 
   async refreshPeers() {

@@ -152,15 +152,30 @@ describe("demo page", () => {
 
   test("looks up its providers over WebSocket, reconnecting when the transport is switched", async () => {
     const before = await page.locator("#p2p-peer-id").innerText();
+    assert.equal(await page.locator("#p2p-identity").getAttribute("data-kept"), "true");
     await page.selectOption("#p2p-transport", "websocket");
     const peerId = await p2pConnected(page, "websocket");
-    assert.notEqual(peerId, before, "a new node");
+    assert.equal(peerId, before, "the new node has the kept identity");
     await findsItself(page, root, peerId);
     await page.reload();
     await page.waitForSelector("body[data-ready=true]");
     assert.equal(await page.locator("#p2p-transport").inputValue(), "websocket", "the choice is remembered");
-    await p2pConnected(page, "websocket");
+    assert.equal(await p2pConnected(page, "websocket"), peerId, "the peer id survives a reload");
     await screenshot(page, "demo-p2p-websocket");
+  });
+
+  test("a second tab gets a fresh identity while the first holds the kept one", async () => {
+    const kept = await page.locator("#p2p-peer-id").innerText();
+    const second = await newPage(context);
+    try {
+      await openDemo(second);
+      const peerId = await p2pConnected(second, "websocket");
+      assert.notEqual(peerId, kept);
+      assert.equal(await second.locator("#p2p-identity").getAttribute("data-kept"), "false");
+      assert.deepEqual(second.problems, []);
+    } finally {
+      await second.close();
+    }
   });
 
 
