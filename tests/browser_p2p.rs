@@ -111,6 +111,19 @@ async fn find_provider_eventually(
     );
 }
 
+/// Dials `provider` from `dialer` at its relayed address; the peer id reached.
+async fn dial_through_relay(dialer: &P2pNode, provider: &Provider) -> String {
+    let relayed = provider
+        .addrs
+        .iter()
+        .find(|a| a.contains("/p2p-circuit/"))
+        .unwrap_or_else(|| panic!("no relayed address: {provider:?}"));
+    dialer
+        .dial(relayed, 20_000)
+        .await
+        .expect("dial through the relay")
+}
+
 // (a) A native node provides K; the browser finds it with addresses.
 async fn browser_finds_a_native_provider(transport: TransportKind) {
     let (key, bytes) = unique_leaf("native-provides");
@@ -222,17 +235,7 @@ async fn two_page_nodes_find_and_dial_each_other(transport: TransportKind) {
     let providers = find_provider_eventually(&b, &key, &a).await;
     assert_eq!(providers.len(), 1, "{providers:?}");
     assert_eq!(providers[0].peer_id, a.peer_id());
-    let relayed = providers[0]
-        .addrs
-        .iter()
-        .find(|a| a.contains("/p2p-circuit/"))
-        .expect("a relayed address")
-        .clone();
-    let reached = b
-        .dial(&relayed, 20_000)
-        .await
-        .expect("dial through the relay");
-    assert_eq!(reached, a.peer_id());
+    assert_eq!(dial_through_relay(&b, &providers[0]).await, a.peer_id());
     assert!(b.connected_peers().await.unwrap().contains(&a.peer_id()));
     // A saw B connect (its own event loop may report it a moment after B's dial returned), and,
     // at start, its relayed address confirmed.
@@ -304,17 +307,10 @@ async fn a_kept_identity_survives_a_reconnect(transport: TransportKind) {
     let seeker = connect_with(options(bootstrap, transport)).await;
     assert_ne!(seeker.peer_id(), identity.peer_id());
     let providers = find_provider_eventually(&seeker, &key, &after).await;
-    let relayed = providers[0]
-        .addrs
-        .iter()
-        .find(|a| a.contains("/p2p-circuit/"))
-        .expect("a relayed address")
-        .clone();
-    let reached = seeker
-        .dial(&relayed, 20_000)
-        .await
-        .expect("dial the reconnected node through the relay");
-    assert_eq!(reached, identity.peer_id());
+    assert_eq!(
+        dial_through_relay(&seeker, &providers[0]).await,
+        identity.peer_id()
+    );
     seeker.close().await;
     after.close().await;
 }
