@@ -185,8 +185,9 @@ fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
 }
 
 impl P2pNode {
-    /// Creates a node with `options.identity` (or a fresh one), dials the bootstrap node with the first usable
-    /// transport, takes a relay reservation (unless `relay` is off), and starts a DHT bootstrap.
+    /// Creates a node with `options.identity` (or a fresh one), dials the bootstrap node with the
+    /// first usable transport, takes a relay reservation (unless `relay` is off), and starts a
+    /// DHT bootstrap.
     pub async fn connect(options: ConnectOptions, on_event: EventCallback) -> Result<P2pNode> {
         if options.bootstrap.is_empty() {
             return Err(Error::InvalidArgument("no bootstrap address".into()));
