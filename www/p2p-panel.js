@@ -1,8 +1,8 @@
 // The demo's P2P panel: own peer id (kept across reloads, see keptIdentity), transport
 // (WebRTC-direct or WebSocket), connected peers, announcement metrics and a "find providers"
-// box. It also decides the cache the demo stores
-// through: with an Advertiser in the package, AdvertisingStorage(IndexedDbStorage) so every
-// stored block is announced in the background; without one, IndexedDB as is. Either way each
+// box. It also decides the cache the demo stores through: with an Advertiser in the package,
+// AdvertisingStorage(IndexedDbStorage) so every stored block is announced in the background;
+// without one, IndexedDB as is. Either way each
 // stored file's root key is announced on every new node (app.js calls onFileStored(root) when a
 // file is stored and for every stored file after a reload).
 //
