@@ -20,8 +20,7 @@ const TRANSPORT_KEY = "casweb-demo-p2p-transport";
 const TRANSPORTS = { "webrtc-direct": "WebRTC-direct", websocket: "WebSocket" };
 const LOOKUP = { limit: 20, timeoutMs: 10_000 };
 const METRICS_INTERVAL_MS = 1000;
-/** The IndexedDB database of the last Advertiser's schedule (deleted when a node with another
- *  peer id or transport starts: its records carry that node's addresses). */
+/** The IndexedDB database of the last Advertiser's schedule (deleted when a new node starts). */
 const ADVERTISER_DB_KEY = "casweb-demo-advertiser-db";
 /** The kept P2P identity (base64) in localStorage, and the Web Lock that lets one tab use it. */
 const IDENTITY_KEY = "casweb-demo-p2p-identity";
@@ -168,11 +167,11 @@ class RootAnnouncer {
 /**
  * Announces through the package's Advertiser: the cache is AdvertisingStorage(local, advertiser)
  * while a node is connected (swapped in and out with storage.js's useCache), so every stored
- * block is queued; file roots are queued on each new node. A schedule saying "announced" is only
- * true for the peer id and transport that announced (the records carry that node's addresses),
- * so each pair gets its own IndexedDB database. With the kept identity that database outlives a
- * reload, and the previous kept one is deleted when the pair changes; a tab with a fresh identity
- * deletes its own when the page goes away (best effort: pagehide).
+ * block is queued; file roots are queued on each new node. Every node starts with an empty
+ * schedule (its own IndexedDB database; the previous one is deleted), even with the kept
+ * identity: startProvide resolves once the messages are queued, so a schedule kept across a
+ * reload could count as announced a record that never left the page that went away. A tab with
+ * a fresh identity deletes its database when the page goes away (best effort: pagehide).
  */
 class AdvertiserAnnouncer {
   constructor(casweb, onChange) {
@@ -224,8 +223,9 @@ class AdvertiserAnnouncer {
     if (node && this.local) {
       const databaseName = `casweb-demo-advertiser-${node.peerId}-${node.transport}`;
       if (kept) {
+        // Opening waits for the deletion, also of a database with the same name.
         const previous = localStorage.getItem(ADVERTISER_DB_KEY);
-        if (previous && previous !== databaseName) indexedDB.deleteDatabase(previous);
+        if (previous) indexedDB.deleteDatabase(previous);
         localStorage.setItem(ADVERTISER_DB_KEY, databaseName);
       } else {
         addEventListener("pagehide", () => indexedDB.deleteDatabase(databaseName), { once: true });
