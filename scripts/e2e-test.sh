@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end tests (e2e/tests/*.test.js) in Debian's headless Chromium through playwright-core:
-# the demo page served by the reference server in --dev mode, and the built Vite example.
+# the demo page served by the reference server in --dev mode, and the built Vite example; and
+# the packed tarball itself in Node (package.test.js: contents, types, doc samples, Node use).
 #
-# Does its own setup, skipping what is current: npm ci in e2e/ and examples/vite-app (the latter
-# installs the npm tarball), pkg/ rebuilt when the sources are newer, the tarball packed to
-# target/npm/casweb.tgz, the example built with Vite. Then it starts, on free 127.0.0.1 ports
-# with a temporary data dir, the server (--dev, serving www/) and `vite preview` of the example,
+# Does its own setup, skipping what is current: npm ci in e2e/, npm install in examples/vite-app
+# and the npm tarball installed over its link to pkg/, pkg/ rebuilt when the sources are newer,
+# the tarball packed to target/npm/casweb.tgz, the example built with Vite. Then it starts, on
+# free 127.0.0.1 ports with a temporary data dir, the server (--dev, serving www/) and `vite preview` of the example,
 # runs the tests, and stops everything it started on exit, failure and interrupt included.
 # Screenshots stay in target/e2e-artifacts/ (CASWEB_E2E_ARTIFACTS to change it).
 set -euo pipefail
@@ -20,7 +21,7 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)
 
 # pkg/ and its tarball, rebuilt when a source is newer than the last build.
 if [ ! -f pkg/package.json ] ||
-  [ -n "$(find src Cargo.toml Cargo.lock pkg.json scripts/build-pkg.sh -newer pkg/package.json -print -quit)" ]; then
+  [ -n "$(find src npm Cargo.toml Cargo.lock pkg.json LICENSE-MIT LICENSE-APACHE scripts/build-pkg.sh -newer pkg/package.json -print -quit)" ]; then
   say "building pkg/"
   ./scripts/build-pkg.sh --pack
 elif [ ! -f target/npm/casweb.tgz ] || [ pkg/package.json -nt target/npm/casweb.tgz ]; then
@@ -43,10 +44,10 @@ npm_when_changed() {
   echo "$stamp" >"$dir/node_modules/.casweb-$name"
 }
 npm_when_changed deps e2e package-lock.json ci || true
-# examples/vite-app: `npm install` rather than `npm ci`, because the lock lists only the optional
-# platform packages (rollup, esbuild) that this registry mirror serves and npm ci rejects that as
-# out of sync. The tarball just packed is then installed over the locked one with --no-save:
-# otherwise npm reuses its cached copy of the tarball named by the lock's integrity.
+# examples/vite-app depends on casweb as `file:../../pkg` (a link: the lock pins no hash of a
+# build output). The tarball just packed is then installed over that link with --no-save (the
+# lock and package.json stay as committed), so the example builds and runs from exactly what
+# `npm pack` ships.
 if npm_when_changed deps examples/vite-app package-lock.json install; then
   rm -f examples/vite-app/node_modules/.casweb-tarball
 fi
@@ -100,5 +101,6 @@ export CASWEB_E2E_VITE_APP="http://127.0.0.1:$vite_port"
 export CASWEB_E2E_DEAD_PORT="$dead_port"
 export CASWEB_E2E_ARTIFACTS="$artifacts"
 export CASWEB_E2E_PKG="$root/pkg"
+export CASWEB_E2E_TARBALL="$root/target/npm/casweb.tgz"
 (cd e2e && node --test --test-concurrency=1 tests/*.test.js)
 say "screenshots: $artifacts"

@@ -108,6 +108,9 @@ pub enum Error {
     /// The Advertiser's background task is gone and cannot take the request.
     #[error("the advertiser's task is gone: {0}")]
     ChannelSendFailed(String),
+    /// A bug in casweb: a Rust panic, reported to JS instead of a bare `unreachable` trap.
+    #[error("internal error (a bug in casweb, please report it): {0}")]
+    Internal(String),
 }
 
 fn format_keys(keys: &[Key]) -> String {
@@ -151,6 +154,7 @@ impl Error {
             Error::NotRunning => "not_running",
             Error::AdvertiseFailed { .. } => "advertise_failed",
             Error::ChannelSendFailed(_) => "channel_send_failed",
+            Error::Internal(_) => "internal",
         }
     }
 
@@ -200,6 +204,7 @@ impl Error {
         "not_running",
         "advertise_failed",
         "channel_send_failed",
+        "internal",
     ];
 }
 
@@ -226,7 +231,7 @@ mod tests {
         };
         assert!(http(503).is_transient() && http(429).is_transient());
         assert!(!http(409).is_transient() && !Error::Closed.is_transient());
-        let typescript = include_str!("js/error.rs");
+        let typescript = include_str!("../npm/error.d.ts");
         for code in Error::CODES {
             assert!(
                 typescript.contains(&format!("\"{code}\"")),

@@ -406,14 +406,14 @@ async fn files_round_trip_through_indexeddb_from_js() {
         &"application/x-test".into(),
     )
     .unwrap();
-    let root = store_file(
+    let root = JsFuture::from(store_file(
         storage.clone(),
         Uint8Array::from(&data[..]).into(),
         Some(options.unchecked_into()),
-    )
+    ))
     .await
     .unwrap();
-    let file = read_file(storage.clone(), root.clone().into())
+    let file = JsFuture::from(read_file(storage.clone(), root.clone()))
         .await
         .unwrap();
     let content_type = js_sys::Reflect::get(&file, &"contentType".into()).unwrap();
@@ -424,17 +424,17 @@ async fn files_round_trip_through_indexeddb_from_js() {
     let read: Uint8Array = js_sys::Reflect::get(&file, &"data".into()).unwrap().into();
     assert_eq!(read.to_vec(), data);
 
-    let missing = read_file(storage.clone(), node(8, 20).0.to_string().into())
+    let missing = JsFuture::from(read_file(storage.clone(), node(8, 20).0.to_string().into()))
         .await
         .unwrap_err();
     assert_eq!(error_code(&missing), "not_found");
     let bad_options = js_sys::Object::new();
     js_sys::Reflect::set(&bad_options, &"chunkSize".into(), &"big".into()).unwrap();
-    let error = store_file(
+    let error = JsFuture::from(store_file(
         storage.clone(),
         Uint8Array::new_with_length(1).into(),
         Some(bad_options.unchecked_into()),
-    )
+    ))
     .await
     .unwrap_err();
     assert_eq!(error_code(&error), "invalid_argument");

@@ -3,7 +3,7 @@
 // progress bar per file; stored roots and their sync state survive reloads; any root can be
 // fetched back (cache first, else the server), verified and downloaded.
 // Imports the built package exactly as an app would; the P2P panel lives in p2p-panel.js.
-import init, * as casweb from "./pkg/casweb.js";
+import init, * as casweb from "./pkg/index.js";
 import { describeError, errorDetail, isTransient } from "./errors.js";
 import { devCredentials, openStorage } from "./storage.js";
 import { mountP2pPanel } from "./p2p-panel.js";

@@ -1,6 +1,6 @@
 // Opens the demo's storage stack: CachedStorage(IndexedDbStorage, BufferedHttpStorage) against
 // the reference server's dev realm. The P2P panel may wrap the cache (AdvertisingStorage).
-import { IndexedDbStorage, HttpStorage, BufferedHttpStorage, CachedStorage } from "./pkg/casweb.js";
+import { IndexedDbStorage, HttpStorage, BufferedHttpStorage, CachedStorage } from "./pkg/index.js";
 
 const DATABASE = "casweb-demo";
 const PENDING_STORE = "casweb-demo-pending";

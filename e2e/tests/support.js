@@ -23,6 +23,8 @@ export const env = {
   artifacts: required("CASWEB_E2E_ARTIFACTS"),
   /** The built package (pkg/), for computing keys in Node. */
   pkg: required("CASWEB_E2E_PKG"),
+  /** The packed npm tarball (target/npm/casweb.tgz). */
+  tarball: required("CASWEB_E2E_TARBALL"),
 };
 
 /** Headless Debian Chromium; never a downloaded browser. */
@@ -89,7 +91,7 @@ export function testBytes(seed, length) {
 
 /** The built package, initialised in Node from the wasm bytes (for chunkFile / keyOf). */
 export async function loadPackage() {
-  const casweb = await import(join(env.pkg, "casweb.js"));
+  const casweb = await import(join(env.pkg, "index.js"));
   await casweb.default({ module_or_path: readFileSync(join(env.pkg, "casweb_bg.wasm")) });
   return casweb;
 }

@@ -116,8 +116,8 @@ pub struct ServeArgs {
     /// Serve the static files of this directory at `/` (e.g. the demo page and its `pkg/`).
     #[arg(long)]
     pub www: Option<PathBuf>,
-    /// Allowed CORS origin (repeatable; `*` allows any). Default: any http://localhost:* and
-    /// http://127.0.0.1:* origin.
+    /// Allowed CORS origin (repeatable; `*` allows any). Default: any http or https origin on
+    /// localhost, 127.0.0.1 or [::1], any port.
     #[arg(long = "cors-origin")]
     pub cors_origins: Vec<String>,
     /// Development mode: create (or reuse) realm `demo` and print its token.

@@ -2,14 +2,19 @@
 //!
 //! Default: any `http://localhost[:port]`, `http://127.0.0.1[:port]` or `http://[::1][:port]`
 //! origin (and the same with https), so a dev server on any port works. `--cors-origin` replaces
-//! that with an exact list (`*` allows every origin). Requests may send `Authorization` and
-//! `Content-Type`; preflights are cached for 10 minutes.
+//! that with an exact list (`*` allows every origin). Requests may use every method the API
+//! routes use ([`ALLOWED_METHODS`]) and send `Authorization` and `Content-Type`; preflights are
+//! cached for 10 minutes.
 
 use std::time::Duration;
 
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
+
+/// Every method a route of the API answers (`DELETE` stops a server announcement), so a page can
+/// call each of them (`server/tests/api.rs` preflights every one).
+pub const ALLOWED_METHODS: [Method; 4] = [Method::GET, Method::PUT, Method::POST, Method::DELETE];
 
 /// The CORS layer for the configured origins (empty: the localhost default).
 pub fn layer(origins: &[String]) -> CorsLayer {
@@ -26,7 +31,7 @@ pub fn layer(origins: &[String]) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(allow)
-        .allow_methods([Method::GET, Method::PUT, Method::POST])
+        .allow_methods(ALLOWED_METHODS)
         .allow_headers([AUTHORIZATION, CONTENT_TYPE])
         .max_age(Duration::from_secs(600))
 }

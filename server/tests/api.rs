@@ -276,6 +276,13 @@ async fn cors_default_allows_localhost_only() {
             .to_str()
             .expect("ascii");
         assert!(allowed.contains("authorization") && allowed.contains("content-type"));
+        // Every method the API uses, DELETE (stop providing) included.
+        let methods = headers["access-control-allow-methods"]
+            .to_str()
+            .expect("ascii");
+        for method in ["GET", "PUT", "POST", "DELETE"] {
+            assert!(methods.contains(method), "{method} not in {methods}");
+        }
     }
     let response = preflight("http://evil.example").await.expect("send");
     assert!(response

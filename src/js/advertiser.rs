@@ -3,11 +3,11 @@
 
 use js_sys::{Object, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::convert::{key_from_js, option_field, set_field, string_from_js, whole_number_field};
 use super::error::{js, to_js_error, JsResult};
 use super::p2p::JsP2pNode;
+use super::promise::promise;
 use super::provider::{provider_from_js, AnyProvider, Registered};
 use super::storage::{get_promise, provider_methods, put_promise};
 use crate::error::Result;
@@ -107,6 +107,13 @@ fn status_to_js(status: &KeyStatus) -> JsValue {
     object.into()
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// The optional options of `new Advertiser(node, options)`.
+    #[wasm_bindgen(typescript_type = "AdvertiserOptions")]
+    pub type AdvertiserOptionsArg;
+}
+
 /// Announces stored blocks on the DHT through a `P2pNode`, at most `maxConcurrent` at a time,
 /// and re-announces each every `readvertiseIntervalMs`; the schedule survives reloads.
 #[wasm_bindgen(js_name = Advertiser)]
@@ -119,11 +126,8 @@ impl JsAdvertiser {
     /// Creates a stopped Advertiser announcing through `node`. `invalid_argument` for bad
     /// options.
     #[wasm_bindgen(constructor)]
-    pub fn new(
-        node: &JsP2pNode,
-        #[wasm_bindgen(unchecked_param_type = "AdvertiserOptions | undefined")] options: JsValue,
-    ) -> JsResult<JsAdvertiser> {
-        let (config, name) = js(config(&options))?;
+    pub fn new(node: &JsP2pNode, options: Option<AdvertiserOptionsArg>) -> JsResult<JsAdvertiser> {
+        let (config, name) = js(config(&options.map_or(JsValue::UNDEFINED, JsValue::from)))?;
         let store = js(IdbAdvertStore::new(&name))?;
         Ok(JsAdvertiser {
             advertiser: Advertiser::new(node.node().clone(), store, BrowserRuntime, config),
@@ -135,7 +139,7 @@ impl JsAdvertiser {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn start(&self) -> Promise {
         let advertiser = self.advertiser.clone();
-        future_to_promise(async move {
+        promise(async move {
             js(advertiser.start().await)?;
             Ok(JsValue::UNDEFINED)
         })
@@ -146,7 +150,7 @@ impl JsAdvertiser {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn stop(&self) -> Promise {
         let advertiser = self.advertiser.clone();
-        future_to_promise(async move {
+        promise(async move {
             js(advertiser.stop().await)?;
             Ok(JsValue::UNDEFINED)
         })

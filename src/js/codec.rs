@@ -1,12 +1,14 @@
 //! Key, node and file functions exported to JS: `keyOf`, `childKeys`, `validateNode`,
 //! `chunkFile`, `storeFile`, `readFile`.
 
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::convert::{
     bytes_from_js, bytes_to_js, key_from_js, option_field, string_from_js, whole_number_field,
 };
 use super::error::{js, JsResult};
+use super::promise::promise;
 use super::provider::provider_from_js;
 use crate::chunker::{self, ChunkOptions};
 use crate::error::Error;
@@ -119,32 +121,36 @@ pub fn chunk_file(
 }
 
 /// Chunks `data` and puts every node into `storage` (children first); resolves to the root key.
-#[wasm_bindgen(js_name = storeFile)]
-pub async fn store_file(
+#[wasm_bindgen(js_name = storeFile, unchecked_return_type = "Promise<string>")]
+pub fn store_file(
     #[wasm_bindgen(unchecked_param_type = "StorageProviderLike")] storage: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Uint8Array")] data: JsValue,
     options: Option<ChunkOptionsArg>,
-) -> JsResult<String> {
-    let storage = js(provider_from_js(&storage, "storage"))?;
-    let data = js(bytes_from_js(&data, "data"))?;
-    let options = js(chunk_options(
-        &options.map_or(JsValue::UNDEFINED, Into::into),
-    ))?;
-    let root = js(chunker::store_file(&storage, &data, &options).await)?;
-    Ok(root.to_string())
+) -> Promise {
+    promise(async move {
+        let storage = js(provider_from_js(&storage, "storage"))?;
+        let data = js(bytes_from_js(&data, "data"))?;
+        let options = js(chunk_options(
+            &options.map_or(JsValue::UNDEFINED, Into::into),
+        ))?;
+        let root = js(chunker::store_file(&storage, &data, &options).await)?;
+        Ok(root.to_string().into())
+    })
 }
 
 /// Reads a file back from its root key, verifying every node.
-#[wasm_bindgen(js_name = readFile, unchecked_return_type = "FileContent")]
-pub async fn read_file(
+#[wasm_bindgen(js_name = readFile, unchecked_return_type = "Promise<FileContent>")]
+pub fn read_file(
     #[wasm_bindgen(unchecked_param_type = "StorageProviderLike")] storage: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] root: JsValue,
-) -> JsResult<JsValue> {
-    let storage = js(provider_from_js(&storage, "storage"))?;
-    let root = js(key_from_js(&root))?;
-    let file = js(chunker::read_file(&storage, root).await)?;
-    let result = js_sys::Object::new();
-    js_sys::Reflect::set(&result, &"contentType".into(), &file.content_type.into())?;
-    js_sys::Reflect::set(&result, &"data".into(), &bytes_to_js(&file.data))?;
-    Ok(result.into())
+) -> Promise {
+    promise(async move {
+        let storage = js(provider_from_js(&storage, "storage"))?;
+        let root = js(key_from_js(&root))?;
+        let file = js(chunker::read_file(&storage, root).await)?;
+        let result = js_sys::Object::new();
+        js_sys::Reflect::set(&result, &"contentType".into(), &file.content_type.into())?;
+        js_sys::Reflect::set(&result, &"data".into(), &bytes_to_js(&file.data))?;
+        Ok(result.into())
+    })
 }

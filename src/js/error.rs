@@ -1,5 +1,5 @@
-//! Errors as JavaScript sees them: `Error` objects with `name = "CaswebError"` and a stable
-//! `code`, plus the TypeScript declarations that say so.
+//! Errors as JavaScript sees them: instances of the `CaswebError` class (npm/error.js, declared in
+//! npm/error.d.ts) with a stable `code`, and `status` / `serverCode` for server errors.
 
 use wasm_bindgen::prelude::*;
 
@@ -7,31 +7,22 @@ use crate::error::Error;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_ERROR: &'static str = r#"
-/** Stable machine-readable error codes (`error.code`). */
-export type CaswebErrorCode =
-  | "invalid_key" | "invalid_node" | "hash_mismatch" | "not_found" | "corrupt_dag"
-  | "invalid_argument" | "quota_exceeded" | "blocked" | "version_mismatch" | "unavailable"
-  | "indexeddb_error" | "provider_error" | "closed" | "http_error" | "rejected" | "network_error"
-  | "timeout" | "cycle" | "child_keys_failed" | "child_not_synced"
-  | "hook_failed" | "not_connected" | "no_route" | "invalid_multiaddr" | "unsupported_transport"
-  | "already_running" | "not_running" | "advertise_failed" | "channel_send_failed";
-
-/** Every promise of this library rejects with a CaswebError. */
-export interface CaswebError extends Error {
-  name: "CaswebError";
-  code: CaswebErrorCode;
-  /** For `http_error`: the HTTP status. */
-  status?: number;
-  /** For `http_error` and `rejected`: the server's error code, e.g. "not_owned". */
-  serverCode?: string;
-}
+import type { CaswebError, CaswebErrorCode } from "./error.js";
 "#;
 
-/// Converts a library error into a JS `Error` with `name` and `code`.
+#[wasm_bindgen(module = "/npm/error.js")]
+extern "C" {
+    /// The JS class `CaswebError` (npm/error.js), which the package entry re-exports.
+    #[wasm_bindgen(js_name = CaswebError, extends = js_sys::Error)]
+    type JsCaswebError;
+
+    #[wasm_bindgen(constructor, js_class = CaswebError)]
+    fn new(code: &str, message: &str) -> JsCaswebError;
+}
+
+/// Converts a library error into a JS `CaswebError` with its `code`.
 pub fn to_js_error(error: Error) -> JsValue {
-    let js = js_sys::Error::new(&error.to_string());
-    js.set_name("CaswebError");
-    let _ = js_sys::Reflect::set(&js, &"code".into(), &error.code().into());
+    let js = JsCaswebError::new(error.code(), &error.to_string());
     if let Error::Http { status, .. } = &error {
         let _ = js_sys::Reflect::set(&js, &"status".into(), &(*status).into());
     }

@@ -5,13 +5,13 @@ use bytes::Bytes;
 use js_sys::{Array, Object, Promise};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::convert::{
     bytes_from_js, key_from_js, keys_to_js, option_field, set_field, string_from_js, type_name,
     whole_number_field,
 };
 use super::error::{js, JsResult};
+use super::promise::promise;
 use super::provider::{AnyProvider, Registered};
 use super::storage::{get_promise, provider_methods, put_promise};
 use crate::error::{Error, Result};
@@ -193,7 +193,7 @@ impl JsHttpStorage {
     #[wasm_bindgen(unchecked_return_type = "Promise<ServerLimits>")]
     pub fn info(&self) -> Promise {
         let storage = self.storage.clone();
-        future_to_promise(async move {
+        promise(async move {
             let limits = js(storage.info().await)?;
             serde_wasm_bindgen::to_value(&JsLimits::from(limits)).map_err(JsValue::from)
         })
@@ -206,7 +206,7 @@ impl JsHttpStorage {
         #[wasm_bindgen(unchecked_param_type = "NodeInput[]")] nodes: JsValue,
     ) -> Promise {
         let storage = self.storage.clone();
-        future_to_promise(async move {
+        promise(async move {
             let nodes = js(nodes_from_js(&nodes))?;
             let results = js(storage.put_many(&nodes).await)?;
             Ok(item_results_to_js(&nodes, results))
@@ -220,7 +220,7 @@ impl JsHttpStorage {
         #[wasm_bindgen(unchecked_param_type = "string[]")] keys: JsValue,
     ) -> Promise {
         let storage = self.storage.clone();
-        future_to_promise(async move {
+        promise(async move {
             let keys = js(keys_from_js(&keys))?;
             let result = js(storage.check_many(&keys).await)?;
             let object = Object::new();
@@ -240,7 +240,7 @@ impl JsHttpStorage {
         #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
     ) -> Promise {
         let storage = self.storage.clone();
-        future_to_promise(async move {
+        promise(async move {
             let key = js(key_from_js(&key))?;
             let bytes = js(bytes_from_js(&bytes, "bytes"))?;
             js(storage.claim(key, &bytes).await)?;
@@ -255,7 +255,7 @@ impl JsHttpStorage {
         #[wasm_bindgen(unchecked_param_type = "NodeInput[]")] nodes: JsValue,
     ) -> Promise {
         let storage = self.storage.clone();
-        future_to_promise(async move {
+        promise(async move {
             let nodes = js(nodes_from_js(&nodes))?;
             let results = js(storage.claim_many(&nodes).await)?;
             Ok(item_results_to_js(&nodes, results))

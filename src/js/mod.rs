@@ -13,6 +13,7 @@ mod error;
 mod http;
 #[cfg(feature = "p2p")]
 mod p2p;
+mod promise;
 mod provider;
 mod storage;
 mod sync;
@@ -25,5 +26,12 @@ pub use error::to_js_error;
 pub use http::JsHttpStorage;
 #[cfg(feature = "p2p")]
 pub use p2p::JsP2pNode;
+pub use promise::install_panic_hook;
 pub use storage::{JsCachedStorage, JsIndexedDbStorage, JsMemoryStorage};
 pub use sync::JsBufferedHttpStorage;
+
+/// Runs when the module is instantiated: Rust panics become `CaswebError`s (see `promise.rs`).
+#[wasm_bindgen::prelude::wasm_bindgen(start, skip_typescript)]
+fn start() {
+    install_panic_hook();
+}

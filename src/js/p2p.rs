@@ -4,7 +4,7 @@
 use js_sys::{Array, Object, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
+
 use web_sys::{CustomEvent, CustomEventInit, EventTarget};
 
 use super::convert::{
@@ -12,6 +12,7 @@ use super::convert::{
     whole_number_field,
 };
 use super::error::js;
+use super::promise::promise;
 use crate::error::{Error, Result};
 use crate::http::fetch::{self, Body};
 use crate::p2p::config::{checked_timeout, DEFAULT_CONNECT_TIMEOUT_MS};
@@ -65,11 +66,44 @@ export interface GetProvidersOptions {
   timeoutMs?: number;
 }
 
-/** Events dispatched on `node.events` (CustomEvents; `detail` as shown):
- *  "peer:connect" {peerId}, "peer:disconnect" {peerId},
- *  "address:confirmed" {addr}, "address:expired" {addr}. */
-export type P2pEventType = "peer:connect" | "peer:disconnect" | "address:confirmed" | "address:expired";
+/** Options of dial. */
+export interface DialOptions {
+  /** Give up after this many ms (1 to 600000, default 15000). */
+  timeoutMs?: number;
+}
+
+/** Events dispatched on `node.events`: CustomEvents whose `detail` is shown here. */
+export interface P2pEventMap {
+  "peer:connect": CustomEvent<{ peerId: string }>;
+  "peer:disconnect": CustomEvent<{ peerId: string }>;
+  "address:confirmed": CustomEvent<{ addr: string }>;
+  "address:expired": CustomEvent<{ addr: string }>;
+}
+
+export type P2pEventType = keyof P2pEventMap;
+
+/** `node.events`: an EventTarget whose listeners get the typed events of P2pEventMap. */
+export interface P2pEvents extends EventTarget {
+  addEventListener<K extends P2pEventType>(type: K, listener: (event: P2pEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends P2pEventType>(type: K, listener: (event: P2pEventMap[K]) => void,
+    options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions): void;
+}
 "#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The optional options of `getProviders`.
+    #[wasm_bindgen(typescript_type = "GetProvidersOptions")]
+    pub type GetProvidersOptionsArg;
+    /// The optional options of `dial`.
+    #[wasm_bindgen(typescript_type = "DialOptions")]
+    pub type DialOptionsArg;
+}
 
 /// A libp2p node in this page, on casweb's DHT.
 #[wasm_bindgen(js_name = P2pNode)]
@@ -88,7 +122,7 @@ impl JsP2pNode {
     pub fn connect(
         #[wasm_bindgen(unchecked_param_type = "P2pConnectOptions")] options: JsValue,
     ) -> Promise {
-        future_to_promise(async move {
+        promise(async move {
             let options = js(connect_options(&options).await)?;
             let events = js(EventTarget::new().map_err(|_| {
                 Error::InvalidArgument("this context cannot create an EventTarget".into())
@@ -118,8 +152,8 @@ impl JsP2pNode {
         self.node.transport().name().to_string()
     }
 
-    /// Connection and address events (see `P2pEventType`).
-    #[wasm_bindgen(getter)]
+    /// Connection and address events (see `P2pEventMap`).
+    #[wasm_bindgen(getter, unchecked_return_type = "P2pEvents")]
     pub fn events(&self) -> EventTarget {
         self.events.clone()
     }
@@ -133,7 +167,7 @@ impl JsP2pNode {
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> Promise {
         let node = self.node.clone();
-        future_to_promise(async move {
+        promise(async move {
             let key = js(key_from_js(&key))?;
             js(node.start_provide(&key).await)?;
             Ok(JsValue::UNDEFINED)
@@ -147,7 +181,7 @@ impl JsP2pNode {
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> Promise {
         let node = self.node.clone();
-        future_to_promise(async move {
+        promise(async move {
             let key = js(key_from_js(&key))?;
             js(node.stop_provide(&key).await)?;
             Ok(JsValue::UNDEFINED)
@@ -161,10 +195,11 @@ impl JsP2pNode {
     pub fn get_providers(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "GetProvidersOptions | undefined")] options: JsValue,
+        options: Option<GetProvidersOptionsArg>,
     ) -> Promise {
         let node = self.node.clone();
-        future_to_promise(async move {
+        let options = options.map_or(JsValue::UNDEFINED, JsValue::from);
+        promise(async move {
             let key = js(key_from_js(&key))?;
             let options = js(lookup_options(&options))?;
             let providers = js(node.get_providers(&key, options).await)?;
@@ -176,7 +211,7 @@ impl JsP2pNode {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn bootstrap(&self) -> Promise {
         let node = self.node.clone();
-        future_to_promise(async move {
+        promise(async move {
             js(node.bootstrap().await)?;
             Ok(JsValue::UNDEFINED)
         })
@@ -188,11 +223,11 @@ impl JsP2pNode {
     pub fn dial(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] addr: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "{ timeoutMs?: number } | undefined")]
-        options: JsValue,
+        options: Option<DialOptionsArg>,
     ) -> Promise {
         let node = self.node.clone();
-        future_to_promise(async move {
+        let options = options.map_or(JsValue::UNDEFINED, JsValue::from);
+        promise(async move {
             let addr = js(string_from_js(&addr, "addr"))?;
             let timeout = js(whole_number_field(&options, "timeoutMs", 1, 600_000)
                 .and_then(|ms| checked_timeout(ms, DEFAULT_CONNECT_TIMEOUT_MS, "timeoutMs")))?;
@@ -204,14 +239,14 @@ impl JsP2pNode {
     #[wasm_bindgen(js_name = connectedPeers, unchecked_return_type = "Promise<string[]>")]
     pub fn connected_peers(&self) -> Promise {
         let node = self.node.clone();
-        future_to_promise(async move { Ok(strings(&js(node.connected_peers().await)?).into()) })
+        promise(async move { Ok(strings(&js(node.connected_peers().await)?).into()) })
     }
 
     /// Addresses at which other peers reach this node (its relayed addresses).
     #[wasm_bindgen(js_name = externalAddresses, unchecked_return_type = "Promise<string[]>")]
     pub fn external_addresses(&self) -> Promise {
         let node = self.node.clone();
-        future_to_promise(async move { Ok(strings(&js(node.external_addresses().await)?).into()) })
+        promise(async move { Ok(strings(&js(node.external_addresses().await)?).into()) })
     }
 
     /// Stops the node and closes its connections; later calls fail with `closed`. Within 500 ms
@@ -219,7 +254,7 @@ impl JsP2pNode {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
         let node = self.node.clone();
-        future_to_promise(async move {
+        promise(async move {
             node.close().await;
             Ok(JsValue::UNDEFINED)
         })

@@ -107,15 +107,14 @@ pub fn provider_from_js(value: &JsValue, role: &str) -> Result<AnyProvider> {
             type_name(value)
         )));
     }
-    let handle = js_sys::Reflect::get(value, &HANDLE_PROPERTY.into())
-        .ok()
-        .and_then(|h| h.as_f64());
-    if let Some(handle) = handle {
+    // The handle getter of a casweb instance whose free() was called throws.
+    let freed =
+        || Error::InvalidArgument(format!("{role} was already freed (its free() was called)"));
+    let handle = js_sys::Reflect::get(value, &HANDLE_PROPERTY.into()).map_err(|_| freed())?;
+    if let Some(handle) = handle.as_f64() {
         return REGISTRY
             .with(|r| r.borrow().get(&(handle as u32)).cloned())
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!("{role} was already freed (its free() was called)"))
-            });
+            .ok_or_else(freed);
     }
     Ok(AnyProvider::new(JsObjectProvider::new(value, role)?))
 }

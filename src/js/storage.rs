@@ -5,10 +5,10 @@
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::convert::{array_from_js, bytes_from_js, bytes_to_js, key_from_js, string_from_js};
 use super::error::{js, to_js_error, JsResult};
+use super::promise::promise;
 use super::provider::{provider_from_js, AnyProvider, Registered};
 use crate::storage::{CachedStorage, IndexedDbStorage, MemoryStorage, StorageProvider};
 
@@ -36,7 +36,7 @@ export interface IndexedDbStats {
 /// `get(key)`: resolves to the bytes or `null`.
 pub(super) fn get_promise(provider: &AnyProvider, key: JsValue) -> Promise {
     let provider = provider.clone();
-    future_to_promise(async move {
+    promise(async move {
         let key = key_from_js(&key).map_err(to_js_error)?;
         match js(provider.get(key).await)? {
             Some(bytes) => Ok(bytes_to_js(&bytes)),
@@ -48,7 +48,7 @@ pub(super) fn get_promise(provider: &AnyProvider, key: JsValue) -> Promise {
 /// `put(key, bytes)`: resolves to `undefined` once stored.
 pub(super) fn put_promise(provider: &AnyProvider, key: JsValue, bytes: JsValue) -> Promise {
     let provider = provider.clone();
-    future_to_promise(async move {
+    promise(async move {
         let key = key_from_js(&key).map_err(to_js_error)?;
         let bytes = bytes_from_js(&bytes, "bytes").map_err(to_js_error)?;
         js(provider.put(key, bytes).await)?;
@@ -91,7 +91,7 @@ macro_rules! provider_handle {
         #[wasm_bindgen(js_class = $js_class)]
         impl $class {
             /// Internal: lets other casweb classes recognise this instance.
-            #[wasm_bindgen(getter = __caswebHandle)]
+            #[wasm_bindgen(getter = __caswebHandle, skip_typescript)]
             pub fn casweb_handle(&self) -> u32 {
                 self.registered.handle()
             }
@@ -178,7 +178,7 @@ impl JsIndexedDbStorage {
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array | null>")]
     pub fn get(&self, #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue) -> Promise {
         let storage = self.storage.clone();
-        future_to_promise(async move {
+        promise(async move {
             let key = key_from_js(&key).map_err(to_js_error)?;
             Ok(js(storage.get_array(key).await)?.map_or(JsValue::NULL, JsValue::from))
         })
@@ -197,7 +197,7 @@ impl JsIndexedDbStorage {
                 .storage
                 .put_array(key, &array_from_js(&bytes, "bytes")?))
         });
-        future_to_promise(async move {
+        promise(async move {
             js(pending.map_err(to_js_error)?.await)?;
             Ok(JsValue::UNDEFINED)
         })

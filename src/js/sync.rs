@@ -6,7 +6,7 @@ use std::rc::Rc;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 use super::convert::{
     bytes_to_js, keys_to_js, option_field, set_field, string_from_js, thrown_message, type_name,
@@ -14,6 +14,7 @@ use super::convert::{
 };
 use super::error::{js, to_js_error, JsResult};
 use super::http::JsHttpStorage;
+use super::promise::promise;
 use super::provider::{AnyProvider, Registered};
 use super::storage::{get_promise, provider_methods, put_promise};
 use crate::error::{Error, Result};
@@ -213,7 +214,7 @@ impl JsBufferedHttpStorage {
     #[wasm_bindgen(unchecked_return_type = "Promise<BufferedHttpStorage>")]
     pub fn open(http: &JsHttpStorage, config: Option<BufferedConfigArg>) -> Promise {
         let http = http.storage().clone();
-        future_to_promise(async move {
+        promise(async move {
             let config = js(config_from_js(
                 &config.map_or(JsValue::UNDEFINED, Into::into),
             ))?;
@@ -230,7 +231,7 @@ impl JsBufferedHttpStorage {
     #[wasm_bindgen(unchecked_return_type = "Promise<SyncResult>")]
     pub fn flush(&self) -> Promise {
         let engine = self.engine.clone();
-        future_to_promise(async move {
+        promise(async move {
             let result = js(engine.flush().await)?;
             Ok(sync_result_to_js(&result))
         })

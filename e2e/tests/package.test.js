@@ -1,0 +1,204 @@
+// The npm tarball as a consumer gets it: its contents, its declarations (complete, no `any`, no
+// internals), every JS/TS sample of the docs type-checked with `tsc --strict` against them, and
+// the package used from Node 20 with a plain `await init()`, errors included.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { env } from "./support.js";
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const unpacked = mkdtempSync(join(tmpdir(), "casweb-package-"));
+const pkg = join(unpacked, "package");
+execFileSync("tar", ["xzf", env.tarball, "-C", unpacked]);
+const read = (name) => readFileSync(join(pkg, name), "utf8");
+
+after(() => rmSync(unpacked, { recursive: true, force: true }));
+
+/** Names a declaration file exports: classes, functions, interfaces, types, consts. */
+function exportedNames(source) {
+  const names = new Set();
+  for (const match of source.matchAll(/^export (?:declare )?(?:class|function|interface|type|const|enum) (\w+)/gm)) {
+    names.add(match[1]);
+  }
+  for (const match of source.matchAll(/^export (?:type )?\{([^}]*)\}/gm)) {
+    for (const name of match[1].split(",")) {
+      const trimmed = name.trim().replace(/^type /, "").split(/\s+as\s+/).pop();
+      if (trimmed) names.add(trimmed);
+    }
+  }
+  return names;
+}
+
+/** The body of `export interface InitOutput { ... }` removed: wasm-bindgen's internals. */
+function withoutInternals(declarations) {
+  return declarations.replace(/export interface InitOutput \{[\s\S]*?\n\}/, "");
+}
+
+describe("npm package", () => {
+  test("holds the entry, the wasm, both licenses and the npm README", () => {
+    const files = execFileSync("tar", ["tzf", env.tarball], { encoding: "utf8" }).split("\n");
+    for (const file of ["index.js", "index.d.ts", "error.js", "error.d.ts", "casweb.js", "casweb.d.ts",
+      "casweb_bg.wasm", "README.md", "LICENSE-MIT", "LICENSE-APACHE", "package.json"]) {
+      assert.ok(files.includes(`package/${file}`), `package/${file} missing from the tarball`);
+    }
+    assert.match(read("LICENSE-MIT"), /MIT License/);
+    assert.match(read("LICENSE-APACHE"), /Apache License\s+Version 2\.0/);
+    assert.equal(read("README.md"), readFileSync(join(repo, "npm", "README.md"), "utf8"));
+    assert.doesNotMatch(read("README.md"), /make demo|\]\((?:\.\.?\/|docs\/|src\/|examples\/|scripts\/)/,
+      "the npm README must not send package users to the repository's make targets or relative links");
+    const manifest = JSON.parse(read("package.json"));
+    assert.equal(manifest.license, "MIT OR Apache-2.0");
+    assert.equal(manifest.engines.node, ">=20");
+    assert.equal(manifest.exports["."].default, "./index.js");
+    assert.equal(manifest.types, "./index.d.ts");
+  });
+
+  test("the wasm keeps a name section, so stack traces name functions", async () => {
+    const module = await WebAssembly.compile(readFileSync(join(pkg, "casweb_bg.wasm")));
+    assert.equal(WebAssembly.Module.customSections(module, "name").length, 1);
+  });
+
+  test("declarations: every public name re-exported, no any, no internals", () => {
+    const generated = read("casweb.d.ts");
+    const entry = read("index.d.ts");
+    const internal = new Set(["InitOutput", "initSync", "InitInput", "SyncInitInput", "__wbg_init"]);
+    const entryNames = exportedNames(entry);
+    for (const name of exportedNames(generated)) {
+      if (!internal.has(name)) assert.ok(entryNames.has(name), `index.d.ts does not re-export ${name}`);
+    }
+    for (const name of ["CaswebError", "isCaswebError", "CaswebErrorCode", "init", "initSync", "CaswebModule"]) {
+      assert.ok(entryNames.has(name) || entry.includes(`function ${name}`), `index.d.ts lacks ${name}`);
+    }
+    for (const [file, text] of [["casweb.d.ts", withoutInternals(generated)], ["index.d.ts", entry],
+      ["error.d.ts", read("error.d.ts")]]) {
+      const anys = text.split("\n").filter((line) => /\bany\b/.test(line.replace(/\/\*\*?.*?\*\/|\/\/.*$|^\s*\*.*$/g, "")));
+      assert.deepEqual(anys, [], `${file} has \`any\` in its public surface`);
+    }
+    assert.doesNotMatch(entry, /__casweb|__wbg|InitOutput/);
+    assert.doesNotMatch(generated, /__caswebHandle/);
+  });
+
+  test("index.js knows which methods return a promise (checked against casweb.d.ts)", () => {
+    const table = Function(`return ${read("index.js").match(/const ASYNC_METHODS = (\{[\s\S]*?\n\});/)[1]}`)();
+    const generated = read("casweb.d.ts");
+    for (const match of generated.matchAll(/^export class (\w+) \{([\s\S]*?)^\}/gm)) {
+      const [, name, body] = match;
+      const declared = [...body.matchAll(/^\s+(static )?(\w+)\([^;]*\): Promise</gm)]
+        .map(([, isStatic, method]) => (isStatic ? `static:${method}` : method)).sort();
+      assert.deepEqual([...(table[name] ?? [])].sort(), declared, `ASYNC_METHODS.${name}`);
+    }
+  });
+
+  test("every JS and TS sample of the docs type-checks with tsc --strict", () => {
+    const docs = [join(repo, "README.md"), join(repo, "npm", "README.md"),
+      join(repo, "examples", "vite-app", "README.md"),
+      ...readdirSync(join(repo, "docs")).filter((f) => f.endsWith(".md")).map((f) => join(repo, "docs", f))];
+    const work = mkdtempSync(join(tmpdir(), "casweb-samples-"));
+    try {
+      const samples = [];
+      for (const doc of docs) {
+        const text = readFileSync(doc, "utf8");
+        for (const match of text.matchAll(/^```(js|javascript|ts|typescript)\n([\s\S]*?)^```/gm)) {
+          const line = text.slice(0, match.index).split("\n").length;
+          const name = `${relative(repo, doc).replace(/[^\w]/g, "_")}_line${line}.ts`;
+          writeFileSync(join(work, name), `${match[2]}\nexport {};\n`);
+          samples.push(name);
+        }
+      }
+      assert.ok(samples.length >= 10, `only ${samples.length} samples found`);
+      // Names the samples may use without defining them.
+      writeFileSync(join(work, "context.d.ts"), [
+        "declare const token: string;",
+        "declare const bytes: Uint8Array;",
+        'declare module "*?url" { const url: string; export default url; }',
+      ].join("\n"));
+      writeFileSync(join(work, "tsconfig.json"), JSON.stringify({
+        compilerOptions: {
+          strict: true, noEmit: true, target: "ES2022", module: "ESNext", moduleResolution: "bundler",
+          lib: ["ES2022", "ESNext.Disposable", "DOM", "DOM.Iterable"], types: [], skipLibCheck: false,
+          paths: { casweb: [join(pkg, "index.d.ts")] },
+        },
+        include: ["*.ts"],
+      }));
+      const tsc = join(repo, "e2e", "node_modules", "typescript", "bin", "tsc");
+      try {
+        execFileSync(process.execPath, [tsc, "-p", work], { encoding: "utf8", stdio: "pipe" });
+      } catch (error) {
+        assert.fail(`tsc --strict failed on doc samples (file names say doc and line):\n${error.stdout}`);
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("in Node", () => {
+  let casweb;
+
+  before(async () => {
+    casweb = await import(pathToFileURL(join(pkg, "index.js")).href);
+    await casweb.default(); // no argument: reads casweb_bg.wasm from disk
+  });
+
+  test("MemoryStorage, chunkFile, storeFile and readFile work", async () => {
+    const data = new TextEncoder().encode("hello from node ".repeat(1000));
+    const storage = new casweb.MemoryStorage();
+    const dag = casweb.chunkFile(data, { chunkSize: 1024 });
+    assert.ok(dag.nodes.length > 10);
+    const root = await casweb.storeFile(storage, data, { chunkSize: 1024, contentType: "text/plain" });
+    assert.notEqual(root, dag.root, "the content type is part of the root node");
+    assert.equal(await casweb.storeFile(storage, data, { chunkSize: 1024 }), dag.root);
+    const file = await casweb.readFile(storage, root);
+    assert.equal(file.contentType, "text/plain");
+    assert.deepEqual(file.data, data);
+  });
+
+  test("errors are CaswebError instances with a code", async () => {
+    const storage = new casweb.MemoryStorage();
+    const error = await storage.get("not-a-key").catch((e) => e);
+    assert.ok(error instanceof casweb.CaswebError);
+    assert.ok(error instanceof Error);
+    assert.ok(casweb.isCaswebError(error));
+    assert.equal(error.name, "CaswebError");
+    assert.equal(error.code, "invalid_key");
+    assert.equal(casweb.isCaswebError(new Error("x")), false);
+    assert.throws(() => casweb.keyOf("text"), (e) => e instanceof casweb.CaswebError && e.code === "invalid_argument");
+  });
+
+  test("a call on a freed object rejects (or throws) with code closed", async () => {
+    const storage = new casweb.MemoryStorage();
+    storage.free();
+    const error = await storage.get(casweb.keyOf(new Uint8Array(1))).catch((e) => e);
+    assert.ok(casweb.isCaswebError(error), `not a CaswebError: ${error}`);
+    assert.equal(error.code, "closed");
+    const http = new casweb.HttpStorage({ baseUrl: "http://127.0.0.1:9", realm: "a", token: `${"A".repeat(43)}=` });
+    http.free();
+    assert.throws(() => http.requestCount, (e) => casweb.isCaswebError(e) && e.code === "closed");
+    const open = await casweb.BufferedHttpStorage.open(http, { pendingStore: null }).catch((e) => e);
+    assert.equal(open.code, "closed");
+    const cached = (() => {
+      try {
+        return new casweb.CachedStorage(storage, new casweb.MemoryStorage());
+      } catch (e) {
+        return e;
+      }
+    })();
+    assert.equal(cached.code, "invalid_argument");
+    assert.match(cached.message, /freed/);
+  });
+
+  test("an argument of the wrong class rejects with invalid_argument", async () => {
+    const error = await casweb.BufferedHttpStorage.open({}, {}).catch((e) => e);
+    assert.ok(casweb.isCaswebError(error), `not a CaswebError: ${error}`);
+    assert.equal(error.code, "invalid_argument");
+    assert.match(error.message, /HttpStorage/);
+    const memory = new casweb.MemoryStorage();
+    const wrong = await casweb.BufferedHttpStorage.open(memory, {}).catch((e) => e);
+    assert.equal(wrong.code, "invalid_argument");
+    assert.ok(new casweb.MemoryStorage() instanceof casweb.MemoryStorage);
+  });
+});
