@@ -5,7 +5,7 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 DEMO_ADDR ?= 127.0.0.1:8080
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup test lint native-test browser-test e2e-test pkg demo bench
+.PHONY: setup test lint native-test browser-test e2e-test pkg demo bench check-reproducible
 
 setup:
 	./scripts/setup.sh
@@ -42,3 +42,8 @@ demo: pkg
 ## bench/results.json and BENCHMARKS.md. Never fails because the machine is slow.
 bench: setup
 	./scripts/bench.sh
+
+## Builds the package twice from fresh clones at different paths and compares the bytes
+## (not part of `make test`; two full release builds).
+check-reproducible: setup
+	./scripts/check-reproducible.sh

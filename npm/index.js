@@ -4,8 +4,9 @@
 // wasm-bindgen's generated glue (casweb.js) throws plain Errors in two cases that casweb's own
 // code never sees: a method called on an object whose free() was called ("null pointer passed to
 // rust"), and an argument of the wrong class where a casweb class is expected ("expected
-// instance of X"). The classes exported here translate both into a CaswebError (codes `closed`
-// and `invalid_argument`), rejected by the calls that return a promise and thrown by the others.
+// instance of X"). The classes exported here translate both into a CaswebError (code `closed` for
+// a call on a freed object, `invalid_argument` for a freed argument or one of the wrong class),
+// rejected by the calls that return a promise and thrown by the others.
 
 import initWasm, * as glue from "./casweb.js";
 import { CaswebError } from "./error.js";
@@ -34,11 +35,16 @@ const ASYNC_METHODS = {
 const FREED = "null pointer passed to rust";
 const WRONG_CLASS = /^expected instance of (\w+)$/;
 
-/** The CaswebError for an Error thrown by the wasm-bindgen glue, or `error` itself. */
-function translate(error, what) {
+/**
+ * The CaswebError for an Error thrown by the wasm-bindgen glue, or `error` itself. `self` is the
+ * object the call was made on (a freed one gives `closed`; a freed argument is invalid).
+ */
+function translate(error, what, self) {
   if (!(error instanceof Error) || error instanceof CaswebError) return error;
   if (error.message === FREED) {
-    return new CaswebError("closed", `${what}: the object (or an argument) was freed: its free() was called`);
+    return self?.__wbg_ptr === 0
+      ? new CaswebError("closed", `${what}: the object was freed (its free() was called)`)
+      : new CaswebError("invalid_argument", `${what}: an argument was already freed (its free() was called)`);
   }
   const wrongClass = WRONG_CLASS.exec(error.message);
   if (wrongClass) {
@@ -52,7 +58,7 @@ function guarded(fn, what, isAsync) {
     try {
       return fn.apply(this, args);
     } catch (error) {
-      const translated = translate(error, what);
+      const translated = translate(error, what, this);
       if (isAsync) return Promise.reject(translated);
       throw translated;
     }
@@ -85,7 +91,7 @@ function guardClass(cls, name, asyncNames) {
       try {
         return Reflect.construct(target, args, newTarget);
       } catch (error) {
-        throw translate(error, `new ${name}`);
+        throw translate(error, `new ${name}`, undefined);
       }
     },
   });

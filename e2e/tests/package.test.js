@@ -169,7 +169,7 @@ describe("in Node", () => {
     assert.throws(() => casweb.keyOf("text"), (e) => e instanceof casweb.CaswebError && e.code === "invalid_argument");
   });
 
-  test("a call on a freed object rejects (or throws) with code closed", async () => {
+  test("a call on a freed object rejects (or throws) with code closed; a freed argument is invalid", async () => {
     const storage = new casweb.MemoryStorage();
     storage.free();
     const error = await storage.get(casweb.keyOf(new Uint8Array(1))).catch((e) => e);
@@ -179,7 +179,8 @@ describe("in Node", () => {
     http.free();
     assert.throws(() => http.requestCount, (e) => casweb.isCaswebError(e) && e.code === "closed");
     const open = await casweb.BufferedHttpStorage.open(http, { pendingStore: null }).catch((e) => e);
-    assert.equal(open.code, "closed");
+    assert.equal(open.code, "invalid_argument", "a freed argument");
+    assert.match(open.message, /freed/);
     const cached = (() => {
       try {
         return new casweb.CachedStorage(storage, new casweb.MemoryStorage());

@@ -26,7 +26,7 @@ pub use error::to_js_error;
 pub use http::JsHttpStorage;
 #[cfg(feature = "p2p")]
 pub use p2p::JsP2pNode;
-pub use promise::install_panic_hook;
+pub use promise::{install_panic_hook, promise};
 pub use storage::{JsCachedStorage, JsIndexedDbStorage, JsMemoryStorage};
 pub use sync::JsBufferedHttpStorage;
 

@@ -7,7 +7,7 @@
 //! synchronous caller, and marks the module as broken, so later calls reject at once with that
 //! code rather than run on state the panic left half-updated.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -24,7 +24,6 @@ thread_local! {
     static POLLING: RefCell<Option<Function>> = const { RefCell::new(None) };
     /// The message of the first panic, once one happened.
     static PANICKED: RefCell<Option<String>> = const { RefCell::new(None) };
-    static HOOK_INSTALLED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Runs `future` as a JS `Promise`: resolved with its value, rejected with its error, or
@@ -69,11 +68,9 @@ impl<F: Future> Future for RejectOnPanic<F> {
     }
 }
 
-/// Installs the panic hook (at module start; idempotent).
+/// Installs the panic hook (done at module start).
 pub fn install_panic_hook() {
-    if !HOOK_INSTALLED.with(|installed| installed.replace(true)) {
-        std::panic::set_hook(Box::new(on_panic));
-    }
+    std::panic::set_hook(Box::new(on_panic));
 }
 
 fn on_panic(info: &std::panic::PanicHookInfo<'_>) {

@@ -7,9 +7,9 @@ import init, {
   CachedStorage,
   HttpStorage,
   IndexedDbStorage,
+  isCaswebError,
   readFile,
   storeFile,
-  type CaswebError,
 } from "casweb";
 import wasmUrl from "casweb/casweb_bg.wasm?url";
 
@@ -28,8 +28,7 @@ function say(id: string, text: string, failed = false): void {
 }
 
 function describe(error: unknown): string {
-  const caswebError = error as Partial<CaswebError>;
-  return caswebError.name === "CaswebError" ? `${caswebError.code}: ${caswebError.message}` : String(error);
+  return isCaswebError(error) ? `${error.code}: ${error.message}` : String(error);
 }
 
 /** The demo realm of a server in --dev mode (its dev-only GET /api/dev). */
