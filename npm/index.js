@@ -23,7 +23,7 @@ const ASYNC_METHODS = {
   IndexedDbStorage: ["get", "put", "static:open", "static:deleteDatabase"],
   CachedStorage: ["get", "put"],
   HttpStorage: ["get", "put", "info", "putMany", "checkMany", "claim", "claimMany"],
-  BufferedHttpStorage: ["get", "put", "flush", "static:open"],
+  BufferedHttpStorage: ["get", "put", "flush", "discard", "static:open"],
   P2pNode: [
     "startProvide", "stopProvide", "getProviders", "bootstrap", "dial", "connectedPeers",
     "externalAddresses", "close", "static:connect",

@@ -108,6 +108,9 @@ pub enum Error {
     /// The Advertiser's background task is gone and cannot take the request.
     #[error("the advertiser's task is gone: {0}")]
     ChannelSendFailed(String),
+    /// A node is larger than the server accepts (its `maxNodeSize`).
+    #[error("node {key} is {size} bytes, more than the server's maximum of {max} bytes")]
+    TooLarge { key: Key, size: usize, max: usize },
     /// A bug in casweb: a Rust panic, reported to JS instead of a bare `unreachable` trap.
     #[error("internal error (a bug in casweb, please report it): {0}")]
     Internal(String),
@@ -154,6 +157,7 @@ impl Error {
             Error::NotRunning => "not_running",
             Error::AdvertiseFailed { .. } => "advertise_failed",
             Error::ChannelSendFailed(_) => "channel_send_failed",
+            Error::TooLarge { .. } => "too_large",
             Error::Internal(_) => "internal",
         }
     }
@@ -204,6 +208,7 @@ impl Error {
         "not_running",
         "advertise_failed",
         "channel_send_failed",
+        "too_large",
         "internal",
     ];
 }

@@ -5,6 +5,8 @@
 //! - [`storage`]: the `StorageProvider` seam and its implementations (memory, IndexedDB in the
 //!   browser, a cache in front of a remote).
 //! - [`sync`]: the sync engine (levels, flush passes, backoff).
+//! - [`runtime`]: the clock, timers and task spawning engines run on (a trait: native tests use
+//!   a manual clock).
 //! - [`p2p`] (feature `p2p`): peer discovery with libp2p (the node runs in wasm32 only).
 //! - `js` (wasm32 only): the JavaScript API, a thin wasm-bindgen layer over the above.
 
@@ -19,6 +21,7 @@ pub mod node;
 #[cfg(feature = "p2p")]
 pub mod p2p;
 pub mod pop;
+pub mod runtime;
 pub mod storage;
 pub mod sync;
 

@@ -4,24 +4,26 @@
 //! errors, and resuming a persisted schedule.
 #![cfg(feature = "p2p")]
 
+#[path = "support/manual_runtime.rs"]
+mod manual_runtime;
+
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures::channel::oneshot;
-use futures::executor::{LocalPool, LocalSpawner};
-use futures::future::LocalBoxFuture;
+use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt as _;
-use futures::FutureExt as _;
 
 use casweb::error::{Error, Result};
 use casweb::p2p::advertiser::{
-    AdvertStore, Advertiser, AdvertiserConfig, Discovery, KeyStatus, Runtime, ScheduleConfig,
-    Scheduler,
+    AdvertStore, Advertiser, AdvertiserConfig, Discovery, KeyStatus, ScheduleConfig, Scheduler,
 };
+use casweb::runtime::Runtime as _;
 use casweb::storage::{AdvertisingStorage, MemoryStorage};
 use casweb::sync::backoff::Backoff;
 use casweb::{Key, StorageProvider};
+use manual_runtime::ManualRuntime;
 
 const START_MS: u64 = 1_700_000_000_000;
 const MINUTE: u64 = 60_000;
@@ -31,49 +33,6 @@ fn key(n: u32) -> Key {
 }
 
 // ---- fakes ----
-
-/// Timers waiting for the manual clock: (deadline, fire).
-type Timers = Rc<RefCell<Vec<(u64, oneshot::Sender<()>)>>>;
-
-/// A manual clock: timers fire only when the test advances time.
-#[derive(Clone)]
-struct ManualRuntime {
-    now: Rc<Cell<u64>>,
-    timers: Timers,
-    spawner: LocalSpawner,
-}
-
-impl ManualRuntime {
-    fn advance(&self, ms: u64) {
-        self.now.set(self.now.get() + ms);
-        let now = self.now.get();
-        let timers = std::mem::take(&mut *self.timers.borrow_mut());
-        for (at, fire) in timers {
-            if at <= now {
-                let _ = fire.send(());
-            } else {
-                self.timers.borrow_mut().push((at, fire));
-            }
-        }
-    }
-}
-
-impl Runtime for ManualRuntime {
-    fn now_ms(&self) -> u64 {
-        self.now.get()
-    }
-    fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()> {
-        let (fire, fired) = oneshot::channel();
-        self.timers.borrow_mut().push((self.now.get() + ms, fire));
-        fired.map(|_| ()).boxed_local()
-    }
-    fn random(&self) -> f64 {
-        0.5
-    }
-    fn spawn(&self, task: LocalBoxFuture<'static, ()>) {
-        self.spawner.spawn_local(task).unwrap();
-    }
-}
 
 /// Announcements wait until the test completes them; records who was announced and the most
 /// in flight at once.
@@ -179,11 +138,7 @@ impl Harness {
 
     fn with_store(config: AdvertiserConfig, store: MemoryStore, now: u64) -> Harness {
         let pool = LocalPool::new();
-        let runtime = ManualRuntime {
-            now: Rc::new(Cell::new(now)),
-            timers: Rc::default(),
-            spawner: pool.spawner(),
-        };
+        let runtime = ManualRuntime::new(now, pool.spawner());
         let dht = Dht(Rc::new(FakeDht::default()));
         dht.0.connected.set(true);
         let advertiser = Advertiser::new(dht.clone(), store.clone(), runtime.clone(), config);

@@ -7,10 +7,9 @@ use std::rc::Rc;
 
 use wasm_bindgen_test::*;
 
-use casweb::p2p::advertiser::{
-    Advertiser, AdvertiserConfig, BrowserRuntime, IdbAdvertStore, ScheduleConfig,
-};
+use casweb::p2p::advertiser::{Advertiser, AdvertiserConfig, IdbAdvertStore, ScheduleConfig};
 use casweb::p2p::{ConnectOptions, P2pNode, TransportKind};
+use casweb::runtime::BrowserRuntime;
 use casweb::{node, Key};
 
 wasm_bindgen_test_configure!(run_in_browser);

@@ -19,10 +19,10 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 use casweb::p2p::advertiser::{
-    AdvertStore, Advertiser, AdvertiserConfig, BrowserAdvertiser, BrowserRuntime, IdbAdvertStore,
-    KeyStatus,
+    AdvertStore, Advertiser, AdvertiserConfig, BrowserAdvertiser, IdbAdvertStore, KeyStatus,
 };
 use casweb::p2p::{ConnectOptions, P2pNode, TransportKind};
+use casweb::runtime::BrowserRuntime;
 use casweb::storage::{AdvertisingStorage, CachedStorage, IndexedDbStorage, MemoryStorage};
 use casweb::{node, Key, StorageProvider};
 

@@ -21,8 +21,8 @@ use wasm_bindgen_test::*;
 use casweb::chunker::{chunk_file, store_file, ChunkOptions, FileDag};
 use casweb::http::{HttpConfig, HttpStorage};
 use casweb::storage::IndexedDbStorage;
-use casweb::sync::buffered::{BufferedConfig, BufferedStorage, SyncHooks};
 use casweb::sync::{Backoff, CheckResult, KeyStatus, SyncRemote};
+use casweb::sync::{BufferedConfig, BufferedStorage, SyncHooks};
 use casweb::{CachedStorage, Error, Key, Result, StorageProvider};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -429,7 +429,7 @@ async fn bad_get_child_keys_gives_typed_errors_and_loses_nothing() {
     assert_eq!(engine.stats().failed, 3);
     engine.dispose();
 
-    // A getChildKeys that throws, through the JS API.
+    // A getChildKeys that throws, through the JS API: the put is refused.
     let throwing = js_sys::Function::new_no_args("throw new Error('no children for you')");
     let options = js_sys::Object::new();
     js_sys::Reflect::set(&options, &"getChildKeys".into(), &throwing).unwrap();
@@ -450,14 +450,16 @@ async fn bad_get_child_keys_gives_typed_errors_and_loses_nothing() {
             js_sys::Uint8Array::from(&b"orphan"[..]).into(),
         ]),
     );
-    JsFuture::from(js_sys::Promise::from(put)).await.unwrap();
-    let result = JsFuture::from(js_sys::Promise::from(call(&engine, "flush", Box::new([]))))
+    // The engine needs the child keys at put: the caller learns of the failure there, and
+    // nothing is buffered.
+    let error = JsFuture::from(js_sys::Promise::from(put))
         .await
-        .unwrap();
-    let failed = js_sys::Array::from(&js_sys::Reflect::get(&result, &"failed".into()).unwrap());
-    let error = js_sys::Reflect::get(&failed.get(0), &"error".into()).unwrap();
+        .expect_err("put must reject");
     let code = js_sys::Reflect::get(&error, &"code".into()).unwrap();
     assert_eq!(code.as_string().as_deref(), Some("child_keys_failed"));
+    let stats = call(&engine, "stats", Box::new([]));
+    let pending = js_sys::Reflect::get(&stats, &"pending".into()).unwrap();
+    assert_eq!(pending.as_f64(), Some(0.0));
     let _ = call(&engine, "dispose", Box::new([]));
 }
 

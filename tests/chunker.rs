@@ -36,12 +36,6 @@ fn put(storage: &MemoryStorage, bytes: Vec<u8>) -> Key {
     key
 }
 
-fn store_dag(storage: &MemoryStorage, dag: &FileDag) {
-    for (key, bytes) in &dag.nodes {
-        block_on(storage.put(*key, bytes.clone())).unwrap();
-    }
-}
-
 /// Checks the structural promises of `chunk_file` and returns the DAG's height (1 = root only).
 fn check_dag(dag: &FileDag, data: &[u8], opts: &ChunkOptions) -> usize {
     assert!(!dag.nodes.is_empty());
@@ -277,12 +271,31 @@ fn tampered_bytes_are_a_hash_mismatch() {
         let mut tampered = bytes.to_vec();
         let last = tampered.len() - 1;
         tampered[last] ^= 0x80;
-        let storage = MemoryStorage::new();
-        // MemoryStorage keeps the first bytes put under a key.
-        block_on(storage.put(*key, Bytes::from(tampered))).unwrap();
-        store_dag(&storage, &dag);
+        // casweb's stores refuse such bytes at put; a corrupted disk (or a store of the app's
+        // own) can still hand them out.
+        let refused = block_on(MemoryStorage::new().put(*key, Bytes::from(tampered.clone())));
+        assert_eq!(refused, Err(Error::HashMismatch { key: *key }));
+        let storage = CorruptStorage::default();
+        storage.0.borrow_mut().insert(*key, Bytes::from(tampered));
+        for (key, bytes) in &dag.nodes {
+            storage.0.borrow_mut().entry(*key).or_insert(bytes.clone());
+        }
         let error = block_on(chunker::read_file(&storage, dag.root)).unwrap_err();
         assert_eq!(error, Error::HashMismatch { key: *key });
+    }
+}
+
+/// A store that keeps whatever it is given, as a corrupted disk or an app's own store may.
+#[derive(Default)]
+struct CorruptStorage(std::cell::RefCell<std::collections::HashMap<Key, Bytes>>);
+
+impl StorageProvider for CorruptStorage {
+    async fn get(&self, key: Key) -> casweb::Result<Option<Bytes>> {
+        Ok(self.0.borrow().get(&key).cloned())
+    }
+    async fn put(&self, key: Key, bytes: Bytes) -> casweb::Result<()> {
+        self.0.borrow_mut().insert(key, bytes);
+        Ok(())
     }
 }
 

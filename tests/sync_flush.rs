@@ -2,7 +2,10 @@
 //! server's rules: request counts per level, claims vs uploads, ordering, failures kept.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::cell::{Cell, RefCell};
+#[path = "support/fake_server.rs"]
+mod fake_server;
+
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
@@ -10,124 +13,9 @@ use futures::executor::block_on;
 
 use casweb::chunker::{chunk_file, ChunkOptions, FileDag};
 use casweb::node;
-use casweb::sync::{sync_nodes, CheckResult, KeyStatus, SyncRemote, SyncResult};
+use casweb::sync::{sync_nodes, KeyStatus, SyncResult};
 use casweb::{Error, Key, Result};
-
-/// The server's ownership rules for one realm, in memory, with knobs to make it fail.
-#[derive(Default)]
-struct FakeServer {
-    stored: RefCell<HashMap<Key, Bytes>>,
-    owned: RefCell<HashSet<Key>>,
-    requests: RefCell<Vec<(&'static str, Vec<Key>)>>,
-    /// Fail the n-th check request (1-based) with a network error; 0 = never.
-    fail_check_number: Cell<usize>,
-    /// Keys whose upload the server refuses as invalid.
-    refuse: RefCell<HashSet<Key>>,
-    /// Keys that disappear between check and claim.
-    vanish_on_claim: RefCell<HashSet<Key>>,
-}
-
-impl FakeServer {
-    fn log(&self, kind: &'static str, keys: Vec<Key>) {
-        self.requests.borrow_mut().push((kind, keys));
-    }
-
-    fn count(&self, kind: &str) -> usize {
-        self.requests
-            .borrow()
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .count()
-    }
-
-    fn sent(&self, key: &Key) -> bool {
-        self.requests
-            .borrow()
-            .iter()
-            .any(|(kind, keys)| *kind != "check" && keys.contains(key))
-    }
-
-    fn children_owned(&self, bytes: &[u8]) -> Result<()> {
-        let owned = self.owned.borrow();
-        // Bytes that are not a node (some tests use plain strings) have no children.
-        let missing: Vec<Key> = node::child_keys(bytes)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| !owned.contains(c))
-            .collect();
-        match missing.first() {
-            None => Ok(()),
-            Some(child) => Err(Error::Rejected {
-                key: *child,
-                code: "missing_nodes".into(),
-                message: format!("{} children missing", missing.len()),
-            }),
-        }
-    }
-}
-
-impl SyncRemote for FakeServer {
-    async fn check_many(&self, keys: &[Key]) -> Result<CheckResult> {
-        self.log("check", keys.to_vec());
-        if self.count("check") == self.fail_check_number.get() {
-            return Err(Error::Network("connection refused".into()));
-        }
-        let mut result = CheckResult::default();
-        for key in keys {
-            if self.owned.borrow().contains(key) {
-                result.owned.push(*key);
-            } else if self.stored.borrow().contains_key(key) {
-                result.unowned.push(*key);
-            } else {
-                result.missing.push(*key);
-            }
-        }
-        Ok(result)
-    }
-
-    async fn claim_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
-        self.log("claim", nodes.iter().map(|(k, _)| *k).collect());
-        Ok(nodes
-            .iter()
-            .map(|(key, bytes)| {
-                if self.vanish_on_claim.borrow().contains(key) {
-                    self.stored.borrow_mut().remove(key);
-                }
-                if !self.stored.borrow().contains_key(key) {
-                    return Err(Error::Rejected {
-                        key: *key,
-                        code: "not_found".into(),
-                        message: "gone".into(),
-                    });
-                }
-                self.children_owned(bytes)?;
-                self.owned.borrow_mut().insert(*key);
-                Ok(())
-            })
-            .collect())
-    }
-
-    async fn put_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
-        self.log("put", nodes.iter().map(|(k, _)| *k).collect());
-        Ok(nodes
-            .iter()
-            .map(|(key, bytes)| {
-                if self.refuse.borrow().contains(key) {
-                    return Err(Error::Rejected {
-                        key: *key,
-                        code: "invalid_node".into(),
-                        message: "refused".into(),
-                    });
-                }
-                assert!(key.matches(bytes), "bytes sent under the wrong key");
-                self.children_owned(bytes)?;
-                self.stored.borrow_mut().insert(*key, bytes.clone());
-                self.owned.borrow_mut().insert(*key);
-                Ok(())
-            })
-            .collect())
-    }
-}
+use fake_server::FakeServer;
 
 fn builtin_children(_key: Key, bytes: &[u8]) -> Result<Vec<Key>> {
     Ok(node::child_keys(bytes)?)

@@ -247,4 +247,8 @@ impl SyncRemote for HttpStorage {
     async fn put_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
         HttpStorage::put_many(self, nodes).await
     }
+    fn max_node_size(&self) -> Option<usize> {
+        let limits = self.inner.limits.borrow();
+        limits.as_ref().map(wire::largest_node)
+    }
 }

@@ -271,7 +271,14 @@ pub fn plan_batches(lengths: &[usize], max_bytes: usize, max_nodes: usize) -> Ve
 
 /// True if a node this long can be sent at all under `limits` (as a batch frame and as a PUT).
 pub fn fits(len: usize, limits: &ServerLimits) -> bool {
-    len as u64 <= limits.max_node_size && PREFIX_LEN.saturating_add(len) <= limits.max_batch_bytes
+    len <= largest_node(limits)
+}
+
+/// The longest node that can be sent under `limits` (as a batch frame and as a PUT).
+pub fn largest_node(limits: &ServerLimits) -> usize {
+    let by_node = usize::try_from(limits.max_node_size).unwrap_or(usize::MAX);
+    let by_batch = limits.max_batch_bytes.saturating_sub(PREFIX_LEN);
+    by_node.min(by_batch)
 }
 
 // ---------------------------------------------------------------------------------------------

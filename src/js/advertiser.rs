@@ -4,7 +4,9 @@
 use js_sys::{Object, Promise};
 use wasm_bindgen::prelude::*;
 
-use super::convert::{key_from_js, option_field, set_field, string_from_js, whole_number_field};
+use super::convert::{
+    key_from_js, known_fields, option_field, set_field, string_from_js, whole_number_field,
+};
 use super::error::{js, to_js_error, JsResult};
 use super::p2p::JsP2pNode;
 use super::promise::promise;
@@ -12,9 +14,10 @@ use super::provider::{provider_from_js, AnyProvider, Registered};
 use super::storage::{get_promise, provider_methods, put_promise};
 use crate::error::Result;
 use crate::p2p::advertiser::{
-    Advertiser, AdvertiserConfig, BrowserAdvertiser, BrowserRuntime, IdbAdvertStore, KeyStatus,
+    Advertiser, AdvertiserConfig, BrowserAdvertiser, IdbAdvertStore, KeyStatus,
     DEFAULT_DATABASE_NAME,
 };
+use crate::runtime::BrowserRuntime;
 use crate::storage::AdvertisingStorage;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -64,6 +67,11 @@ export interface AdvertiserMetrics {
 const MAX_INTERVAL_MS: u64 = 7 * 24 * 3600 * 1000;
 
 fn config(options: &JsValue) -> Result<(AdvertiserConfig, String)> {
+    known_fields(
+        options,
+        "Advertiser",
+        &["maxConcurrent", "readvertiseIntervalMs", "databaseName"],
+    )?;
     let mut config = AdvertiserConfig::default();
     if let Some(n) = whole_number_field(options, "maxConcurrent", 1, 1000)? {
         config.schedule.max_concurrent = n as usize;

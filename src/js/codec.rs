@@ -5,7 +5,8 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::convert::{
-    bytes_from_js, bytes_to_js, key_from_js, option_field, string_from_js, whole_number_field,
+    bytes_from_js, bytes_to_js, key_from_js, known_fields, option_field, string_from_js,
+    whole_number_field,
 };
 use super::error::{js, JsResult};
 use super::promise::promise;
@@ -43,6 +44,7 @@ extern "C" {
 }
 
 fn chunk_options(options: &JsValue) -> crate::Result<ChunkOptions> {
+    known_fields(options, "chunk", &["chunkSize", "contentType"])?;
     let mut parsed = ChunkOptions::default();
     if let Some(size) = whole_number_field(options, "chunkSize", 0, u64::from(u32::MAX))? {
         parsed.chunk_size = size as usize;

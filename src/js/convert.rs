@@ -78,6 +78,24 @@ pub fn option_field(options: &JsValue, name: &str) -> Result<Option<JsValue>> {
     Ok((!value.is_undefined() && !value.is_null()).then_some(value))
 }
 
+/// Rejects keys of an options object outside `known`: a misspelt option (`chunksize`) would
+/// otherwise be ignored without a word. Values that are not objects are left to the callers.
+pub fn known_fields(options: &JsValue, what: &str, known: &[&str]) -> Result<()> {
+    if !options.is_object() {
+        return Ok(());
+    }
+    for name in js_sys::Object::keys(options.unchecked_ref()).iter() {
+        let name = name.as_string().unwrap_or_default();
+        if !known.contains(&name.as_str()) {
+            return Err(Error::InvalidArgument(format!(
+                "unknown {what} option \"{name}\" (known: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// An optional whole-number field of an options object, within `min..=max`.
 pub fn whole_number_field(
     options: &JsValue,

@@ -7,8 +7,8 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::convert::{
-    bytes_from_js, key_from_js, keys_to_js, option_field, set_field, string_from_js, type_name,
-    whole_number_field,
+    bytes_from_js, key_from_js, keys_to_js, known_fields, option_field, set_field, string_from_js,
+    type_name, whole_number_field,
 };
 use super::error::{js, JsResult};
 use super::promise::promise;
@@ -72,6 +72,11 @@ fn config_from_js(value: &JsValue) -> Result<HttpConfig> {
             ))),
         }
     };
+    known_fields(
+        value,
+        "HttpStorage",
+        &["baseUrl", "realm", "token", "timeoutMs"],
+    )?;
     let mut config = HttpConfig::new(required("baseUrl")?, required("realm")?, required("token")?);
     if let Some(ms) = whole_number_field(value, "timeoutMs", 1, u64::from(u32::MAX))? {
         config.timeout_ms = ms as u32;

@@ -8,7 +8,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{CustomEvent, CustomEventInit, EventTarget};
 
 use super::convert::{
-    array_from_js, key_from_js, option_field, set_field, string_from_js, type_name,
+    array_from_js, key_from_js, known_fields, option_field, set_field, string_from_js, type_name,
     whole_number_field,
 };
 use super::error::js;
@@ -229,6 +229,7 @@ impl JsP2pNode {
         let options = options.map_or(JsValue::UNDEFINED, JsValue::from);
         promise(async move {
             let addr = js(string_from_js(&addr, "addr"))?;
+            js(known_fields(&options, "dial", &["timeoutMs"]))?;
             let timeout = js(whole_number_field(&options, "timeoutMs", 1, 600_000)
                 .and_then(|ms| checked_timeout(ms, DEFAULT_CONNECT_TIMEOUT_MS, "timeoutMs")))?;
             Ok(js(node.dial(&addr, timeout).await)?.into())
@@ -268,6 +269,19 @@ async fn connect_options(value: &JsValue) -> Result<ConnectOptions> {
             type_name(value)
         )));
     }
+    known_fields(
+        value,
+        "P2pNode.connect",
+        &[
+            "bootstrap",
+            "serverUrl",
+            "transports",
+            "relay",
+            "timeoutMs",
+            "promptWebSocketFlush",
+            "identity",
+        ],
+    )?;
     let mut bootstrap = match option_field(value, "bootstrap")? {
         Some(list) => string_list(&list, "bootstrap")?,
         None => Vec::new(),
@@ -329,6 +343,7 @@ impl JsP2pNode {
 }
 
 fn lookup_options(options: &JsValue) -> Result<LookupOptions> {
+    known_fields(options, "getProviders", &["limit", "timeoutMs"])?;
     LookupOptions::new(
         whole_number_field(options, "limit", 0, u64::from(u32::MAX))?,
         whole_number_field(options, "timeoutMs", 0, u64::from(u32::MAX))?,

@@ -9,8 +9,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::convert::{
-    bytes_to_js, keys_to_js, option_field, set_field, string_from_js, thrown_message, type_name,
-    whole_number_field,
+    bytes_to_js, key_from_js, keys_to_js, known_fields, option_field, set_field, string_from_js,
+    thrown_message, type_name, whole_number_field,
 };
 use super::error::{js, to_js_error, JsResult};
 use super::http::JsHttpStorage;
@@ -20,7 +20,8 @@ use super::storage::{get_promise, provider_methods, put_promise};
 use crate::error::{Error, Result};
 use crate::http::HttpStorage;
 use crate::key::Key;
-use crate::sync::buffered::{BufferedConfig, BufferedStorage, ChildKeys, SyncHooks};
+use crate::sync::engine::{BufferedConfig, ChildKeys, SyncHooks};
+use crate::sync::BufferedStorage;
 use crate::sync::{Backoff, KeyStatus, SyncResult};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -48,19 +49,28 @@ export interface BufferedHttpStorageConfig {
   onKeySync?: (key: string, status: "uploading" | "done" | "error", error?: CaswebError) => void;
 }
 
-/** The outcome of a sync pass. Failed keys stay pending. */
+/** The outcome of a sync pass. Failed and deferred keys stay pending. */
 export interface SyncResult {
+  /** Claimed or uploaded in this pass. */
   synced: string[];
+  /** Already owned by the realm: nothing sent. */
   skipped: string[];
+  /** Not synced, with the reason (`child_not_synced`: a child of theirs failed). */
   failed: { key: string; error: CaswebError }[];
+  /** Not attempted: a child of theirs was left out of this pass (waiting for its retry). */
+  deferred: string[];
 }
 
 /** Counters of a BufferedHttpStorage. */
 export interface BufferedStats {
-  /** Nodes not yet owned by the server (pending or failed). */
+  /** Nodes not yet owned by the server (in any state below). */
   pending: number;
-  /** Of those, nodes whose last attempt failed. */
+  /** Of those, nodes whose own last attempt failed (retrying or parked). */
   failed: number;
+  /** Of the failed, nodes refused for good: only flush(), retry(key) or discard(key) move them. */
+  parked: number;
+  /** Nodes waiting for a child that is not owned yet. */
+  waiting: number;
   bufferedBytes: number;
   passes: number;
 }
@@ -101,6 +111,7 @@ fn sync_result_to_js(result: &SyncResult) -> JsValue {
     set_field(&object, "synced", &keys_to_js(&result.synced));
     set_field(&object, "skipped", &keys_to_js(&result.skipped));
     set_field(&object, "failed", &failed);
+    set_field(&object, "deferred", &keys_to_js(&result.deferred));
     object.into()
 }
 
@@ -171,6 +182,21 @@ fn hooks_from_js(options: &JsValue) -> Result<SyncHooks> {
 }
 
 fn config_from_js(options: &JsValue) -> Result<BufferedConfig> {
+    known_fields(
+        options,
+        "BufferedHttpStorage",
+        &[
+            "debounceMs",
+            "maxBufferBytes",
+            "retryBaseMs",
+            "retryMaxMs",
+            "getChildKeys",
+            "pendingStore",
+            "onSyncStart",
+            "onSyncEnd",
+            "onKeySync",
+        ],
+    )?;
     let mut config = BufferedConfig::default();
     let max = u64::from(u32::MAX);
     if let Some(ms) = whole_number_field(options, "debounceMs", 0, max)? {
@@ -252,6 +278,44 @@ impl JsBufferedHttpStorage {
     #[wasm_bindgen(js_name = pendingKeys, unchecked_return_type = "string[]")]
     pub fn pending_keys(&self) -> Array {
         keys_to_js(&self.engine.pending_keys())
+    }
+
+    /// Pending keys that are not due at once, with why: their own last error (retrying, or
+    /// parked for good) or what they wait for (`child_not_synced`).
+    #[wasm_bindgen(unchecked_return_type = "{ key: string; error: CaswebError }[]")]
+    pub fn failures(&self) -> Array {
+        self.engine
+            .failures()
+            .into_iter()
+            .map(|(key, error)| {
+                let entry = Object::new();
+                set_field(&entry, "key", &key.to_string().into());
+                set_field(&entry, "error", &to_js_error(error));
+                JsValue::from(entry)
+            })
+            .collect()
+    }
+
+    /// Makes a retrying, parked or waiting key due at once; false if it is not pending.
+    pub fn retry(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> JsResult<bool> {
+        Ok(self.engine.retry(js(key_from_js(&key))?))
+    }
+
+    /// Gives up on a pending key (e.g. one the server will never accept): it leaves the buffer
+    /// and the pending store; resolves to false if it was not pending.
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
+    pub fn discard(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> Promise {
+        let engine = self.engine.clone();
+        promise(async move {
+            let key = js(key_from_js(&key))?;
+            Ok(js(engine.discard(key).await)?.into())
+        })
     }
 }
 

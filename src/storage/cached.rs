@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use super::StorageProvider;
+use super::{verify_put, StorageProvider};
 use crate::error::Result;
 use crate::key::Key;
 use crate::log::warn;
@@ -33,10 +33,14 @@ impl<C: StorageProvider, R: StorageProvider> CachedStorage<C, R> {
 
 impl<C: StorageProvider, R: StorageProvider> StorageProvider for CachedStorage<C, R> {
     /// A cache failure on read falls through to the remote (and is logged): the cache is an
-    /// optimisation. A failed write-back is logged, not returned.
+    /// optimisation. So do bytes in the cache that do not hash to their key (a corrupt copy
+    /// must not hide the remote's good one). A failed write-back is logged, not returned.
     async fn get(&self, key: Key) -> Result<Option<Bytes>> {
         match self.cache.get(key).await {
-            Ok(Some(bytes)) => return Ok(Some(bytes)),
+            Ok(Some(bytes)) if verify_put(key, &bytes).is_ok() => return Ok(Some(bytes)),
+            Ok(Some(_)) => warn(&format!(
+                "casweb: the cache holds bytes that do not hash to {key}; reading the remote"
+            )),
             Ok(None) => {}
             Err(error) => warn(&format!("casweb: cache read of {key} failed: {error}")),
         }
@@ -51,9 +55,11 @@ impl<C: StorageProvider, R: StorageProvider> StorageProvider for CachedStorage<C
         Ok(found)
     }
 
-    /// Writes the cache first; if that fails the error is returned and the remote is not
-    /// written, so the caller knows the node is stored nowhere and can retry.
+    /// Checks that `bytes` hash to `key` (`hash_mismatch`, nothing written), then writes the
+    /// cache first; if that fails the error is returned and the remote is not written, so the
+    /// caller knows the node is stored nowhere and can retry.
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
+        verify_put(key, &bytes)?;
         self.cache.put(key, bytes.clone()).await?;
         self.remote.put(key, bytes).await
     }

@@ -25,7 +25,7 @@ use web_sys::{IdbDatabase, IdbFactory, IdbObjectStore, IdbTransaction, IdbTransa
 
 use super::idb_batch::{read_records, record_array, WriteBatch};
 use super::idb_future::{error_from_js, Connection, OpenFuture, RequestFuture, TransactionFuture};
-use super::StorageProvider;
+use super::{verify_put, StorageProvider};
 use crate::error::{Error, Result};
 use crate::key::Key;
 
@@ -298,7 +298,7 @@ impl IndexedDbStorage {
         key: Key,
         value: &Uint8Array,
     ) -> impl std::future::Future<Output = Result<()>> {
-        let started = self.start_put(key, value);
+        let started = verify_put(key, &value.to_vec()).and_then(|()| self.start_put(key, value));
         async move { started?.await.unwrap_or(Err(Error::Closed)) }
     }
 }
@@ -309,11 +309,14 @@ impl StorageProvider for IndexedDbStorage {
         Ok(value.map(|array| Bytes::from(array.to_vec())))
     }
 
+    /// `hash_mismatch` (nothing written) unless `bytes` hash to `key`.
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
+        verify_put(key, &bytes)?;
         // The JS copy is dropped once IndexedDB has cloned it, not held until the commit.
         let committed = {
             let value = Uint8Array::from(&bytes[..]);
-            self.put_array(key, &value)
+            let started = self.start_put(key, &value);
+            async move { started?.await.unwrap_or(Err(Error::Closed)) }
         };
         committed.await
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
-use super::StorageProvider;
+use super::{verify_put, StorageProvider};
 use crate::error::Result;
 use crate::key::Key;
 
@@ -40,7 +40,9 @@ impl StorageProvider for MemoryStorage {
         Ok(self.nodes.borrow().get(&key).cloned())
     }
 
+    /// `hash_mismatch` (nothing stored) unless `bytes` hash to `key`.
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
+        verify_put(key, &bytes)?;
         self.nodes.borrow_mut().entry(key).or_insert(bytes);
         Ok(())
     }

@@ -17,7 +17,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::key::Key;
 
 pub use advertising::{AdvertisingStorage, StoreObserver};
@@ -39,6 +39,17 @@ pub trait StorageProvider {
     async fn get(&self, key: Key) -> Result<Option<Bytes>>;
     /// Stores `bytes` under `key`. Storing the same key again is allowed and may be a no-op.
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()>;
+}
+
+/// Checks that `bytes` hash to `key`. Every casweb store calls it before keeping anything: a
+/// store never holds bytes under a key they do not hash to (a reader would fail on them for
+/// good), and the caller learns of the mistake at `put` time.
+pub fn verify_put(key: Key, bytes: &[u8]) -> Result<()> {
+    if Key::for_bytes(bytes) == key {
+        Ok(())
+    } else {
+        Err(Error::HashMismatch { key })
+    }
 }
 
 impl<S: StorageProvider + ?Sized> StorageProvider for &S {

@@ -9,7 +9,8 @@
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
-use futures::future::{join, OptionFuture};
+use futures::future::{join, LocalBoxFuture, OptionFuture};
+use futures::FutureExt as _;
 
 use super::remote::SyncRemote;
 use super::topo::topo_sort_levels;
@@ -108,16 +109,34 @@ impl Pass<'_> {
     }
 }
 
+/// Called with the keys a level made owned, as soon as its requests are acknowledged.
+pub type OwnedReporter<'a> = &'a dyn Fn(Vec<Key>) -> LocalBoxFuture<'a, ()>;
+
 /// Syncs `nodes` to `remote`. A parent is never sent before every child of it that is in the
-/// snapshot is owned: a node whose child failed fails too (`child_not_synced`). `held_back` are
-/// nodes the caller keeps but left out of this pass (e.g. waiting for a retry): a node with a
-/// held-back child (or a deferred one) is deferred, not sent and not failed.
+/// snapshot is owned: a node whose child failed fails too (`child_not_synced`, which is not an
+/// attempt of its own), and so does every node above a level whose check failed. `held_back`
+/// are nodes the caller keeps but left out of this pass (e.g. waiting for a retry): a node with
+/// a held-back child (or a deferred one) is deferred, not sent and not failed.
 pub async fn sync_nodes<R: SyncRemote>(
     remote: &R,
     nodes: &[(Key, Bytes)],
     held_back: &HashSet<Key>,
     child_keys: ChildKeysFn<'_>,
     observe: KeyObserver<'_>,
+) -> SyncResult {
+    let nothing = |_: Vec<Key>| async {}.boxed_local();
+    sync_nodes_reporting(remote, nodes, held_back, child_keys, observe, &nothing).await
+}
+
+/// [`sync_nodes`], reporting to `owned` the keys each level made owned before the next level
+/// starts (the engine drops them from its pending store at once).
+pub async fn sync_nodes_reporting<R: SyncRemote>(
+    remote: &R,
+    nodes: &[(Key, Bytes)],
+    held_back: &HashSet<Key>,
+    child_keys: ChildKeysFn<'_>,
+    observe: KeyObserver<'_>,
+    owned_reporter: OwnedReporter<'_>,
 ) -> SyncResult {
     let mut pass = Pass {
         result: SyncResult::default(),
@@ -183,18 +202,34 @@ pub async fn sync_nodes<R: SyncRemote>(
         let check = match remote.check_many(&ready).await {
             Ok(check) => check,
             Err(error) => {
-                // Nothing of this level or above can be sent: all of it stays pending.
-                for key in ready
-                    .iter()
-                    .chain(sorted.levels[index + 1..].iter().flatten())
-                {
-                    if !pass.failed.contains_key(key) {
-                        pass.fail(*key, error.clone());
+                // Nothing of this level or above can be sent: all of it stays pending. This
+                // level's nodes failed their own request; those above wait for a child.
+                for key in &ready {
+                    pass.fail(*key, error.clone());
+                }
+                for key in sorted.levels[index + 1..].iter().flatten() {
+                    if pass.failed.contains_key(key) || deferred.contains(key) {
+                        continue;
                     }
+                    let child = children[key]
+                        .iter()
+                        .find(|child| pass.failed.contains_key(child) || deferred.contains(child))
+                        .copied()
+                        .unwrap_or(*key);
+                    let transient = pass.failed.get(&child).is_none_or(Error::is_transient);
+                    pass.fail(
+                        *key,
+                        Error::ChildNotSynced {
+                            key: *key,
+                            child,
+                            transient,
+                        },
+                    );
                 }
                 break;
             }
         };
+        let (synced_before, skipped_before) = (pass.result.synced.len(), pass.result.skipped.len());
         let owned: HashSet<Key> = check.owned.into_iter().collect();
         let unowned: HashSet<Key> = check.unowned.into_iter().collect();
         let mut claims = Vec::new();
@@ -238,6 +273,14 @@ pub async fn sync_nodes<R: SyncRemote>(
             {
                 pass.sent(*key, outcome);
             }
+        }
+        let owned_now: Vec<Key> = pass.result.synced[synced_before..]
+            .iter()
+            .chain(&pass.result.skipped[skipped_before..])
+            .copied()
+            .collect();
+        if !owned_now.is_empty() {
+            owned_reporter(owned_now).await;
         }
     }
     pass.result

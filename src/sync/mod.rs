@@ -1,18 +1,22 @@
-//! The sync engine: pure planning (levels, flush passes, backoff) and, in the browser, the
-//! buffered engine that drives it.
+//! The sync engine: pure planning (levels, flush passes, backoff), the buffered engine that
+//! drives it (generic over its pending store, lock and runtime), and its browser binding.
 
 pub mod backoff;
 #[cfg(target_arch = "wasm32")]
-pub mod buffered;
+mod browser;
+pub mod engine;
 pub mod flush;
-#[cfg(target_arch = "wasm32")]
-mod lock;
+pub mod lock;
+pub mod pending;
 pub mod remote;
 pub mod topo;
 
 pub use backoff::Backoff;
 #[cfg(target_arch = "wasm32")]
-pub use buffered::{BufferedConfig, BufferedStats, BufferedStorage, SyncHooks};
-pub use flush::{sync_nodes, KeyStatus, SyncResult};
+pub use browser::BufferedStorage;
+pub use engine::{BufferedConfig, BufferedStats, SyncEngine, SyncHooks};
+pub use flush::{sync_nodes, sync_nodes_reporting, KeyStatus, SyncResult};
+pub use lock::{FlushLock, NoLock};
+pub use pending::PendingStore;
 pub use remote::{CheckResult, SyncRemote};
 pub use topo::{topo_sort_levels, Levels};

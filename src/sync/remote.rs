@@ -3,6 +3,8 @@
 //! `HttpStorage` implements it for the real server; native tests implement it with an
 //! in-memory model of the server's ownership rules.
 
+use std::rc::Rc;
+
 use bytes::Bytes;
 
 use crate::error::Result;
@@ -30,4 +32,23 @@ pub trait SyncRemote {
     async fn claim_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>>;
     /// Uploads nodes; children must already be owned or come earlier in `nodes`.
     async fn put_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>>;
+    /// The largest node the server accepts, once known (the engine refuses bigger puts).
+    fn max_node_size(&self) -> Option<usize> {
+        None
+    }
+}
+
+impl<S: SyncRemote + ?Sized> SyncRemote for Rc<S> {
+    async fn check_many(&self, keys: &[Key]) -> Result<CheckResult> {
+        (**self).check_many(keys).await
+    }
+    async fn claim_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
+        (**self).claim_many(nodes).await
+    }
+    async fn put_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
+        (**self).put_many(nodes).await
+    }
+    fn max_node_size(&self) -> Option<usize> {
+        (**self).max_node_size()
+    }
 }

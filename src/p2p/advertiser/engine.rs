@@ -11,10 +11,11 @@ use futures::stream::FuturesUnordered;
 use futures::{select_biased, FutureExt as _, StreamExt as _};
 
 use super::schedule::{KeyStatus, Metrics, ScheduleConfig, Scheduler};
-use super::{AdvertStore, Discovery, Runtime};
+use super::{AdvertStore, Discovery};
 use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::log::warn;
+use crate::runtime::Runtime;
 use crate::storage::StoreObserver;
 
 /// How the Advertiser runs.

@@ -3,9 +3,10 @@
 //!
 //! - [`schedule`]: the pure scheduler (queues, limit, re-announce times, backoff, status);
 //! - [`engine`]: the [`Advertiser`] handle and its task, generic over [`Discovery`] (who
-//!   announces), [`AdvertStore`] (where the schedule persists) and [`Runtime`] (clock, timers,
-//!   spawning), so native tests drive it with fakes and deterministic time;
-//! - `browser` (wasm32): `P2pNode` as the discovery, the browser's clock and event loop;
+//!   announces), [`AdvertStore`] (where the schedule persists) and
+//!   [`Runtime`](crate::runtime::Runtime) (clock, timers, spawning), so native tests drive it
+//!   with fakes and deterministic time;
+//! - `browser` (wasm32): `P2pNode` as the discovery on the browser runtime;
 //! - `idb_store` (wasm32): the schedule in IndexedDB.
 
 pub mod engine;
@@ -17,8 +18,6 @@ mod browser;
 #[cfg(target_arch = "wasm32")]
 mod idb_store;
 
-use futures::future::LocalBoxFuture;
-
 use crate::error::Result;
 use crate::key::Key;
 
@@ -26,7 +25,7 @@ pub use engine::{Advertiser, AdvertiserConfig};
 pub use schedule::{KeyStatus, Metrics, ScheduleConfig, Scheduler};
 
 #[cfg(target_arch = "wasm32")]
-pub use browser::{BrowserAdvertiser, BrowserRuntime};
+pub use browser::BrowserAdvertiser;
 #[cfg(target_arch = "wasm32")]
 pub use idb_store::{IdbAdvertStore, DEFAULT_DATABASE_NAME};
 
@@ -47,16 +46,4 @@ pub trait AdvertStore {
     async fn load(&self) -> Result<Vec<(Key, u32)>>;
     /// Writes a batch of records (later entries for a key supersede earlier ones).
     async fn save(&self, records: &[(Key, u32)]) -> Result<()>;
-}
-
-/// The clock, timers, randomness and task spawning the engine runs on.
-pub trait Runtime {
-    /// Milliseconds since the Unix epoch.
-    fn now_ms(&self) -> u64;
-    /// Completes after `ms` milliseconds.
-    fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()>;
-    /// A number in `[0, 1)` (backoff jitter).
-    fn random(&self) -> f64;
-    /// Runs `task` in the background on this thread.
-    fn spawn(&self, task: LocalBoxFuture<'static, ()>);
 }
