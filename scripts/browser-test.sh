@@ -7,6 +7,9 @@
 #   CASWEB_TEST_TOKEN_BETA       a token of realm beta on it
 #   CASWEB_TEST_FAULTY_SERVER    a server answering 503 injected_fault to 30% of realm requests
 #   CASWEB_TEST_FAULTY_TOKEN_ALPHA  (and ..._BETA) tokens on the faulty server
+#   CASWEB_TEST_FAULTY20_SERVER, CASWEB_TEST_FAULTY50_SERVER  servers injecting 503s into 20% and
+#                                50% of realm requests, and their realm alpha tokens
+#                                CASWEB_TEST_FAULTY20_TOKEN, CASWEB_TEST_FAULTY50_TOKEN
 #   CASWEB_TEST_CONTROL          scripts/test_control.py: POST /main/stop, POST /main/start,
 #                                GET /health, /hang/... (never answers in time)
 #   CASWEB_TEST_SHORT_TTL_BOOTSTRAP  multiaddrs (comma-separated) of a second local DHT whose
@@ -51,15 +54,18 @@ trap 'exit 143' TERM
 
 
 # Distinct free ports: five TCP, one UDP.
-read -r main_port faulty_port control_port p2p_tcp_port p2p_ws_port p2p_webrtc_port < <(free_ports 5 1)
+read -r main_port faulty_port faulty20_port faulty50_port control_port p2p_tcp_port p2p_ws_port \
+  p2p_webrtc_port < <(free_ports 7 1)
 
 token() { "$server" token create --realm "$1" --data-dir "$2"; }
 
-mkdir -p "$work/main-data" "$work/faulty-data"
+mkdir -p "$work/main-data" "$work/faulty-data" "$work/faulty20-data" "$work/faulty50-data"
 token_alpha="$(token alpha "$work/main-data")"
 token_beta="$(token beta "$work/main-data")"
 faulty_alpha="$(token alpha "$work/faulty-data")"
 faulty_beta="$(token beta "$work/faulty-data")"
+faulty20_alpha="$(token alpha "$work/faulty20-data")"
+faulty50_alpha="$(token alpha "$work/faulty50-data")"
 
 main_url="http://127.0.0.1:$main_port"
 faulty_url="http://127.0.0.1:$faulty_port"
@@ -72,6 +78,12 @@ echo $! >"$work/main.pid"
 "$server" serve --listen "127.0.0.1:$faulty_port" --data-dir "$work/faulty-data" \
   --fault-503-percent 30 --no-p2p >>"$work/faulty.log" 2>&1 &
 echo $! >"$work/faulty.pid"
+for percent in 20 50; do
+  port_var="faulty${percent}_port"
+  "$server" serve --listen "127.0.0.1:${!port_var}" --data-dir "$work/faulty$percent-data" \
+    --fault-503-percent "$percent" --no-p2p >>"$work/faulty$percent.log" 2>&1 &
+  echo $! >"$work/faulty$percent.pid"
+done
 python3 scripts/test_control.py --port "$control_port" --main-url "$main_url" \
   --pid-file "$work/main.pid" --log-file "$work/main.log" -- "${main_cmd[@]}" \
   >>"$work/control.log" 2>&1 &
@@ -82,6 +94,8 @@ disown -a
 
 wait_for "$main_url/api/info" "$(cat "$work/main.pid")" "the main server"
 wait_for "$faulty_url/api/info" "$(cat "$work/faulty.pid")" "the faulty server"
+wait_for "http://127.0.0.1:$faulty20_port/api/info" "$(cat "$work/faulty20.pid")" "the 20% faulty server"
+wait_for "http://127.0.0.1:$faulty50_port/api/info" "$(cat "$work/faulty50.pid")" "the 50% faulty server"
 wait_for "$control_url/health" "$(cat "$work/control.pid")" "the control service"
 
 main_peer="$(curl -fsS "$main_url/api/p2p" | python3 -c 'import json,sys; print(json.load(sys.stdin)["peerId"])')"
@@ -104,6 +118,10 @@ export CASWEB_TEST_TOKEN_BETA="$token_beta"
 export CASWEB_TEST_FAULTY_SERVER="$faulty_url"
 export CASWEB_TEST_FAULTY_TOKEN_ALPHA="$faulty_alpha"
 export CASWEB_TEST_FAULTY_TOKEN_BETA="$faulty_beta"
+export CASWEB_TEST_FAULTY20_SERVER="http://127.0.0.1:$faulty20_port"
+export CASWEB_TEST_FAULTY20_TOKEN="$faulty20_alpha"
+export CASWEB_TEST_FAULTY50_SERVER="http://127.0.0.1:$faulty50_port"
+export CASWEB_TEST_FAULTY50_TOKEN="$faulty50_alpha"
 export CASWEB_TEST_CONTROL="$control_url"
 
 # All suites, or those named on the command line (e.g. browser_p2p).

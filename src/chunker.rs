@@ -95,7 +95,7 @@ pub fn chunk_file(data: &[u8], options: &ChunkOptions) -> Result<FileDag> {
     let n = options.chunk_size;
     if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&n) {
         return Err(Error::InvalidArgument(format!(
-            "chunk size {n} is outside {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE}"
+            "chunk size must be a whole number from {MIN_CHUNK_SIZE} to {MAX_CHUNK_SIZE}, got {n}"
         )));
     }
     let content_type = &options.content_type;

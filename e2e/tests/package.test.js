@@ -169,6 +169,18 @@ describe("in Node", () => {
     assert.throws(() => casweb.keyOf("text"), (e) => e instanceof casweb.CaswebError && e.code === "invalid_argument");
   });
 
+  test("a misspelt option is an invalid_argument naming it, and ranges are quoted once", async () => {
+    const data = new Uint8Array(10_000);
+    assert.throws(() => casweb.chunkFile(data, { chunksize: 128 }),
+      (e) => e.code === "invalid_argument" && /"chunksize"/.test(e.message) && /chunkSize/.test(e.message));
+    assert.throws(() => casweb.chunkFile(data, { chunkSize: 64 }),
+      (e) => e.code === "invalid_argument" && /from 128 to 1073741824/.test(e.message));
+    const http = new casweb.HttpStorage({ baseUrl: "http://127.0.0.1:9", realm: "a", token: `${"A".repeat(43)}=` });
+    const error = await casweb.BufferedHttpStorage.open(http, { pendingStore: null, debounce: 5 }).catch((e) => e);
+    assert.equal(error.code, "invalid_argument");
+    assert.match(error.message, /"debounce"/);
+  });
+
   test("a call on a freed object rejects (or throws) with code closed; a freed argument is invalid", async () => {
     const storage = new casweb.MemoryStorage();
     storage.free();

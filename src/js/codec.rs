@@ -46,7 +46,11 @@ extern "C" {
 fn chunk_options(options: &JsValue) -> crate::Result<ChunkOptions> {
     known_fields(options, "chunk", &["chunkSize", "contentType"])?;
     let mut parsed = ChunkOptions::default();
-    if let Some(size) = whole_number_field(options, "chunkSize", 0, u64::from(u32::MAX))? {
+    let (min, max) = (
+        chunker::MIN_CHUNK_SIZE as u64,
+        chunker::MAX_CHUNK_SIZE as u64,
+    );
+    if let Some(size) = whole_number_field(options, "chunkSize", min, max)? {
         parsed.chunk_size = size as usize;
     }
     if let Some(content_type) = option_field(options, "contentType")? {

@@ -48,6 +48,10 @@ pub fn error_from_js(value: &JsValue) -> Error {
     };
     let (name, message) = (field("name"), field("message"));
     match name.as_str() {
+        "QuotaExceededError" if message.is_empty() => Error::QuotaExceeded(
+            "IndexedDB's QuotaExceededError: the browser will not store more for this origin"
+                .into(),
+        ),
         "QuotaExceededError" => Error::QuotaExceeded(message),
         "VersionError" => Error::VersionMismatch(message),
         "InvalidStateError" if message.contains("clos") => Error::Closed,

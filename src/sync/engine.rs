@@ -356,8 +356,9 @@ where
         Ok(true)
     }
 
-    /// Stops timers and flushing. Pending entries stay in the pending store for the next
-    /// engine opened on it; waiting `flush()` calls and puts fail with `closed`.
+    /// Stops timers and flushing (a pass in flight runs to its end). Pending entries
+    /// stay in the pending store for the next engine opened on it; waiting `flush()` calls and
+    /// puts fail with `closed`.
     pub fn dispose(&self) {
         let inner = &self.inner;
         inner.disposed.set(true);
@@ -367,7 +368,14 @@ where
             let _ = waiter.send(Err(Error::Closed));
         }
         inner.space_waiters.borrow_mut().clear();
-        if let Some(store) = &inner.pending_store {
+        // A pass in flight still records what the server acknowledged; it closes the store.
+        if !inner.running.get() {
+            self.close_pending_store();
+        }
+    }
+
+    fn close_pending_store(&self) {
+        if let Some(store) = &self.inner.pending_store {
             store.close();
         }
     }
@@ -490,7 +498,11 @@ where
             async move {
                 engine.run().await;
                 engine.inner.running.set(false);
-                engine.schedule_retry();
+                if engine.inner.disposed.get() {
+                    engine.close_pending_store();
+                } else {
+                    engine.schedule_retry();
+                }
             }
             .boxed_local(),
         );

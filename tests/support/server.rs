@@ -63,6 +63,34 @@ pub fn faulty_token_beta() -> &'static str {
     )
 }
 
+/// A server injecting 503s into `percent` % (20 or 50) of realm requests, and a token of its
+/// realm `alpha`.
+pub fn faulty_server(percent: u32) -> (&'static str, &'static str) {
+    match percent {
+        20 => (
+            required(
+                "CASWEB_TEST_FAULTY20_SERVER",
+                option_env!("CASWEB_TEST_FAULTY20_SERVER"),
+            ),
+            required(
+                "CASWEB_TEST_FAULTY20_TOKEN",
+                option_env!("CASWEB_TEST_FAULTY20_TOKEN"),
+            ),
+        ),
+        50 => (
+            required(
+                "CASWEB_TEST_FAULTY50_SERVER",
+                option_env!("CASWEB_TEST_FAULTY50_SERVER"),
+            ),
+            required(
+                "CASWEB_TEST_FAULTY50_TOKEN",
+                option_env!("CASWEB_TEST_FAULTY50_TOKEN"),
+            ),
+        ),
+        other => panic!("no test server injects {other}% of faults"),
+    }
+}
+
 /// Base URL of the control service (`scripts/test_control.py`).
 pub fn control_url() -> &'static str {
     required("CASWEB_TEST_CONTROL", option_env!("CASWEB_TEST_CONTROL"))
