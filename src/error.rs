@@ -124,44 +124,60 @@ fn format_keys(keys: &[Key]) -> String {
         .join(", ")
 }
 
-impl Error {
-    /// The stable code for this error, as JavaScript sees it in `error.code`.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::InvalidKey(_) => "invalid_key",
-            Error::InvalidNode(_) => "invalid_node",
-            Error::HashMismatch { .. } => "hash_mismatch",
-            Error::NotFound { .. } => "not_found",
-            Error::CorruptDag(_) => "corrupt_dag",
-            Error::InvalidArgument(_) => "invalid_argument",
-            Error::QuotaExceeded(_) => "quota_exceeded",
-            Error::Blocked(_) => "blocked",
-            Error::VersionMismatch(_) => "version_mismatch",
-            Error::Unavailable(_) => "unavailable",
-            Error::IndexedDb { .. } => "indexeddb_error",
-            Error::Provider(_) => "provider_error",
-            Error::Closed => "closed",
-            Error::Http { .. } => "http_error",
-            Error::Rejected { .. } => "rejected",
-            Error::Network(_) => "network_error",
-            Error::Timeout { .. } => "timeout",
-            Error::Cycle { .. } => "cycle",
-            Error::ChildKeys(_) => "child_keys_failed",
-            Error::ChildNotSynced { .. } => "child_not_synced",
-            Error::Hook(_) => "hook_failed",
-            Error::NotConnected(_) => "not_connected",
-            Error::NoRoute(_) => "no_route",
-            Error::InvalidMultiaddr(_) => "invalid_multiaddr",
-            Error::UnsupportedTransport(_) => "unsupported_transport",
-            Error::AlreadyRunning => "already_running",
-            Error::NotRunning => "not_running",
-            Error::AdvertiseFailed { .. } => "advertise_failed",
-            Error::ChannelSendFailed(_) => "channel_send_failed",
-            Error::TooLarge { .. } => "too_large",
-            Error::Internal(_) => "internal",
-        }
-    }
+/// Declares [`Error::code`] and [`Error::CODES`] from one list of (variant, code): the match is
+/// exhaustive, so a new variant does not compile without its code, and `CODES` (which the
+/// TypeScript union in npm/error.d.ts is checked against) cannot miss one.
+macro_rules! error_codes {
+    ($($variant:ident => $code:literal),* $(,)?) => {
+        impl Error {
+            /// The stable code for this error, as JavaScript sees it in `error.code`.
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $(Error::$variant { .. } => $code,)*
+                }
+            }
 
+            /// Every code, for documentation and the TypeScript union type.
+            pub const CODES: &'static [&'static str] = &[$($code),*];
+        }
+    };
+}
+
+error_codes! {
+    InvalidKey => "invalid_key",
+    InvalidNode => "invalid_node",
+    HashMismatch => "hash_mismatch",
+    NotFound => "not_found",
+    CorruptDag => "corrupt_dag",
+    InvalidArgument => "invalid_argument",
+    QuotaExceeded => "quota_exceeded",
+    Blocked => "blocked",
+    VersionMismatch => "version_mismatch",
+    Unavailable => "unavailable",
+    IndexedDb => "indexeddb_error",
+    Provider => "provider_error",
+    Closed => "closed",
+    Http => "http_error",
+    Rejected => "rejected",
+    Network => "network_error",
+    Timeout => "timeout",
+    Cycle => "cycle",
+    ChildKeys => "child_keys_failed",
+    ChildNotSynced => "child_not_synced",
+    Hook => "hook_failed",
+    NotConnected => "not_connected",
+    NoRoute => "no_route",
+    InvalidMultiaddr => "invalid_multiaddr",
+    UnsupportedTransport => "unsupported_transport",
+    AlreadyRunning => "already_running",
+    NotRunning => "not_running",
+    AdvertiseFailed => "advertise_failed",
+    ChannelSendFailed => "channel_send_failed",
+    TooLarge => "too_large",
+    Internal => "internal",
+}
+
+impl Error {
     /// True for failures worth retrying later: network errors, timeouts, 5xx and 429.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -176,41 +192,6 @@ impl Error {
             _ => false,
         }
     }
-
-    /// Every code, for documentation and the TypeScript union type.
-    pub const CODES: &'static [&'static str] = &[
-        "invalid_key",
-        "invalid_node",
-        "hash_mismatch",
-        "not_found",
-        "corrupt_dag",
-        "invalid_argument",
-        "quota_exceeded",
-        "blocked",
-        "version_mismatch",
-        "unavailable",
-        "indexeddb_error",
-        "provider_error",
-        "closed",
-        "http_error",
-        "rejected",
-        "network_error",
-        "timeout",
-        "cycle",
-        "child_keys_failed",
-        "child_not_synced",
-        "hook_failed",
-        "not_connected",
-        "no_route",
-        "invalid_multiaddr",
-        "unsupported_transport",
-        "already_running",
-        "not_running",
-        "advertise_failed",
-        "channel_send_failed",
-        "too_large",
-        "internal",
-    ];
 }
 
 #[cfg(test)]
@@ -236,12 +217,24 @@ mod tests {
         };
         assert!(http(503).is_transient() && http(429).is_transient());
         assert!(!http(409).is_transient() && !Error::Closed.is_transient());
+        // The TypeScript union lists exactly the codes, no more, no fewer.
         let typescript = include_str!("../npm/error.d.ts");
-        for code in Error::CODES {
-            assert!(
-                typescript.contains(&format!("\"{code}\"")),
-                "{code} missing from the TypeScript CaswebErrorCode type"
-            );
-        }
+        let union = typescript
+            .split("export type CaswebErrorCode =")
+            .nth(1)
+            .and_then(|rest| rest.split(';').next())
+            .expect("npm/error.d.ts declares CaswebErrorCode");
+        let mut declared: Vec<&str> = union
+            .split('|')
+            .map(|code| code.trim().trim_matches('"'))
+            .filter(|code| !code.is_empty())
+            .collect();
+        let mut codes = Error::CODES.to_vec();
+        declared.sort_unstable();
+        codes.sort_unstable();
+        assert_eq!(
+            declared, codes,
+            "npm/error.d.ts CaswebErrorCode differs from Error::CODES"
+        );
     }
 }

@@ -7,6 +7,8 @@
 
 #[path = "support/server.rs"]
 mod server;
+#[path = "support/unique_dag.rs"]
+mod unique_dag;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -18,18 +20,15 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use casweb::chunker::{chunk_file, store_file, ChunkOptions, FileDag};
+use casweb::chunker::{store_file, ChunkOptions, FileDag};
 use casweb::http::{HttpConfig, HttpStorage};
 use casweb::storage::IndexedDbStorage;
 use casweb::sync::{Backoff, CheckResult, KeyStatus, SyncRemote};
 use casweb::sync::{BufferedConfig, BufferedStorage, SyncHooks};
 use casweb::{CachedStorage, Error, Key, Result, StorageProvider};
+use unique_dag::{unique, unique_dag};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn unique(tag: &str) -> String {
-    format!("{tag}-{}-{}", js_sys::Date::now(), js_sys::Math::random())
-}
 
 fn http(base_url: &str, realm: &str, token: &str) -> HttpStorage {
     HttpStorage::new(HttpConfig::new(base_url, realm, token)).unwrap()
@@ -37,21 +36,6 @@ fn http(base_url: &str, realm: &str, token: &str) -> HttpStorage {
 
 fn alpha() -> HttpStorage {
     http(server::server_url(), "alpha", server::token_alpha())
-}
-
-/// A file DAG of unique content: `len` bytes in 128-byte nodes (about `len / 112` leaves).
-fn dag(len: usize) -> FileDag {
-    let seed = unique("dag");
-    let mut data = Vec::with_capacity(len);
-    while data.len() < len {
-        data.extend_from_slice(format!("{seed}:{}|", data.len()).as_bytes());
-    }
-    data.truncate(len);
-    let options = ChunkOptions {
-        chunk_size: 128,
-        ..Default::default()
-    };
-    chunk_file(&data, &options).unwrap()
 }
 
 /// Engine settings for tests: own pending store, quick timers.
@@ -107,7 +91,7 @@ async fn put_all<S: StorageProvider>(storage: &S, nodes: &[(Key, Bytes)]) {
 
 #[wasm_bindgen_test]
 async fn cached_indexeddb_over_the_engine_syncs_a_thousand_node_dag_with_hooks_in_order() {
-    let dag = dag(112_000);
+    let dag = unique_dag(112_000);
     assert!(dag.nodes.len() >= 1000, "{} nodes", dag.nodes.len());
     let events: Rc<RefCell<Vec<String>>> = Rc::default();
     let mut config = config();
@@ -176,7 +160,7 @@ async fn cached_indexeddb_over_the_engine_syncs_a_thousand_node_dag_with_hooks_i
 
 #[wasm_bindgen_test]
 async fn a_dag_of_depth_d_costs_two_requests_per_level() {
-    let dag = dag(60_000);
+    let dag = unique_dag(60_000);
     let depth = dag.levels().count();
     let remote = alpha();
     remote.info().await.unwrap();
@@ -226,7 +210,7 @@ impl StorageProvider for Counting {
 
 #[wasm_bindgen_test]
 async fn nodes_another_realm_uploaded_are_claimed_not_uploaded() {
-    let dag = dag(20_000);
+    let dag = unique_dag(20_000);
     let outcomes = alpha().put_many(&dag.nodes).await.unwrap();
     assert!(outcomes.iter().all(Result::is_ok));
 
@@ -247,7 +231,7 @@ async fn nodes_another_realm_uploaded_are_claimed_not_uploaded() {
 
 #[wasm_bindgen_test]
 async fn puts_within_the_debounce_window_make_one_pass() {
-    let dag = dag(5_000);
+    let dag = unique_dag(5_000);
     let mut config = config();
     config.debounce_ms = 150;
     let engine = BufferedStorage::open(alpha(), config).await.unwrap();
@@ -266,10 +250,10 @@ async fn concurrent_flushes_all_wait_for_everything_buffered_before_them() {
     let mut config = config();
     config.debounce_ms = 60_000;
     let engine = BufferedStorage::open(alpha(), config).await.unwrap();
-    let first = dag(3_000);
+    let first = unique_dag(3_000);
     put_all(&engine, &first.nodes).await;
     let flush_one = engine.flush();
-    let second = dag(3_000);
+    let second = unique_dag(3_000);
     let engine_two = engine.clone();
     let nodes_two = second.nodes.clone();
     let later = async move {
@@ -293,7 +277,7 @@ async fn concurrent_flushes_all_wait_for_everything_buffered_before_them() {
 
 #[wasm_bindgen_test]
 async fn a_full_buffer_makes_put_wait_for_a_flush() {
-    let dag = dag(40_000);
+    let dag = unique_dag(40_000);
     let mut config = config();
     config.max_buffer_bytes = 4_096;
     config.debounce_ms = 60_000;
@@ -311,7 +295,7 @@ async fn a_full_buffer_makes_put_wait_for_a_flush() {
 
 #[wasm_bindgen_test]
 async fn a_server_killed_mid_flush_and_restarted_loses_nothing() {
-    let dag = dag(30_000);
+    let dag = unique_dag(30_000);
     let mut config = config();
     config.debounce_ms = 60_000;
     let engine = BufferedStorage::open(alpha(), config).await.unwrap();
@@ -333,7 +317,7 @@ async fn a_server_killed_mid_flush_and_restarted_loses_nothing() {
 
 #[wasm_bindgen_test]
 async fn injected_503s_are_retried_until_everything_is_owned() {
-    let dag = dag(30_000);
+    let dag = unique_dag(30_000);
     let remote = http(
         server::faulty_server_url(),
         "alpha",
@@ -364,7 +348,7 @@ async fn injected_503s_are_retried_until_everything_is_owned() {
 
 #[wasm_bindgen_test]
 async fn a_reload_mid_sync_resumes_from_the_pending_store() {
-    let dag = dag(20_000);
+    let dag = unique_dag(20_000);
     let mut config = config();
     config.debounce_ms = 60_000;
     let store = config.pending_store.clone().unwrap();
@@ -535,7 +519,7 @@ async fn engines_sharing_a_pending_store_flush_one_at_a_time() {
     let second = engine_with_hooks(active.clone(), most.clone())
         .await
         .unwrap();
-    let (one, two) = (dag(3_000), dag(3_000));
+    let (one, two) = (unique_dag(3_000), unique_dag(3_000));
     put_all(&first, &one.nodes).await;
     put_all(&second, &two.nodes).await;
     let (a, b) = futures::future::join(first.flush(), second.flush()).await;
@@ -550,7 +534,7 @@ async fn engines_sharing_a_pending_store_flush_one_at_a_time() {
 
 #[wasm_bindgen_test]
 async fn a_failing_on_sync_start_postpones_the_pass_and_is_retried() {
-    let dag = dag(3_000);
+    let dag = unique_dag(3_000);
     let calls = Rc::new(Cell::new(0u32));
     let mut config = config();
     config.hooks.on_sync_start = Some(Rc::new({
@@ -580,7 +564,7 @@ async fn while_the_server_is_unreachable_new_puts_wait_for_the_outage_backoff() 
     // Nothing listens on port 9 of loopback: every request fails at once with network_error.
     let unreachable = http("http://127.0.0.1:9", "alpha", server::token_alpha());
     let engine = BufferedStorage::open(unreachable, config()).await.unwrap();
-    let dag = dag(12_000);
+    let dag = unique_dag(12_000);
     // One put every 20 ms (the debounce) for about 2 s: without the outage backoff each would
     // start a pass of its own.
     let started = js_sys::Date::now();

@@ -6,6 +6,8 @@
 
 #[path = "support/server.rs"]
 mod server;
+#[path = "support/unique_dag.rs"]
+mod unique_dag;
 
 use bytes::Bytes;
 use js_sys::{Promise, Reflect, Uint8Array};
@@ -18,12 +20,9 @@ use casweb::http::{HttpConfig, HttpStorage};
 use casweb::storage::IndexedDbStorage;
 use casweb::sync::{Backoff, BufferedConfig, BufferedStorage};
 use casweb::{node, Key, StorageProvider};
+use unique_dag::{unique, unique_dag};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn unique(tag: &str) -> String {
-    format!("{tag}-{}-{}", js_sys::Date::now(), js_sys::Math::random())
-}
 
 fn http(base_url: &str, token: &str) -> HttpStorage {
     HttpStorage::new(HttpConfig::new(base_url, "alpha", token)).unwrap()
@@ -35,21 +34,7 @@ fn alpha() -> HttpStorage {
 
 /// `files` files of unique content, `len` bytes each in 128-byte nodes (several levels).
 fn nodes(files: usize, len: usize) -> Vec<(Key, Bytes)> {
-    (0..files)
-        .flat_map(|_| {
-            let seed = unique("faults");
-            let mut data = Vec::with_capacity(len);
-            while data.len() < len {
-                data.extend_from_slice(format!("{seed}:{}|", data.len()).as_bytes());
-            }
-            data.truncate(len);
-            let options = ChunkOptions {
-                chunk_size: 128,
-                ..Default::default()
-            };
-            chunk_file(&data, &options).unwrap().nodes
-        })
-        .collect()
+    (0..files).flat_map(|_| unique_dag(len).nodes).collect()
 }
 
 fn config() -> BufferedConfig {
