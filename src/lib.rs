@@ -2,6 +2,8 @@
 //!
 //! - [`key`] and [`node`]: the content keys and the node format (pure, native-tested).
 //! - [`chunker`]: files as DAGs of nodes, and back; [`batch`]: the framing of batch uploads.
+//! - [`protocol`]: the HTTP protocol's contract shared with the reference server (version,
+//!   limits, realm and token rules).
 //! - [`storage`]: the `StorageProvider` seam and its implementations (memory, IndexedDB in the
 //!   browser, a cache in front of a remote).
 //! - [`sync`]: the sync engine (levels, flush passes, backoff).
@@ -21,6 +23,7 @@ pub mod node;
 #[cfg(feature = "p2p")]
 pub mod p2p;
 pub mod pop;
+pub mod protocol;
 pub mod runtime;
 pub mod storage;
 pub mod sync;

@@ -132,7 +132,7 @@ async fn info_reports_the_limits_once() {
     let limits = alpha.info().await.unwrap();
     assert_eq!(limits.max_node_size, 4 * 1024 * 1024);
     assert_eq!(limits.max_check_keys, 1000);
-    assert!(limits.max_batch_bytes >= limits.max_node_size as usize + 4);
+    assert!(limits.max_batch_bytes >= limits.max_node_size + 4);
     assert!(limits.max_batch_nodes > 0 && limits.max_claim_batch > 0);
     assert_eq!(alpha.info().await.unwrap(), limits);
     assert_eq!(

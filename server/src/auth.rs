@@ -18,39 +18,15 @@ use std::time::SystemTime;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
+pub use casweb::protocol::{
+    decode_token, encode_token, is_valid_realm, Token, MAX_REALM_LEN, TOKEN_LEN,
+};
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Length of a token in bytes.
-pub const TOKEN_LEN: usize = 32;
 /// Name of the token file inside the data directory.
 pub const TOKEN_FILE: &str = "tokens";
-/// Longest realm name.
-pub const MAX_REALM_LEN: usize = 64;
-
-/// A token's raw bytes.
-pub type Token = [u8; TOKEN_LEN];
-
-/// True for 1 to 64 characters of `A-Z a-z 0-9 _ -`.
-pub fn is_valid_realm(name: &str) -> bool {
-    (1..=MAX_REALM_LEN).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-/// The text form of a token: standard base64 with padding.
-pub fn encode_token(token: &Token) -> String {
-    STANDARD.encode(token)
-}
-
-/// Parses the text form of a token; `None` unless it is base64 of exactly 32 bytes.
-pub fn decode_token(text: &str) -> Option<Token> {
-    STANDARD.decode(text).ok()?.try_into().ok()
-}
 
 /// 32 fresh bytes from the operating system's random source.
 pub fn generate_token() -> io::Result<Token> {

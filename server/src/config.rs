@@ -7,16 +7,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use libp2p::Multiaddr;
-use serde::Serialize;
 
 use crate::p2p::P2pConfig;
+pub use casweb::protocol::{Limits, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_NODE_SIZE};
 
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "./casweb-data";
-/// Default largest node: 4 MiB.
-pub const DEFAULT_MAX_NODE_SIZE: u64 = 4 * 1024 * 1024;
-/// Default largest batch body: 16 MiB.
-pub const DEFAULT_MAX_BATCH_BYTES: u64 = 16 * 1024 * 1024;
 /// Largest node size the server can be configured for (the node format's size field is 32 bits,
 /// and a whole node is held in memory).
 pub const MAX_MAX_NODE_SIZE: u64 = 1 << 30;
@@ -139,37 +135,6 @@ pub struct ServeArgs {
     pub no_p2p: bool,
     #[command(flatten)]
     pub p2p: P2pArgs,
-}
-
-/// What the server accepts; advertised at `GET /api/info`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Limits {
-    /// Largest node, in bytes.
-    pub max_node_size: u64,
-    /// Most keys in one `check` request.
-    pub max_check_keys: usize,
-    /// Largest `batch` body, in bytes (framing included).
-    pub max_batch_bytes: u64,
-    /// Most nodes in one `batch` request.
-    pub max_batch_nodes: usize,
-    /// Most claims in one claim-many request.
-    pub max_claim_batch: usize,
-    /// Largest JSON request body, in bytes.
-    pub max_json_bytes: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_node_size: DEFAULT_MAX_NODE_SIZE,
-            max_check_keys: 1000,
-            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
-            max_batch_nodes: 1000,
-            max_claim_batch: 1000,
-            max_json_bytes: 1024 * 1024,
-        }
-    }
 }
 
 impl ServeArgs {

@@ -8,11 +8,12 @@ use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::fetch::{self, Body, Reply};
-use super::wire::{self, CheckResult, HttpConfig, ServerLimits, ValidConfig};
+use super::wire::{self, CheckResult, HttpConfig, ValidConfig};
 use crate::batch;
 use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::pop;
+use crate::protocol::Limits;
 use crate::storage::StorageProvider;
 use crate::sync::SyncRemote;
 
@@ -21,7 +22,7 @@ pub const CHECK_CONCURRENCY: usize = 4;
 
 struct Inner {
     config: ValidConfig,
-    limits: RefCell<Option<ServerLimits>>,
+    limits: RefCell<Option<Limits>>,
     requests: Cell<u64>,
 }
 
@@ -78,14 +79,14 @@ impl HttpStorage {
 
     /// The server's limits (`GET /api/info`, no authentication). Fetched once: after the first
     /// success the answer is cached for the life of this storage (and its clones).
-    pub async fn info(&self) -> Result<ServerLimits> {
-        if let Some(limits) = self.inner.limits.borrow().clone() {
+    pub async fn info(&self) -> Result<Limits> {
+        if let Some(limits) = *self.inner.limits.borrow() {
             return Ok(limits);
         }
         let url = wire::info_url(&self.inner.config.base_url);
         let reply = self.send("GET", &url, false, Body::None).await?;
         let limits = wire::parse_info(reply.status, &reply.body)?;
-        *self.inner.limits.borrow_mut() = Some(limits.clone());
+        *self.inner.limits.borrow_mut() = Some(limits);
         Ok(limits)
     }
 
@@ -128,7 +129,7 @@ impl HttpStorage {
         }
         let lengths: Vec<usize> = sendable.iter().map(|&i| nodes[i].1.len()).collect();
         let url = self.url(wire::batch_url);
-        for range in wire::plan_batches(&lengths, limits.max_batch_bytes, limits.max_batch_nodes) {
+        for range in wire::plan_batches(&lengths, limits.batch_bytes(), limits.max_batch_nodes) {
             let indices = &sendable[range];
             let body = batch::encode(indices.iter().map(|&i| &nodes[i].1[..]));
             let keys: Vec<Key> = indices.iter().map(|&i| nodes[i].0).collect();
@@ -249,6 +250,6 @@ impl SyncRemote for HttpStorage {
     }
     fn max_node_size(&self) -> Option<usize> {
         let limits = self.inner.limits.borrow();
-        limits.as_ref().map(wire::largest_node)
+        limits.as_ref().map(Limits::largest_node)
     }
 }

@@ -15,6 +15,7 @@ mod client;
 #[cfg(target_arch = "wasm32")]
 pub(crate) mod fetch;
 
+pub use crate::protocol::Limits;
 #[cfg(target_arch = "wasm32")]
 pub use client::HttpStorage;
-pub use wire::{CheckResult, HttpConfig, ServerLimits, DEFAULT_TIMEOUT_MS};
+pub use wire::{CheckResult, HttpConfig, DEFAULT_TIMEOUT_MS};

@@ -7,13 +7,16 @@
 
 use std::ops::Range;
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::PREFIX_LEN;
 use crate::error::{Error, Result};
 use crate::key::Key;
-pub use crate::sync::CheckResult;
+pub use crate::protocol::CheckResult;
+use crate::protocol::{
+    self, is_valid_realm, CheckRequest, ClaimItem, ClaimManyRequest, ClaimRequest, Limits, Token,
+    MAX_REALM_LEN,
+};
 
 /// Default time a request may take, from sending to the end of the answer's body.
 pub const DEFAULT_TIMEOUT_MS: u32 = 30_000;
@@ -56,21 +59,6 @@ impl Default for HttpConfig {
     fn default() -> HttpConfig {
         HttpConfig::new("", "", "")
     }
-}
-
-/// The limits a server advertises at `GET /api/info`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerLimits {
-    /// Largest node, in bytes.
-    pub max_node_size: u64,
-    /// Most keys in one check request.
-    pub max_check_keys: usize,
-    /// Largest batch body, in bytes (4-byte length prefixes included).
-    pub max_batch_bytes: usize,
-    /// Most nodes in one batch request.
-    pub max_batch_nodes: usize,
-    /// Most claims in one claim-many request.
-    pub max_claim_batch: usize,
 }
 
 /// A configuration after its checks: the base URL without trailing slashes, the token's bytes.
@@ -122,30 +110,22 @@ pub fn normalize_base_url(url: &str) -> Result<String> {
 
 /// 1 to 64 characters of `A-Z a-z 0-9 _ -` (the protocol's realm names).
 pub fn validate_realm(realm: &str) -> Result<()> {
-    let ok = (1..=64).contains(&realm.len())
-        && realm
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
+    if is_valid_realm(realm) {
         Ok(())
     } else {
         Err(Error::InvalidArgument(format!(
-            "realm {realm:?} must be 1 to 64 characters of A-Z a-z 0-9 _ -"
+            "realm {realm:?} must be 1 to {MAX_REALM_LEN} characters of A-Z a-z 0-9 _ -"
         )))
     }
 }
 
 /// Decodes a token: standard base64 with padding of exactly 32 bytes (44 characters).
-pub fn decode_token(token: &str) -> Result<[u8; 32]> {
-    base64::engine::general_purpose::STANDARD
-        .decode(token)
-        .ok()
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-        .ok_or_else(|| {
-            Error::InvalidArgument(
-                "token must be standard base64 (with padding) of 32 bytes: 44 characters".into(),
-            )
-        })
+pub fn decode_token(token: &str) -> Result<Token> {
+    protocol::decode_token(token).ok_or_else(|| {
+        Error::InvalidArgument(
+            "token must be standard base64 (with padding) of 32 bytes: 44 characters".into(),
+        )
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -193,38 +173,26 @@ pub fn claim_many_url(base: &str, realm: &str) -> String {
 
 /// `{"keys": [...]}`.
 pub fn check_body(keys: &[Key]) -> String {
-    #[derive(Serialize)]
-    struct Check<'a> {
-        keys: &'a [Key],
-    }
-    to_json(&Check { keys })
+    to_json(&CheckRequest {
+        keys: keys.iter().map(Key::to_string).collect(),
+    })
 }
 
 /// `{"pop": "pop:..."}`.
 pub fn claim_body(pop: &str) -> String {
-    #[derive(Serialize)]
-    struct Claim<'a> {
-        pop: &'a str,
-    }
-    to_json(&Claim { pop })
+    to_json(&ClaimRequest { pop: pop.into() })
 }
 
 /// `{"claims": [{"key": K, "pop": P}, ...]}`.
 pub fn claims_body(claims: &[(Key, String)]) -> String {
-    #[derive(Serialize)]
-    struct Item<'a> {
-        key: Key,
-        pop: &'a str,
-    }
-    #[derive(Serialize)]
-    struct Claims<'a> {
-        claims: Vec<Item<'a>>,
-    }
     let claims = claims
         .iter()
-        .map(|(key, pop)| Item { key: *key, pop })
+        .map(|(key, pop)| ClaimItem {
+            key: key.to_string(),
+            pop: pop.clone(),
+        })
         .collect();
-    to_json(&Claims { claims })
+    to_json(&ClaimManyRequest { claims })
 }
 
 fn to_json(value: &impl Serialize) -> String {
@@ -270,15 +238,8 @@ pub fn plan_batches(lengths: &[usize], max_bytes: usize, max_nodes: usize) -> Ve
 }
 
 /// True if a node this long can be sent at all under `limits` (as a batch frame and as a PUT).
-pub fn fits(len: usize, limits: &ServerLimits) -> bool {
-    len <= largest_node(limits)
-}
-
-/// The longest node that can be sent under `limits` (as a batch frame and as a PUT).
-pub fn largest_node(limits: &ServerLimits) -> usize {
-    let by_node = usize::try_from(limits.max_node_size).unwrap_or(usize::MAX);
-    let by_batch = limits.max_batch_bytes.saturating_sub(PREFIX_LEN);
-    by_node.min(by_batch)
+pub fn fits(len: usize, limits: &Limits) -> bool {
+    len <= limits.largest_node()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -343,34 +304,19 @@ pub fn error_from_response(status: u16, body: &[u8]) -> Error {
 }
 
 /// `GET /api/info`: the limits (every one must be a positive whole number).
-pub fn parse_info(status: u16, body: &[u8]) -> Result<ServerLimits> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Limits {
-        max_node_size: u64,
-        max_check_keys: u64,
-        max_batch_bytes: u64,
-        max_batch_nodes: u64,
-        max_claim_batch: u64,
-    }
+pub fn parse_info(status: u16, body: &[u8]) -> Result<Limits> {
     #[derive(Deserialize)]
     struct Info {
         limits: Limits,
     }
     let Info { limits } = parse(status, body)?;
-    let positive = |value: u64, name: &str| {
-        usize::try_from(value)
-            .ok()
-            .filter(|v| *v >= 1)
-            .ok_or_else(|| invalid_response(status, format!("limits.{name} must be at least 1")))
-    };
-    Ok(ServerLimits {
-        max_node_size: positive(limits.max_node_size, "maxNodeSize")? as u64,
-        max_check_keys: positive(limits.max_check_keys, "maxCheckKeys")?,
-        max_batch_bytes: positive(limits.max_batch_bytes, "maxBatchBytes")?,
-        max_batch_nodes: positive(limits.max_batch_nodes, "maxBatchNodes")?,
-        max_claim_batch: positive(limits.max_claim_batch, "maxClaimBatch")?,
-    })
+    match limits.first_zero() {
+        None => Ok(limits),
+        Some(name) => Err(invalid_response(
+            status,
+            format!("limits.{name} must be at least 1"),
+        )),
+    }
 }
 
 /// `POST .../nodes/check`: the three lists.
@@ -445,13 +391,14 @@ mod tests {
         Key::for_bytes(&i.to_le_bytes())
     }
 
-    fn limits() -> ServerLimits {
-        ServerLimits {
+    fn limits() -> Limits {
+        Limits {
             max_node_size: 100,
             max_check_keys: 3,
             max_batch_bytes: 110,
             max_batch_nodes: 4,
             max_claim_batch: 2,
+            max_json_bytes: 1 << 20,
         }
     }
 
@@ -602,12 +549,13 @@ mod tests {
         let limits = parse_info(200, body).unwrap();
         assert_eq!(
             limits,
-            ServerLimits {
+            Limits {
                 max_node_size: 4194304,
                 max_check_keys: 1000,
                 max_batch_bytes: 16777216,
                 max_batch_nodes: 1000,
                 max_claim_batch: 500,
+                max_json_bytes: 1048576,
             }
         );
         for bad in [

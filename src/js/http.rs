@@ -3,7 +3,6 @@
 
 use bytes::Bytes;
 use js_sys::{Array, Object, Promise};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::convert::{
@@ -15,7 +14,7 @@ use super::promise::promise;
 use super::provider::{AnyProvider, Registered};
 use super::storage::{get_promise, provider_methods, put_promise};
 use crate::error::{Error, Result};
-use crate::http::{HttpConfig, HttpStorage, ServerLimits};
+use crate::http::{HttpConfig, HttpStorage};
 use crate::key::Key;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -34,11 +33,18 @@ export interface HttpStorageConfig {
 
 /** The limits a server advertises at GET /api/info. */
 export interface ServerLimits {
+  /** Largest node, in bytes. */
   maxNodeSize: number;
+  /** Most keys in one check request. */
   maxCheckKeys: number;
+  /** Largest batch body, in bytes (4-byte length prefixes included). */
   maxBatchBytes: number;
+  /** Most nodes in one batch request. */
   maxBatchNodes: number;
+  /** Most claims in one claim-many request. */
   maxClaimBatch: number;
+  /** Largest JSON request body, in bytes. */
+  maxJsonBytes: number;
 }
 
 /** A node to upload or claim. */
@@ -150,28 +156,6 @@ fn item_results_to_js(nodes: &[(Key, Bytes)], results: Vec<Result<(), Error>>) -
         .into()
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsLimits {
-    max_node_size: u64,
-    max_check_keys: usize,
-    max_batch_bytes: usize,
-    max_batch_nodes: usize,
-    max_claim_batch: usize,
-}
-
-impl From<ServerLimits> for JsLimits {
-    fn from(limits: ServerLimits) -> JsLimits {
-        JsLimits {
-            max_node_size: limits.max_node_size,
-            max_check_keys: limits.max_check_keys,
-            max_batch_bytes: limits.max_batch_bytes,
-            max_batch_nodes: limits.max_batch_nodes,
-            max_claim_batch: limits.max_claim_batch,
-        }
-    }
-}
-
 /// A casweb server for one realm: `get`/`put` like every storage (`get` is `null` only when no
 /// realm stored the node), plus `info`, `putMany`, `checkMany`, `claim` and `claimMany`.
 #[wasm_bindgen(js_name = HttpStorage)]
@@ -200,7 +184,7 @@ impl JsHttpStorage {
         let storage = self.storage.clone();
         promise(async move {
             let limits = js(storage.info().await)?;
-            serde_wasm_bindgen::to_value(&JsLimits::from(limits)).map_err(JsValue::from)
+            serde_wasm_bindgen::to_value(&limits).map_err(JsValue::from)
         })
     }
 

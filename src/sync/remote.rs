@@ -10,16 +10,7 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::key::Key;
 
-/// The server's view of some keys, for the realm asking (the answer of `POST .../nodes/check`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-pub struct CheckResult {
-    /// No such node on the server.
-    pub missing: Vec<Key>,
-    /// The node exists (another realm uploaded it) but this realm does not own it.
-    pub unowned: Vec<Key>,
-    /// This realm owns the node.
-    pub owned: Vec<Key>,
-}
+pub use crate::protocol::CheckResult;
 
 /// Batched operations of a CAS server. Per-item results are in input order; an outer `Err`
 /// means the whole request failed.

@@ -2,9 +2,8 @@
 
 use axum::extract::State;
 use axum::Json;
+use casweb::protocol::{CheckRequest, CheckResult};
 use casweb::Key;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::auth::RealmAccess;
 use crate::error::ApiError;
@@ -12,18 +11,13 @@ use crate::extract::JsonBody;
 use crate::state::AppState;
 use crate::store::Status;
 
-#[derive(Debug, Deserialize)]
-pub struct CheckRequest {
-    keys: Vec<String>,
-}
-
 /// `{keys}` -> `{missing, unowned, owned}`; each key once, in request order. 400 `too_many_keys`
 /// over `maxCheckKeys`, 400 `invalid_key` for the first malformed key.
 pub async fn check(
     access: RealmAccess,
     State(state): State<AppState>,
     JsonBody(request): JsonBody<CheckRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CheckResult>, ApiError> {
     let max = state.limits.max_check_keys;
     if request.keys.len() > max {
         return Err(ApiError::bad_request(
@@ -45,16 +39,14 @@ pub async fn check(
     let status = state
         .read(move |store| store.status(&realm, &lookup))
         .await?;
-    let (mut missing, mut unowned, mut owned) = (Vec::new(), Vec::new(), Vec::new());
-    for (key, status) in keys.iter().zip(status) {
+    let mut result = CheckResult::default();
+    for (key, status) in keys.into_iter().zip(status) {
         let list = match status {
-            Status::Missing => &mut missing,
-            Status::Unowned => &mut unowned,
-            Status::Owned => &mut owned,
+            Status::Missing => &mut result.missing,
+            Status::Unowned => &mut result.unowned,
+            Status::Owned => &mut result.owned,
         };
-        list.push(key.to_string());
+        list.push(key);
     }
-    Ok(Json(
-        json!({"missing": missing, "unowned": unowned, "owned": owned}),
-    ))
+    Ok(Json(result))
 }

@@ -9,8 +9,8 @@ use std::collections::HashSet;
 
 use axum::extract::State;
 use axum::Json;
+use casweb::protocol::{ClaimManyRequest, ClaimRequest};
 use casweb::{node, pop, Key};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{item_error, item_ok};
@@ -19,22 +19,6 @@ use crate::error::ApiError;
 use crate::extract::{JsonBody, KeyParam};
 use crate::state::AppState;
 use crate::store::{Status, Store, Write};
-
-#[derive(Debug, Deserialize)]
-pub struct ClaimRequest {
-    pop: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ClaimManyRequest {
-    claims: Vec<ClaimItem>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ClaimItem {
-    key: String,
-    pop: String,
-}
 
 /// `{pop}` -> `{key, alreadyOwned}`; 404 `not_found`, 403 `invalid_pop`, 409 `missing_nodes`.
 pub async fn claim_one(

@@ -4,10 +4,9 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::state::AppState;
+use casweb::protocol::PROTOCOL_VERSION;
 
-/// Version of the wire protocol described in docs/protocol.md.
-pub const PROTOCOL_VERSION: u32 = 1;
+use crate::state::AppState;
 
 pub async fn info(State(state): State<AppState>) -> Json<Value> {
     Json(json!({
