@@ -9,12 +9,15 @@
 //! - [`sync`]: the sync engine (levels, flush passes, backoff).
 //! - [`runtime`]: the clock, timers and task spawning engines run on (a trait: native tests use
 //!   a manual clock).
+//! - [`dht`] (feature `dht`): the libp2p DHT core shared with the reference server.
 //! - [`p2p`] (feature `p2p`): peer discovery with libp2p (the node runs in wasm32 only).
 //! - `js` (wasm32 only): the JavaScript API, a thin wasm-bindgen layer over the above.
 
 pub mod batch;
 pub mod chunker;
 pub mod crockford;
+#[cfg(feature = "dht")]
+pub mod dht;
 pub mod error;
 pub mod http;
 pub mod key;

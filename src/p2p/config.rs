@@ -3,10 +3,9 @@
 
 use serde::Deserialize;
 
+pub use crate::dht::KAD_PROTOCOL;
 use crate::error::{Error, Result};
 
-/// The Kademlia protocol name of casweb's DHT (the reference server uses the same).
-pub const KAD_PROTOCOL: &str = "/casweb/kad/1.0.0";
 /// Default most providers a lookup returns.
 pub const DEFAULT_PROVIDER_LIMIT: usize = 20;
 /// Largest `limit` a lookup accepts.

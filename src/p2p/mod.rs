@@ -16,8 +16,10 @@ mod node;
 #[cfg(target_arch = "wasm32")]
 mod prompt_flush;
 
+#[cfg(target_arch = "wasm32")]
+pub use crate::dht::Provider;
 pub use config::{BootstrapInfo, LookupOptions, TransportKind};
 #[cfg(target_arch = "wasm32")]
 pub use identity::Identity;
 #[cfg(target_arch = "wasm32")]
-pub use node::{parse_multiaddr, ConnectOptions, EventCallback, NodeEvent, P2pNode, Provider};
+pub use node::{parse_multiaddr, ConnectOptions, EventCallback, NodeEvent, P2pNode};

@@ -18,25 +18,24 @@ use futures::StreamExt as _;
 use gloo_timers::future::TimeoutFuture;
 use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::{OptionalTransport, Transport as _};
-use libp2p::core::{upgrade, Endpoint};
-use libp2p::kad::store::{MemoryStore, MemoryStoreConfig, RecordStore as _};
-use libp2p::kad::{self, GetProvidersOk, QueryId, QueryResult, RecordKey};
+use libp2p::core::upgrade;
+use libp2p::kad::{self, QueryId, QueryResult};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionId, DialError, NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, noise, ping, relay, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use libp2p::{identify, noise, ping, relay, yamux, Multiaddr, PeerId, Swarm};
 use wasm_bindgen_futures::spawn_local;
 
-use super::config::{
-    pick_addresses, LookupOptions, TransportKind, DEFAULT_CONNECT_TIMEOUT_MS, KAD_PROTOCOL,
-};
+use super::config::{pick_addresses, LookupOptions, TransportKind, DEFAULT_CONNECT_TIMEOUT_MS};
 use super::identity::Identity;
 use super::prompt_flush::PromptFlush;
+use crate::dht::{
+    kad_config, record_key, Provider, ProviderLookup, ProviderStore, StoreLimits,
+    IDENTIFY_PROTOCOL, KAD_PROTOCOL,
+};
 use crate::error::{Error, Result};
 use crate::key::Key;
 
-/// Identify protocol version announced by casweb nodes.
-const IDENTIFY_PROTOCOL: &str = "/casweb/id/1.0.0";
 /// Longest a Kademlia query (announcement, lookup, bootstrap) runs.
 const QUERY_TIMEOUT_MS: u32 = 30_000;
 /// How long `close` keeps the node running after the last announcement was handed to the
@@ -77,14 +76,6 @@ impl ConnectOptions {
             identity: None,
         }
     }
-}
-
-/// A provider found by a lookup.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Provider {
-    pub peer_id: String,
-    /// Dialable addresses, each ending in `/p2p/<peer id>`.
-    pub addrs: Vec<String>,
 }
 
 /// Something that happened to the node, reported to the `on_event` callback.
@@ -158,7 +149,7 @@ pub struct P2pNode {
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
-    kad: kad::Behaviour<MemoryStore>,
+    kad: kad::Behaviour<ProviderStore>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     relay: relay::client::Behaviour,
@@ -420,18 +411,14 @@ fn build_swarm(
     let swarm = builder
         .with_behaviour(|key, relay| {
             let peer_id = key.public().to_peer_id();
-            let mut kad_config = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
             // Re-announcing is the caller's (or the Advertiser's) job; own records never expire
             // locally.
-            kad_config
-                .set_provider_publication_interval(None)
-                .set_provider_record_ttl(None)
-                .set_query_timeout(Duration::from_millis(QUERY_TIMEOUT_MS.into()));
-            let store = MemoryStore::with_config(
+            let kad_config = kad_config(None, Duration::from_millis(QUERY_TIMEOUT_MS.into()));
+            let store = ProviderStore::new(
                 peer_id,
-                MemoryStoreConfig {
-                    max_provided_keys: MAX_PROVIDED_KEYS,
-                    ..MemoryStoreConfig::default()
+                StoreLimits {
+                    own_records: MAX_PROVIDED_KEYS,
+                    ..StoreLimits::default()
                 },
             );
             let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
@@ -461,8 +448,7 @@ struct Setup {
 }
 
 struct Lookup {
-    limit: usize,
-    found: Vec<Provider>,
+    providers: ProviderLookup,
     reply: Reply<Vec<Provider>>,
 }
 
@@ -598,8 +584,7 @@ impl Driver {
                 self.lookups.insert(
                     id,
                     Lookup {
-                        limit: options.limit,
-                        found: Vec::new(),
+                        providers: ProviderLookup::new(options.limit),
                         reply,
                     },
                 );
@@ -615,10 +600,10 @@ impl Driver {
                     if let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id) {
                         query.finish();
                     }
-                    let outcome = if lookup.found.is_empty() {
+                    let outcome = if lookup.providers.found().is_empty() {
                         Err(Error::Timeout { ms: timeout_ms })
                     } else {
-                        Ok(lookup.found)
+                        Ok(lookup.providers.finish())
                     };
                     let _ = lookup.reply.send(outcome);
                 }
@@ -823,38 +808,21 @@ impl Driver {
                 let Some(lookup) = self.lookups.get_mut(&id) else {
                     return;
                 };
-                if let Ok(GetProvidersOk::FoundProviders { key, providers }) = result {
-                    for peer in providers {
-                        let peer_id = peer.to_string();
-                        if lookup.found.iter().any(|p| p.peer_id == peer_id) {
-                            continue;
-                        }
-                        let addrs = provider_addresses(&mut self.swarm, &key, peer);
-                        lookup.found.push(Provider { peer_id, addrs });
-                    }
-                }
-                let enough = lookup.found.len() >= lookup.limit;
-                if enough || step.last {
-                    if !step.last {
-                        if let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id) {
-                            query.finish();
-                        }
-                    }
+                let local = *self.swarm.local_peer_id();
+                let external: Vec<Multiaddr> = self.swarm.external_addresses().cloned().collect();
+                let kad = &mut self.swarm.behaviour_mut().kad;
+                if lookup
+                    .providers
+                    .step(kad, id, local, &external, &result, step.last)
+                {
                     if let Some(lookup) = self.lookups.remove(&id) {
-                        let mut found = lookup.found;
-                        found.truncate(lookup.limit);
-                        let _ = lookup.reply.send(Ok(found));
+                        let _ = lookup.reply.send(Ok(lookup.providers.finish()));
                     }
                 }
             }
             _ => {}
         }
     }
-}
-
-/// The DHT key of a casweb key: its 16 raw bytes.
-fn record_key(key: &Key) -> RecordKey {
-    RecordKey::new(key.as_bytes())
 }
 
 fn dial_error(error: &DialError) -> Error {
@@ -876,38 +844,4 @@ fn dial_error(error: &DialError) -> Error {
         }
         other => Error::NoRoute(other.to_string()),
     }
-}
-
-/// Addresses of a provider a lookup just reported: those of a record in the local store (this
-/// node keeps it, or is itself the provider: then its external addresses), then those Kademlia
-/// keeps from the answering peers' responses and its routing table (handed out for a dial).
-fn provider_addresses(swarm: &mut Swarm<Behaviour>, key: &RecordKey, peer: PeerId) -> Vec<String> {
-    let mut addrs: Vec<Multiaddr> = if peer == *swarm.local_peer_id() {
-        swarm.external_addresses().cloned().collect()
-    } else {
-        Vec::new()
-    };
-    let kad = &mut swarm.behaviour_mut().kad;
-    for record in kad.store_mut().providers(key) {
-        if record.provider == peer {
-            addrs.extend(record.addresses);
-        }
-    }
-    addrs.extend(
-        kad.handle_pending_outbound_connection(
-            ConnectionId::new_unchecked(0),
-            Some(peer),
-            &[],
-            Endpoint::Dialer,
-        )
-        .unwrap_or_default(),
-    );
-    let mut unique: Vec<String> = Vec::new();
-    for addr in addrs {
-        let text = addr.with_p2p(peer).unwrap_or_else(|a| a).to_string();
-        if !unique.contains(&text) {
-            unique.push(text);
-        }
-    }
-    unique
 }

@@ -5,8 +5,6 @@
 mod identity;
 mod node;
 
+pub use casweb::dht::{record_key, Provider, KAD_PROTOCOL};
 pub use identity::P2P_DIR;
-pub use node::{
-    record_key, start, P2pConfig, P2pError, P2pHandle, P2pInfo, Provider, KAD_PROTOCOL,
-    MAX_PROVIDERS_PER_KEY, MAX_PROVIDER_KEYS,
-};
+pub use node::{start, P2pConfig, P2pError, P2pHandle, P2pInfo};

@@ -10,31 +10,24 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use casweb::dht::{
+    kad_config, record_key, Provider, ProviderLookup, ProviderStore, StoreLimits,
+    IDENTIFY_PROTOCOL, KAD_PROTOCOL,
+};
 use casweb::Key;
 use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::ListenerId;
 use libp2p::core::upgrade;
-use libp2p::core::Endpoint;
 use libp2p::core::Transport as _;
 use libp2p::futures::StreamExt as _;
-use libp2p::kad::store::{MemoryStore, MemoryStoreConfig, RecordStore as _};
-use libp2p::kad::{self, GetProvidersOk, QueryId, QueryResult, RecordKey};
+use libp2p::kad::{self, QueryId, QueryResult, RecordKey};
 use libp2p::multiaddr::Protocol;
-use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, noise, ping, relay, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{identify, noise, ping, relay, yamux, Multiaddr, PeerId, Swarm};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::identity;
-
-/// The Kademlia protocol name of casweb's DHT (private: other libp2p DHTs are not joined).
-pub const KAD_PROTOCOL: &str = "/casweb/kad/1.0.0";
-/// Identify protocol version announced by casweb nodes.
-const IDENTIFY_PROTOCOL: &str = "/casweb/id/1.0.0";
-/// Most distinct keys the provider store holds (own and other peers' records together).
-pub const MAX_PROVIDER_KEYS: usize = 1_000_000;
-/// Most providers kept per key.
-pub const MAX_PROVIDERS_PER_KEY: usize = 64;
 
 /// How a node is set up; see `casweb-server serve --help` for the flags behind each field.
 #[derive(Debug, Clone)]
@@ -94,14 +87,6 @@ impl P2pError {
     }
 }
 
-/// A provider found by a lookup: who, and where to dial it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Provider {
-    pub peer_id: String,
-    pub addrs: Vec<String>,
-}
-
 /// The node's own peer id and dialable addresses (each ending in `/p2p/<peer id>`).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -139,7 +124,7 @@ pub struct P2pHandle {
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
-    kad: kad::Behaviour<MemoryStore>,
+    kad: kad::Behaviour<ProviderStore>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     relay: relay::Behaviour,
@@ -212,12 +197,13 @@ pub async fn start(config: P2pConfig, data_dir: Option<&Path>) -> Result<P2pHand
 
     let info = Arc::new(RwLock::new(info_of(&swarm)));
     let (commands, receiver) = mpsc::channel(256);
-    let driver = Driver {
+    let mut driver = Driver {
         swarm,
         info: info.clone(),
         provides: HashMap::new(),
         lookups: HashMap::new(),
     };
+    driver.refresh_info();
     tokio::spawn(driver.run(receiver));
     Ok(P2pHandle {
         commands,
@@ -261,20 +247,9 @@ fn build_swarm(
     let swarm = builder
         .with_behaviour(|key| {
             let peer_id = key.public().to_peer_id();
-            let mut kad_config = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
-            kad_config
-                .set_provider_record_ttl(Some(provider_ttl))
-                .set_provider_publication_interval(Some(provider_ttl / 2))
-                .set_query_timeout(Duration::from_secs(30))
-                .set_parallelism(NonZeroUsize::new(3).expect("3 > 0"));
-            let store = MemoryStore::with_config(
-                peer_id,
-                MemoryStoreConfig {
-                    max_provided_keys: MAX_PROVIDER_KEYS,
-                    max_providers_per_key: MAX_PROVIDERS_PER_KEY,
-                    ..MemoryStoreConfig::default()
-                },
-            );
+            let mut kad_config = kad_config(Some(provider_ttl), Duration::from_secs(30));
+            kad_config.set_parallelism(NonZeroUsize::new(3).expect("3 > 0"));
+            let store = ProviderStore::new(peer_id, StoreLimits::default());
             let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
             kad.set_mode(Some(kad::Mode::Server));
             // Every peer shares 127.0.0.1 in tests and demos: no per-IP or per-peer rate limits,
@@ -331,14 +306,8 @@ fn info_of(swarm: &Swarm<Behaviour>) -> P2pInfo {
     }
 }
 
-/// The DHT key of a casweb key: its 16 raw bytes.
-pub fn record_key(key: &Key) -> RecordKey {
-    RecordKey::new(key.as_bytes())
-}
-
 struct Lookup {
-    limit: usize,
-    found: Vec<Provider>,
+    providers: ProviderLookup,
     reply: oneshot::Sender<Result<Vec<Provider>, P2pError>>,
 }
 
@@ -379,8 +348,7 @@ impl Driver {
                 self.lookups.insert(
                     id,
                     Lookup {
-                        limit: limit.max(1),
-                        found: Vec::new(),
+                        providers: ProviderLookup::new(limit),
                         reply,
                     },
                 );
@@ -417,7 +385,14 @@ impl Driver {
         }
     }
 
-    fn refresh_info(&self) {
+    /// Publishes the node's addresses: to `/api/p2p`, and to its own provider records.
+    fn refresh_info(&mut self) {
+        let external: Vec<Multiaddr> = self.swarm.external_addresses().cloned().collect();
+        self.swarm
+            .behaviour_mut()
+            .kad
+            .store_mut()
+            .set_local_addresses(external);
         let info = info_of(&self.swarm);
         if let Ok(mut shared) = self.info.write() {
             *shared = info;
@@ -445,69 +420,21 @@ impl Driver {
                 let Some(lookup) = self.lookups.get_mut(&id) else {
                     return;
                 };
-                if let Ok(GetProvidersOk::FoundProviders { key, providers }) = result {
-                    for peer in providers {
-                        if lookup.found.iter().any(|p| p.peer_id == peer.to_string()) {
-                            continue;
-                        }
-                        let addrs = provider_addresses(&mut self.swarm, &key, peer);
-                        lookup.found.push(Provider {
-                            peer_id: peer.to_string(),
-                            addrs,
-                        });
-                    }
-                }
-                let enough = lookup.found.len() >= lookup.limit;
-                if enough || step.last {
-                    if !step.last {
-                        if let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id) {
-                            query.finish();
-                        }
-                    }
+                let local = *self.swarm.local_peer_id();
+                let external: Vec<Multiaddr> = self.swarm.external_addresses().cloned().collect();
+                let kad = &mut self.swarm.behaviour_mut().kad;
+                if lookup
+                    .providers
+                    .step(kad, id, local, &external, &result, step.last)
+                {
                     if let Some(lookup) = self.lookups.remove(&id) {
-                        let mut found = lookup.found;
-                        found.truncate(lookup.limit);
-                        let _ = lookup.reply.send(Ok(found));
+                        let _ = lookup.reply.send(Ok(lookup.providers.finish()));
                     }
                 }
             }
             _ => {}
         }
     }
-}
-
-/// Addresses of a provider a lookup just reported: those of a record in the local store (this
-/// node keeps it, or is itself the provider: then its external addresses), then those Kademlia
-/// keeps from the answering peers' responses and its routing table (handed out for a dial).
-fn provider_addresses(swarm: &mut Swarm<Behaviour>, key: &RecordKey, peer: PeerId) -> Vec<String> {
-    let mut addrs: Vec<Multiaddr> = if peer == *swarm.local_peer_id() {
-        swarm.external_addresses().cloned().collect()
-    } else {
-        Vec::new()
-    };
-    let kad = &mut swarm.behaviour_mut().kad;
-    for record in kad.store_mut().providers(key) {
-        if record.provider == peer {
-            addrs.extend(record.addresses);
-        }
-    }
-    addrs.extend(
-        kad.handle_pending_outbound_connection(
-            ConnectionId::new_unchecked(0),
-            Some(peer),
-            &[],
-            Endpoint::Dialer,
-        )
-        .unwrap_or_default(),
-    );
-    let mut unique: Vec<String> = Vec::new();
-    for addr in addrs {
-        let text = addr.with_p2p(peer).unwrap_or_else(|a| a).to_string();
-        if !unique.contains(&text) {
-            unique.push(text);
-        }
-    }
-    unique
 }
 
 impl P2pHandle {

@@ -1,0 +1,123 @@
+//! What a `get_providers` query found so far: providers without duplicates, each with the
+//! addresses to dial it (bounded: a hostile answer cannot make a lookup hold more than
+//! [`MAX_ADDRS_PER_PROVIDER`] addresses of [`MAX_ADDR_BYTES`] each per provider), and when the
+//! lookup is complete.
+
+use libp2p::core::Endpoint;
+use libp2p::kad::store::RecordStore;
+use libp2p::kad::{self, GetProvidersError, GetProvidersOk, QueryId, RecordKey};
+use libp2p::swarm::{ConnectionId, NetworkBehaviour as _};
+use libp2p::{Multiaddr, PeerId};
+
+use super::Provider;
+
+/// Most addresses kept for one provider.
+pub const MAX_ADDRS_PER_PROVIDER: usize = 8;
+/// Longest address kept, in bytes of its binary form.
+pub const MAX_ADDR_BYTES: usize = 256;
+
+/// The providers a lookup has found, up to its limit.
+#[derive(Debug)]
+pub struct ProviderLookup {
+    limit: usize,
+    found: Vec<Provider>,
+}
+
+impl ProviderLookup {
+    /// A lookup that is complete once `limit` providers are known (at least 1).
+    pub fn new(limit: usize) -> ProviderLookup {
+        ProviderLookup {
+            limit: limit.max(1),
+            found: Vec::new(),
+        }
+    }
+
+    /// The providers found so far.
+    pub fn found(&self) -> &[Provider] {
+        &self.found
+    }
+
+    /// Takes in one step of query `id` (`last`: its final one) and says whether the lookup is
+    /// complete (the query is then finished early if it was not the last step). New providers
+    /// get their addresses from `kad` (its store and routing table); `local` with `external`
+    /// are this node, which may be a provider itself.
+    pub fn step<S: RecordStore + Send + 'static>(
+        &mut self,
+        kad: &mut kad::Behaviour<S>,
+        id: QueryId,
+        local: PeerId,
+        external: &[Multiaddr],
+        result: &Result<GetProvidersOk, GetProvidersError>,
+        last: bool,
+    ) -> bool {
+        if let Ok(GetProvidersOk::FoundProviders { key, providers }) = result {
+            for peer in providers {
+                let peer_id = peer.to_string();
+                if self.found.len() >= self.limit || self.found.iter().any(|p| p.peer_id == peer_id)
+                {
+                    continue;
+                }
+                let addrs = provider_addresses(kad, local, external, key, *peer);
+                self.found.push(Provider { peer_id, addrs });
+            }
+        }
+        let complete = last || self.found.len() >= self.limit;
+        if complete && !last {
+            if let Some(mut query) = kad.query_mut(&id) {
+                query.finish();
+            }
+        }
+        complete
+    }
+
+    /// The providers, at most the limit.
+    pub fn finish(self) -> Vec<Provider> {
+        self.found
+    }
+}
+
+/// Addresses of a provider a lookup just reported: those of a record in the local store (this
+/// node keeps it, or is itself the provider: then its external addresses), then those Kademlia
+/// keeps from the answering peers' responses and its routing table (handed out for a dial).
+/// Each ends in `/p2p/<peer>`, without duplicates, bounded in number and length.
+fn provider_addresses<S: RecordStore + Send + 'static>(
+    kad: &mut kad::Behaviour<S>,
+    local: PeerId,
+    external: &[Multiaddr],
+    key: &RecordKey,
+    peer: PeerId,
+) -> Vec<String> {
+    let mut addrs: Vec<Multiaddr> = if peer == local {
+        external.to_vec()
+    } else {
+        Vec::new()
+    };
+    for record in kad.store_mut().providers(key) {
+        if record.provider == peer {
+            addrs.extend(record.addresses);
+        }
+    }
+    addrs.extend(
+        kad.handle_pending_outbound_connection(
+            ConnectionId::new_unchecked(0),
+            Some(peer),
+            &[],
+            Endpoint::Dialer,
+        )
+        .unwrap_or_default(),
+    );
+    let mut unique: Vec<String> = Vec::new();
+    for addr in addrs {
+        if unique.len() == MAX_ADDRS_PER_PROVIDER {
+            break;
+        }
+        if addr.len() > MAX_ADDR_BYTES {
+            continue;
+        }
+        let text = addr.with_p2p(peer).unwrap_or_else(|a| a).to_string();
+        if !unique.contains(&text) {
+            unique.push(text);
+        }
+    }
+    unique
+}
