@@ -97,10 +97,7 @@ impl TokenStore {
         let stale = self.read().stamp != current;
         if stale {
             if let Err(error) = self.reload() {
-                eprintln!(
-                    "casweb-server: cannot reread {}: {error}",
-                    self.path.display()
-                );
+                tracing::warn!(path = %self.path.display(), %error, "cannot reread the token file");
             }
         }
         self.lookup(&hash)
@@ -150,10 +147,10 @@ impl TokenStore {
                 Some((realm, token)) => {
                     by_hash.insert(*blake3::hash(&token).as_bytes(), (realm.to_owned(), token));
                 }
-                None => eprintln!(
-                    "casweb-server: {}:{}: not a `<realm> <base64 token>` line, ignored",
-                    self.path.display(),
-                    number + 1
+                None => tracing::warn!(
+                    path = %self.path.display(),
+                    line = number + 1,
+                    "not a `<realm> <base64 token>` line, ignored"
                 ),
             }
         }

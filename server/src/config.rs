@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use libp2p::Multiaddr;
 
+use crate::logging::LogFormat;
 use crate::p2p::P2pConfig;
 pub use casweb::protocol::{Limits, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_NODE_SIZE};
 
@@ -23,6 +24,10 @@ pub const MAX_MAX_NODE_SIZE: u64 = 1 << 30;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as `text` or `json` (one object per line), on stderr; `RUST_LOG` filters them
+    /// (default: info for the server, warn for its dependencies).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]

@@ -141,7 +141,7 @@ impl ApiError {
     }
 
     pub fn internal(what: impl std::fmt::Display) -> ApiError {
-        eprintln!("casweb-server: internal error: {what}");
+        tracing::error!(error = %what, "internal error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

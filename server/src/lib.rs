@@ -8,7 +8,9 @@
 //! - [`store`]: redb persistence; [`writer`]: group-committing writer thread;
 //! - [`p2p`]: the libp2p node (DHT, relay) and the handle the routes use;
 //! - [`cors`] and [`fault`]: CORS policy and test-only fault injection; [`keepalive`]: closing
-//!   connections whose request body was refused unread.
+//!   connections whose request body was refused unread;
+//! - [`logging`]: the log subscriber (`RUST_LOG`, `--log-format`); [`request_log`]: a line per
+//!   HTTP request.
 
 pub mod auth;
 pub mod config;
@@ -17,7 +19,9 @@ pub mod error;
 pub mod extract;
 pub mod fault;
 pub mod keepalive;
+pub mod logging;
 pub mod p2p;
+pub mod request_log;
 pub mod routes;
 pub mod server;
 pub mod state;

@@ -9,6 +9,7 @@ use casweb_server::config::{Cli, Command, TokenCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    casweb_server::logging::init(cli.log_format);
     let result = match cli.command {
         Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()

@@ -181,8 +181,8 @@ impl ProviderStore {
         Some(stored)
     }
 
-    /// Evicts the oldest record of `peer`.
-    fn evict_oldest_of(&mut self, peer: PeerId) {
+    /// Evicts the oldest record of `peer` (`why` goes to the log).
+    fn evict_oldest_of(&mut self, peer: PeerId, why: &str) {
         let oldest = self
             .by_peer
             .get(&peer)
@@ -191,6 +191,7 @@ impl ProviderStore {
         if let Some(key) = oldest {
             self.take(&key, &peer);
             self.capped += 1;
+            tracing::warn!(%peer, why, "provider record evicted");
         }
     }
 
@@ -230,6 +231,11 @@ impl RecordStore for ProviderStore {
     fn add_provider(&mut self, mut record: ProviderRecord) -> Result<()> {
         if !is_record_key(&record.key) {
             self.capped += 1;
+            tracing::warn!(
+                peer = %record.provider,
+                key_bytes = record.key.as_ref().len(),
+                "provider record refused: not a casweb key"
+            );
             return Err(Error::ValueTooLarge);
         }
         let provider = record.provider;
@@ -237,7 +243,15 @@ impl RecordStore for ProviderStore {
         record.addresses = if own {
             Vec::new() // filled in with the current local addresses when answering
         } else {
-            self.normalize(provider, std::mem::take(&mut record.addresses))
+            let offered = record.addresses.len();
+            let oversized = offered > self.limits.addrs_per_record
+                || record.addresses.iter().any(|a| a.len() > self.limits.addr_bytes);
+            let kept = self.normalize(provider, std::mem::take(&mut record.addresses));
+            if oversized {
+                self.capped += 1;
+                tracing::warn!(%provider, offered, kept = kept.len(), "provider record capped");
+            }
+            kept
         };
         let refreshed = self.take(&record.key, &provider).is_some();
         if own {
@@ -247,12 +261,14 @@ impl RecordStore for ProviderStore {
             self.own += 1;
         } else {
             if self.records_of(&provider) >= self.limits.records_per_peer {
-                self.evict_oldest_of(provider);
+                self.evict_oldest_of(provider, "the peer is at its quota");
             }
             let size = record_bytes(&record);
             while self.bytes + size > self.limits.total_bytes {
                 match self.heaviest_peer() {
-                    Some(heaviest) => self.evict_oldest_of(heaviest),
+                    Some(heaviest) => {
+                        self.evict_oldest_of(heaviest, "the store is full: heaviest peer first")
+                    }
                     None => break,
                 }
             }
@@ -272,6 +288,7 @@ impl RecordStore for ProviderStore {
                 Some(peer) => {
                     self.take(&record.key, &peer);
                     self.capped += 1;
+                    tracing::warn!(%peer, "provider record replaced: the key has enough providers");
                 }
                 None => return Err(Error::MaxRecords),
             }

@@ -188,7 +188,7 @@ pub async fn start(config: P2pConfig, data_dir: Option<&Path>) -> Result<P2pHand
         };
         swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
         if let Err(e) = swarm.dial(addr.clone()) {
-            warn(&format!("cannot dial bootstrap node {addr}: {e}"));
+            tracing::warn!(%addr, error = %e, "cannot dial a bootstrap node");
         }
     }
     if !config.bootstrap.is_empty() {
@@ -282,10 +282,6 @@ fn build_swarm(
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
         .build();
     Ok(swarm)
-}
-
-fn warn(message: &str) {
-    eprintln!("casweb-server: p2p: {message}");
 }
 
 fn info_of(swarm: &Swarm<Behaviour>) -> P2pInfo {
@@ -400,6 +396,7 @@ impl Driver {
     }
 
     fn on_kad_event(&mut self, event: kad::Event) {
+        tracing::debug!(?event, "dht");
         let kad::Event::OutboundQueryProgressed {
             id, result, step, ..
         } = event

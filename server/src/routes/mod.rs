@@ -25,6 +25,7 @@ use crate::cors;
 use crate::error::ApiError;
 use crate::fault;
 use crate::keepalive;
+use crate::request_log;
 use crate::state::AppState;
 
 /// The whole application: API under `/api`, static files from `www` (if any) everywhere else.
@@ -51,7 +52,8 @@ pub fn router(state: AppState, www: Option<&Path>, cors_origins: &[String]) -> R
         .route("/api/p2p", get(p2p::info))
         .route("/api/p2p/providers/{key}", get(p2p::providers))
         .merge(realm_routes)
-        .merge(dev::routes(state.dev_token.as_deref()));
+        .merge(dev::routes(state.dev_token.as_deref()))
+        .route_layer(from_fn(request_log::remember_route));
     let app = match www {
         Some(dir) => app.fallback_service(
             ServeDir::new(dir)
@@ -64,6 +66,7 @@ pub fn router(state: AppState, www: Option<&Path>, cors_origins: &[String]) -> R
         .layer(from_fn(json_errors))
         .layer(cors::layer(cors_origins))
         .layer(from_fn(keepalive::close_if_body_unread))
+        .layer(from_fn(request_log::log_request))
 }
 
 async fn unknown_route(method: Method, uri: Uri) -> ApiError {

@@ -39,13 +39,27 @@ impl Server {
 
     /// Starts a server on `data_dir` (which the caller keeps alive).
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::spawn(data_dir, extra, Stdio::inherit())
+    }
+
+    /// Starts a server on a fresh temporary data directory whose log (stderr) the caller reads.
+    pub fn start_with_log(extra: &[&str]) -> (Server, std::process::ChildStderr) {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().to_path_buf();
+        let mut server = Server::spawn(&dir, extra, Stdio::piped());
+        server._temp = Some(temp);
+        let log = server.child.stderr.take().expect("stderr");
+        (server, log)
+    }
+
+    fn spawn(data_dir: &Path, extra: &[&str], stderr: Stdio) -> Server {
         let mut child = Command::new(BIN)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn casweb-server");
         let stdout = child.stdout.take().expect("stdout");
