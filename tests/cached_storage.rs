@@ -17,6 +17,8 @@ struct Scripted {
     inner: MemoryStorage,
     fail_get: Cell<bool>,
     fail_put: Cell<bool>,
+    /// Hands out its bytes with one bit flipped (a corrupted disk).
+    corrupt: Cell<bool>,
     gets: Cell<usize>,
     puts: Cell<usize>,
     log: Rc<RefCell<Vec<String>>>,
@@ -29,6 +31,7 @@ impl Scripted {
             inner: MemoryStorage::new(),
             fail_get: Cell::new(false),
             fail_put: Cell::new(false),
+            corrupt: Cell::new(false),
             gets: Cell::new(0),
             puts: Cell::new(0),
             log: Rc::clone(log),
@@ -57,7 +60,16 @@ impl StorageProvider for Scripted {
         if self.fail_get.get() {
             return Err(down());
         }
-        self.inner.get(key).await
+        let found = self.inner.get(key).await?;
+        Ok(found.map(|bytes| {
+            if self.corrupt.get() {
+                let mut flipped = bytes.to_vec();
+                flipped[0] ^= 1;
+                Bytes::from(flipped)
+            } else {
+                bytes
+            }
+        }))
     }
 
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
@@ -121,6 +133,26 @@ fn hit_is_served_by_the_cache_alone() {
     assert_eq!(f.remote().gets.get(), 0);
     assert_eq!(f.cache().puts.get(), 0);
     assert_eq!(f.log(), ["cache get"]);
+}
+
+#[test]
+fn bytes_in_the_cache_that_fail_verification_count_as_a_miss() {
+    let f = Fixture::new();
+    f.cache().seed(f.key, &f.bytes);
+    f.cache().corrupt.set(true);
+    f.remote().seed(f.key, &f.bytes);
+    assert_eq!(f.get(), Ok(Some(f.bytes.clone())), "the remote's good copy");
+    assert_eq!(f.log(), ["cache get", "remote get", "cache put"]);
+}
+
+#[test]
+fn a_put_of_bytes_that_do_not_hash_to_the_key_writes_nothing() {
+    let f = Fixture::new();
+    let other = Bytes::from(casweb::node::encode_successor(&[], b"other", 0).unwrap());
+    let put = block_on(f.storage.put(f.key, other));
+    assert_eq!(put, Err(Error::HashMismatch { key: f.key }));
+    assert!(f.log().is_empty(), "neither side was asked: {:?}", f.log());
+    assert_eq!(f.cache().holds(f.key), None);
 }
 
 #[test]
