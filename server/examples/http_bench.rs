@@ -57,10 +57,10 @@ async fn main() {
     let Command::Serve(args) = cli.command else {
         unreachable!("serve was parsed")
     };
-    let token = casweb_server::auth::TokenStore::open(dir.path())
+    let token = casweb_server::tokens::TokenStore::open(dir.path())
         .and_then(|tokens| tokens.create("bench"))
         .expect("token");
-    let bearer = format!("Bearer {}", casweb_server::auth::encode_token(&token));
+    let bearer = format!("Bearer {}", casweb_server::tokens::encode_token(&token));
     let prepared = casweb_server::server::prepare(&args).await.expect("server");
     let base = format!("http://{}/api/realm/bench/nodes", prepared.address);
     tokio::spawn(prepared.run());

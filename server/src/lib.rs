@@ -4,7 +4,7 @@
 //! - [`config`]: command line and limits; [`server`]: startup and the serve loop;
 //! - [`routes`]: the HTTP handlers; [`extract`]: request extractors with JSON rejections;
 //!   [`error`]: the JSON error format;
-//! - [`auth`]: tokens and realm access; [`validate`]: node checks; batch framing is [`casweb::batch`];
+//! - [`tokens`]: the token file; [`auth`]: realm access (the extractor); [`validate`]: node checks; batch framing is [`casweb::batch`];
 //! - [`store`]: redb persistence; [`writer`]: group-committing writer thread;
 //! - [`p2p`]: the libp2p node (DHT, relay) and the handle the routes use;
 //! - [`cors`] and [`fault`]: CORS policy and test-only fault injection; [`keepalive`]: closing
@@ -26,5 +26,6 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod tokens;
 pub mod validate;
 pub mod writer;

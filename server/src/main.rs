@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use casweb_server::auth::{encode_token, TokenStore};
 use casweb_server::config::{Cli, Command, TokenCommand};
+use casweb_server::tokens::{encode_token, TokenStore};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -7,17 +7,14 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::auth::{encode_token, Token, TokenStore};
 use crate::config::{P2pOnlyArgs, ServeArgs};
 use crate::fault::FaultInjector;
 use crate::p2p::{self, P2pHandle};
-use crate::routes;
+use crate::routes::{self, DEV_REALM};
 use crate::state::AppState;
 use crate::store::{Store, DB_FILE};
+use crate::tokens::{encode_token, Token, TokenStore};
 use crate::writer::Writer;
-
-/// Realm created (or reused) by `--dev`.
-pub const DEV_REALM: &str = "demo";
 
 /// A server that is bound and ready: [`Prepared::run`] serves until a shutdown signal.
 pub struct Prepared {

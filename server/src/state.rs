@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use crate::auth::TokenStore;
 use crate::config::Limits;
 use crate::fault::FaultInjector;
 use crate::p2p::P2pHandle;
 use crate::store::Store;
+use crate::tokens::TokenStore;
 use crate::writer::Writer;
 
 /// Shared by all requests; cheap to clone.

@@ -375,7 +375,7 @@ async fn refused_unread_bodies_close_the_connection() {
     let a = server.new_realm("a");
     let (key, bytes) = leaf(8);
     // Refused before the body is read (bad token): the connection is not reused.
-    let stranger = server.client("a", &casweb_server::auth::encode_token(&[3u8; 32]));
+    let stranger = server.client("a", &casweb_server::tokens::encode_token(&[3u8; 32]));
     let response = stranger
         .auth(stranger.http.put(stranger.url(&format!("raw/{key}"))))
         .body(bytes.clone())

@@ -399,7 +399,7 @@ async fn bad_inputs_get_4xx_with_codes() {
         401,
         "unauthorized",
     );
-    let unknown = casweb_server::auth::encode_token(&[9u8; 32]);
+    let unknown = casweb_server::tokens::encode_token(&[9u8; 32]);
     cases.expect(
         "unknown token",
         raw_request(

@@ -55,5 +55,8 @@ async fn every_request_is_logged_as_json_with_its_route_status_and_duration() {
     assert_eq!(check["status"], 401);
     assert_eq!(request("(unmatched)")["status"], 404);
     let all = serde_json::to_string(&lines).expect("serialize");
-    assert!(!all.contains("secret-realm"), "a realm name reached the log");
+    assert!(
+        !all.contains("secret-realm"),
+        "a realm name reached the log"
+    );
 }

@@ -245,7 +245,10 @@ impl RecordStore for ProviderStore {
         } else {
             let offered = record.addresses.len();
             let oversized = offered > self.limits.addrs_per_record
-                || record.addresses.iter().any(|a| a.len() > self.limits.addr_bytes);
+                || record
+                    .addresses
+                    .iter()
+                    .any(|a| a.len() > self.limits.addr_bytes);
             let kept = self.normalize(provider, std::mem::take(&mut record.addresses));
             if oversized {
                 self.capped += 1;

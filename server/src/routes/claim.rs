@@ -14,11 +14,12 @@ use casweb::{node, pop, Key};
 use serde_json::{json, Value};
 
 use super::{item_error, item_ok};
-use crate::auth::{RealmAccess, Token};
+use crate::auth::RealmAccess;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, KeyParam};
 use crate::state::AppState;
 use crate::store::{Status, Store, Write};
+use crate::tokens::Token;
 
 /// `{pop}` -> `{key, alreadyOwned}`; 404 `not_found`, 403 `invalid_pop`, 409 `missing_nodes`.
 pub async fn claim_one(

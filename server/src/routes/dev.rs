@@ -8,8 +8,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::server::DEV_REALM;
 use crate::state::AppState;
+
+/// Realm created (or reused) by `--dev`.
+pub const DEV_REALM: &str = "demo";
 
 /// The route, when `dev_token` (the encoded token of realm `demo`) is set; otherwise no route
 /// at all, so the path answers the usual 404 `unknown_route`.

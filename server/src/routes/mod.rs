@@ -9,6 +9,8 @@ mod info;
 mod p2p;
 mod raw;
 
+pub use dev::DEV_REALM;
+
 use std::path::Path;
 
 use axum::extract::Request;

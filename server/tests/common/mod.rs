@@ -167,7 +167,7 @@ pub async fn answer(response: reqwest::Response) -> Answer {
 
 impl Client {
     pub fn token_bytes(&self) -> [u8; 32] {
-        casweb_server::auth::decode_token(&self.token).expect("token")
+        casweb_server::tokens::decode_token(&self.token).expect("token")
     }
 
     pub fn url(&self, tail: &str) -> String {
