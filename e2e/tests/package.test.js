@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { env } from "./support.js";
+import { devRealm, env } from "./support.js";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const unpacked = mkdtempSync(join(tmpdir(), "casweb-package-"));
@@ -167,6 +167,39 @@ describe("in Node", () => {
     assert.equal(error.code, "invalid_key");
     assert.equal(casweb.isCaswebError(new Error("x")), false);
     assert.throws(() => casweb.keyOf("text"), (e) => e instanceof casweb.CaswebError && e.code === "invalid_argument");
+  });
+
+  test("BufferedHttpStorage keeps pending nodes in the app's own store, resumes and clears them", async () => {
+    const kept = new Map();
+    const store = {
+      closed: 0,
+      entries: async () => [...kept],
+      put: async (key, bytes) => { kept.set(key, bytes.slice()); },
+      deleteMany: (keys) => { for (const key of keys) kept.delete(key); },
+      close() { this.closed += 1; },
+    };
+    const data = new TextEncoder().encode(`pending in node ${Date.now()} `.repeat(500));
+    const dag = casweb.chunkFile(data, { chunkSize: 1024 });
+    const offline = new casweb.HttpStorage({ baseUrl: `http://127.0.0.1:${env.deadPort}`, realm: "a",
+      token: `${"A".repeat(43)}=` });
+    const first = await casweb.BufferedHttpStorage.open(offline, { pendingStore: store, debounceMs: 60_000 });
+    for (const node of dag.nodes) await first.put(node.key, node.bytes);
+    assert.equal(kept.size, dag.nodes.length, "every put is kept before it resolves");
+    first.dispose();
+    assert.equal(store.closed, 1);
+    // A restart: the nodes are resumed from the store and synced to the real server.
+    const { realm, token } = await devRealm();
+    const online = new casweb.HttpStorage({ baseUrl: env.server, realm, token });
+    const second = await casweb.BufferedHttpStorage.open(online, { pendingStore: store, debounceMs: 60_000 });
+    assert.equal(second.stats().pending, dag.nodes.length);
+    const result = await second.flush();
+    assert.equal(result.failed.length, 0, JSON.stringify(result.failed));
+    assert.equal(kept.size, 0, "owned nodes were deleted from the store");
+    assert.equal(second.stats().pending, 0);
+    second.dispose();
+    const broken = await casweb.BufferedHttpStorage.open(offline, { pendingStore: { put() {} } }).catch((e) => e);
+    assert.equal(broken.code, "invalid_argument");
+    assert.match(broken.message, /entries\(\) is missing/);
   });
 
   test("a misspelt option is an invalid_argument naming it, and ranges are quoted once", async () => {

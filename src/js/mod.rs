@@ -13,6 +13,7 @@ mod error;
 mod http;
 #[cfg(feature = "p2p")]
 mod p2p;
+mod pending;
 mod promise;
 mod provider;
 mod storage;

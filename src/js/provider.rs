@@ -148,7 +148,10 @@ impl JsObjectProvider {
 }
 
 /// Awaits a value that may be a promise; a throw or rejection becomes a provider error.
-async fn settle(result: std::result::Result<JsValue, JsValue>, call: &str) -> Result<JsValue> {
+pub(super) async fn settle(
+    result: std::result::Result<JsValue, JsValue>,
+    call: &str,
+) -> Result<JsValue> {
     let value = result.map_err(|e| thrown(&e, call))?;
     JsFuture::from(Promise::resolve(&value))
         .await

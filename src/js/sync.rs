@@ -14,6 +14,7 @@ use super::convert::{
 };
 use super::error::{js, to_js_error, JsResult};
 use super::http::JsHttpStorage;
+use super::pending::JsPendingStore;
 use super::promise::promise;
 use super::provider::{AnyProvider, Registered};
 use super::storage::{get_promise, provider_methods, put_promise};
@@ -21,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::http::HttpStorage;
 use crate::key::Key;
 use crate::sync::engine::{BufferedConfig, ChildKeys, SyncHooks};
-use crate::sync::BufferedStorage;
+use crate::sync::{AnyPendingStore, BufferedStorage};
 use crate::sync::{Backoff, KeyStatus, SyncResult};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -38,9 +39,9 @@ export interface BufferedHttpStorageConfig {
   retryMaxMs?: number;
   /** Child keys of a node (default: the built-in node format). */
   getChildKeys?: (bytes: Uint8Array, key: string) => string[];
-  /** IndexedDB database keeping pending nodes across reloads (default "casweb-pending");
-   *  null keeps them in memory only. */
-  pendingStore?: string | null;
+  /** Where pending nodes are kept across reloads: an IndexedDB database name (default
+   *  "casweb-pending"), null for memory only, or your own PendingStoreLike object (e.g. in Node). */
+  pendingStore?: string | null | PendingStoreLike;
   /** Awaited before each sync pass; a rejection postpones the pass (retried with backoff). */
   onSyncStart?: () => void | Promise<void>;
   /** Called after each sync pass. */
@@ -181,7 +182,15 @@ fn hooks_from_js(options: &JsValue) -> Result<SyncHooks> {
     Ok(hooks)
 }
 
-fn config_from_js(options: &JsValue) -> Result<BufferedConfig> {
+/// Where the engine keeps pending nodes, as the config says.
+enum PendingChoice {
+    /// `config.pending_store` names the IndexedDB database, or is `None` (memory only).
+    Config,
+    /// The app's own object.
+    Js(JsPendingStore),
+}
+
+fn config_from_js(options: &JsValue) -> Result<(BufferedConfig, PendingChoice)> {
     known_fields(
         options,
         "BufferedHttpStorage",
@@ -214,16 +223,20 @@ fn config_from_js(options: &JsValue) -> Result<BufferedConfig> {
     if let Some(function) = function_field(options, "getChildKeys")? {
         config.child_keys = Some(child_keys_from_js(function));
     }
+    let mut pending = PendingChoice::Config;
     if !options.is_undefined() && !options.is_null() {
         let store = Reflect::get(options, &"pendingStore".into()).unwrap_or(JsValue::UNDEFINED);
         if store.is_null() {
             config.pending_store = None;
+        } else if store.is_object() {
+            config.pending_store = None;
+            pending = PendingChoice::Js(JsPendingStore::new(&store)?);
         } else if !store.is_undefined() {
             config.pending_store = Some(string_from_js(&store, "pendingStore")?);
         }
     }
     config.hooks = hooks_from_js(options)?;
-    Ok(config)
+    Ok((config, pending))
 }
 
 /// The sync engine: `put` buffers and returns; flushes go to the server in batches, children
@@ -241,10 +254,17 @@ impl JsBufferedHttpStorage {
     pub fn open(http: &JsHttpStorage, config: Option<BufferedConfigArg>) -> Promise {
         let http = http.storage().clone();
         promise(async move {
-            let config = js(config_from_js(
+            let (config, pending) = js(config_from_js(
                 &config.map_or(JsValue::UNDEFINED, Into::into),
             ))?;
-            let engine = js(BufferedStorage::open(http, config).await)?;
+            let engine = match pending {
+                PendingChoice::Config => js(BufferedStorage::open(http, config).await)?,
+                PendingChoice::Js(store) => {
+                    let store = Some(AnyPendingStore::new(store));
+                    let lock = "casweb-sync:custom-pending-store";
+                    js(BufferedStorage::open_on(http, config, store, lock).await)?
+                }
+            };
             Ok(JsBufferedHttpStorage {
                 registered: Registered::new(AnyProvider::new(engine.clone())),
                 engine,

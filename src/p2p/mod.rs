@@ -4,7 +4,8 @@
 //! - [`advertiser`]: announces stored blocks and keeps them announced (see docs/advertiser.md);
 //! - [`config`]: transports, bootstrap answers, lookup options (pure, native-tested);
 //! - `identity` (wasm32): a node's key pair, to keep its peer id across reloads;
-//! - `node` (wasm32): the swarm task and the [`P2pNode`] handle;
+//! - `node` (wasm32): the [`P2pNode`] handle and its commands, the swarm's transports, and the
+//!   driver task (which ends on `close` or when the last handle is dropped);
 //! - `prompt_flush` (wasm32): the WebSocket flush fix.
 
 pub mod advertiser;

@@ -17,6 +17,6 @@ pub use browser::BufferedStorage;
 pub use engine::{BufferedConfig, BufferedStats, SyncEngine, SyncHooks};
 pub use flush::{sync_nodes, sync_nodes_reporting, KeyStatus, SyncResult};
 pub use lock::{FlushLock, NoLock};
-pub use pending::PendingStore;
+pub use pending::{AnyPendingStore, PendingStore};
 pub use remote::{CheckResult, SyncRemote};
 pub use topo::{topo_sort_levels, Levels};

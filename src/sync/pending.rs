@@ -1,8 +1,12 @@
 //! Where the sync engine keeps the nodes the server does not own yet, so that a reload resumes
 //! them: a trait, implemented by `IndexedDbStorage` in the browser (one database per pending
-//! store) and by any test double natively.
+//! store), by an app's own JS object (`js/pending.rs`), and by any test double natively;
+//! [`AnyPendingStore`] erases which one.
+
+use std::rc::Rc;
 
 use bytes::Bytes;
+use futures::future::LocalBoxFuture;
 
 use crate::error::Result;
 use crate::key::Key;
@@ -18,6 +22,54 @@ pub trait PendingStore {
     async fn delete_many(&self, keys: &[Key]) -> Result<()>;
     /// Releases the store (the engine was disposed).
     fn close(&self);
+}
+
+/// Object-safe twin of [`PendingStore`] (whose `async fn`s cannot be called through `dyn`).
+trait DynPendingStore {
+    fn entries_boxed(&self) -> LocalBoxFuture<'_, Result<Vec<(Key, Bytes)>>>;
+    fn put_boxed(&self, key: Key, bytes: Bytes) -> LocalBoxFuture<'_, Result<()>>;
+    fn delete_many_boxed<'a>(&'a self, keys: &'a [Key]) -> LocalBoxFuture<'a, Result<()>>;
+    fn close_dyn(&self);
+}
+
+impl<T: PendingStore> DynPendingStore for T {
+    fn entries_boxed(&self) -> LocalBoxFuture<'_, Result<Vec<(Key, Bytes)>>> {
+        Box::pin(self.entries())
+    }
+    fn put_boxed(&self, key: Key, bytes: Bytes) -> LocalBoxFuture<'_, Result<()>> {
+        Box::pin(self.put(key, bytes))
+    }
+    fn delete_many_boxed<'a>(&'a self, keys: &'a [Key]) -> LocalBoxFuture<'a, Result<()>> {
+        Box::pin(self.delete_many(keys))
+    }
+    fn close_dyn(&self) {
+        self.close();
+    }
+}
+
+/// Any pending store, shared.
+#[derive(Clone)]
+pub struct AnyPendingStore(Rc<dyn DynPendingStore>);
+
+impl AnyPendingStore {
+    pub fn new<T: PendingStore + 'static>(store: T) -> AnyPendingStore {
+        AnyPendingStore(Rc::new(store))
+    }
+}
+
+impl PendingStore for AnyPendingStore {
+    async fn entries(&self) -> Result<Vec<(Key, Bytes)>> {
+        self.0.entries_boxed().await
+    }
+    async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
+        self.0.put_boxed(key, bytes).await
+    }
+    async fn delete_many(&self, keys: &[Key]) -> Result<()> {
+        self.0.delete_many_boxed(keys).await
+    }
+    fn close(&self) {
+        self.0.close_dyn();
+    }
 }
 
 #[cfg(target_arch = "wasm32")]

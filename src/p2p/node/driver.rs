@@ -1,0 +1,493 @@
+//! The task that owns a browser node's swarm: it sets the node up (dials, relay reservation),
+//! turns commands into Kademlia queries and dials, answers them as the swarm reports progress,
+//! expires lookups at their deadline, and ends when the last handle is dropped or `close` asks.
+
+use std::collections::{HashMap, HashSet};
+use std::future::poll_fn;
+use std::task::Poll;
+
+use futures::channel::{mpsc, oneshot};
+use futures::future::{select, Either, LocalBoxFuture};
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt as _, StreamExt as _};
+use gloo_timers::future::TimeoutFuture;
+use libp2p::kad::{self, QueryId, QueryResult};
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::{ConnectionId, DialError, SwarmEvent};
+use libp2p::{identify, Multiaddr, Swarm};
+use wasm_bindgen_futures::spawn_local;
+
+use super::command::{Command, Reply};
+use super::transport::{Behaviour, BehaviourEvent};
+use super::{peer_of, EventCallback, NodeEvent, QUERY_TIMEOUT_MS};
+use crate::dht::{record_key, Provider, ProviderLookup, KAD_PROTOCOL};
+use crate::error::{Error, Result};
+use crate::p2p::config::TransportKind;
+
+/// How long `close` keeps the node running after the last announcement was handed to the
+/// connections (see `Driver::drain_announcements`).
+const ANNOUNCEMENT_DRAIN_MS: f64 = 500.0;
+
+/// `connect` in progress: dials to the bootstrap node, then the relay reservation.
+struct Setup {
+    pending_dials: HashSet<ConnectionId>,
+    relay: bool,
+    reply: oneshot::Sender<Result<()>>,
+    last_error: Option<String>,
+}
+
+struct Lookup {
+    providers: ProviderLookup,
+    reply: Reply<Vec<Provider>>,
+}
+
+pub(super) struct Driver {
+    swarm: Swarm<Behaviour>,
+    /// Lookup deadlines: each fires with its query id and timeout.
+    deadlines: FuturesUnordered<LocalBoxFuture<'static, (QueryId, u32)>>,
+    on_event: EventCallback,
+    transport: TransportKind,
+    setup: Option<Setup>,
+    provides: HashMap<QueryId, Reply<()>>,
+    lookups: HashMap<QueryId, Lookup>,
+    bootstraps: HashMap<QueryId, Reply<()>>,
+    dials: HashMap<ConnectionId, Reply<String>>,
+    /// When (`Date.now()`) the last announcement query reported success.
+    last_announcement: Option<f64>,
+}
+
+/// What woke the driver.
+enum Next {
+    Command(Option<Command>),
+    Deadline(QueryId, u32),
+    Event(Option<Box<SwarmEvent<BehaviourEvent>>>),
+}
+
+impl Driver {
+    /// Starts the task that drives `swarm`: it dials `bootstrap`, answers `ready` once the node
+    /// is reachable (or failed to be), then serves `commands` until every handle is dropped or
+    /// one asks to close.
+    pub(super) fn start(
+        swarm: Swarm<Behaviour>,
+        on_event: EventCallback,
+        transport: TransportKind,
+        relay: bool,
+        ready: oneshot::Sender<Result<()>>,
+        commands: mpsc::UnboundedReceiver<Command>,
+        bootstrap: Vec<Multiaddr>,
+    ) {
+        let driver = Driver {
+            swarm,
+            deadlines: FuturesUnordered::new(),
+            on_event,
+            transport,
+            setup: Some(Setup {
+                pending_dials: HashSet::new(),
+                relay,
+                reply: ready,
+                last_error: None,
+            }),
+            provides: HashMap::new(),
+            lookups: HashMap::new(),
+            bootstraps: HashMap::new(),
+            dials: HashMap::new(),
+            last_announcement: None,
+        };
+        spawn_local(driver.run(commands, bootstrap));
+    }
+
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        bootstrap: Vec<Multiaddr>,
+    ) {
+        for addr in bootstrap {
+            let peer = peer_of(&addr).expect("checked by connect");
+            self.swarm
+                .behaviour_mut()
+                .kad
+                .add_address(&peer, addr.clone());
+            let opts = DialOpts::peer_id(peer).addresses(vec![addr]).build();
+            let id = opts.connection_id();
+            match self.swarm.dial(opts) {
+                Ok(()) => {
+                    if let Some(setup) = &mut self.setup {
+                        setup.pending_dials.insert(id);
+                    }
+                }
+                Err(e) => self.setup_failed(dial_error(&e)),
+            }
+        }
+        loop {
+            let next = poll_fn(|cx| {
+                if let Poll::Ready(command) = commands.poll_next_unpin(cx) {
+                    return Poll::Ready(Next::Command(command));
+                }
+                if let Poll::Ready(Some((id, timeout_ms))) = self.deadlines.poll_next_unpin(cx) {
+                    return Poll::Ready(Next::Deadline(id, timeout_ms));
+                }
+                self.swarm
+                    .poll_next_unpin(cx)
+                    .map(|event| Next::Event(event.map(Box::new)))
+            })
+            .await;
+            match next {
+                Next::Command(Some(Command::Close { reply })) => {
+                    self.drain_announcements().await;
+                    let _ = reply.send(());
+                    return;
+                }
+                Next::Command(Some(command)) => self.on_command(command),
+                // Every handle was dropped: nobody can ask anything any more.
+                Next::Command(None) | Next::Event(None) => return,
+                Next::Deadline(id, timeout_ms) => self.expire_lookup(id, timeout_ms),
+                Next::Event(Some(event)) => self.on_event(*event),
+            }
+        }
+    }
+
+    /// A lookup's time is up: it answers with what it found, or `timeout` if nothing.
+    fn expire_lookup(&mut self, id: QueryId, timeout_ms: u32) {
+        if let Some(lookup) = self.lookups.remove(&id) {
+            if let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+                query.finish();
+            }
+            let outcome = if lookup.providers.found().is_empty() {
+                Err(Error::Timeout { ms: timeout_ms })
+            } else {
+                Ok(lookup.providers.finish())
+            };
+            let _ = lookup.reply.send(outcome);
+        }
+    }
+
+    /// libp2p-kad reports an announcement done once its ADD_PROVIDER messages are handed to the
+    /// connection handlers, before they are written (they have no response). Dropping the swarm
+    /// at once would lose them, so a close within `ANNOUNCEMENT_DRAIN_MS` of the last
+    /// announcement keeps driving the swarm until that time has passed.
+    async fn drain_announcements(&mut self) {
+        let Some(handed_over) = self.last_announcement else {
+            return;
+        };
+        let remaining = ANNOUNCEMENT_DRAIN_MS - (js_sys::Date::now() - handed_over);
+        if remaining <= 0.0 {
+            return;
+        }
+        let mut deadline = TimeoutFuture::new(remaining.ceil() as u32);
+        loop {
+            match select(self.swarm.next(), &mut deadline).await {
+                Either::Left((Some(event), _)) => self.on_event(event),
+                Either::Left((None, _)) | Either::Right(_) => return,
+            }
+        }
+    }
+
+    fn setup_failed(&mut self, error: Error) {
+        if let Some(setup) = self.setup.take() {
+            let _ = setup.reply.send(Err(error));
+        }
+    }
+
+    fn setup_done(&mut self) {
+        if let Some(setup) = self.setup.take() {
+            let _ = setup.reply.send(Ok(()));
+        }
+        // Fill the routing table beyond the bootstrap node (answers nobody).
+        let _ = self.swarm.behaviour_mut().kad.bootstrap();
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::StartProvide { key, reply } => {
+                if self.swarm.connected_peers().next().is_none() {
+                    let _ = reply.send(Err(Error::NotConnected(
+                        "no connection to the DHT; reconnect first".into(),
+                    )));
+                    return;
+                }
+                match self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .start_providing(record_key(&key))
+                {
+                    Ok(id) => {
+                        self.provides.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(Error::InvalidArgument(format!(
+                            "cannot record the provided key: {e}"
+                        ))));
+                    }
+                }
+            }
+            Command::StopProvide { key } => {
+                self.swarm
+                    .behaviour_mut()
+                    .kad
+                    .stop_providing(&record_key(&key));
+            }
+            Command::GetProviders {
+                key,
+                options,
+                reply,
+            } => {
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .get_providers(record_key(&key));
+                self.lookups.insert(
+                    id,
+                    Lookup {
+                        providers: ProviderLookup::new(options.limit),
+                        reply,
+                    },
+                );
+                let timeout_ms = options.timeout_ms;
+                self.deadlines.push(
+                    async move {
+                        TimeoutFuture::new(timeout_ms).await;
+                        (id, timeout_ms)
+                    }
+                    .boxed_local(),
+                );
+            }
+            Command::Bootstrap { reply } => match self.swarm.behaviour_mut().kad.bootstrap() {
+                Ok(id) => {
+                    self.bootstraps.insert(id, reply);
+                }
+                Err(_) => {
+                    let _ = reply.send(Err(Error::NotConnected(
+                        "no known DHT peer to bootstrap from".into(),
+                    )));
+                }
+            },
+            Command::Dial { addr, reply } => {
+                let opts = match peer_of(&addr) {
+                    Some(peer) => DialOpts::peer_id(peer).addresses(vec![addr]).build(),
+                    None => DialOpts::unknown_peer_id().address(addr).build(),
+                };
+                let id = opts.connection_id();
+                let target = opts.get_peer_id();
+                match self.swarm.dial(opts) {
+                    Ok(()) => {
+                        self.dials.insert(id, reply);
+                    }
+                    Err(DialError::DialPeerConditionFalse(_)) => {
+                        // Already connected (or being dialled): that is the peer.
+                        let peer = target.map(|p| p.to_string()).unwrap_or_default();
+                        let _ = reply.send(Ok(peer));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(dial_error(&e)));
+                    }
+                }
+            }
+            Command::ConnectedPeers { reply } => {
+                let _ = reply.send(
+                    self.swarm
+                        .connected_peers()
+                        .map(|p| p.to_string())
+                        .collect(),
+                );
+            }
+            Command::ExternalAddresses { reply } => {
+                let _ = reply.send(self.own_addresses());
+            }
+            Command::Close { .. } => unreachable!("handled by the loop"),
+        }
+    }
+
+    fn own_addresses(&self) -> Vec<String> {
+        let me = *self.swarm.local_peer_id();
+        self.swarm
+            .external_addresses()
+            .map(|a| a.clone().with_p2p(me).unwrap_or_else(|a| a).to_string())
+            .collect()
+    }
+
+    fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                if let Some(reply) = self.dials.remove(&connection_id) {
+                    let _ = reply.send(Ok(peer_id.to_string()));
+                }
+                if num_established.get() == 1 {
+                    (self.on_event)(NodeEvent::PeerConnected {
+                        peer_id: peer_id.to_string(),
+                    });
+                }
+                let is_setup_dial = self
+                    .setup
+                    .as_mut()
+                    .is_some_and(|s| s.pending_dials.remove(&connection_id));
+                if is_setup_dial {
+                    let relay = self.setup.as_ref().is_some_and(|s| s.relay);
+                    if relay {
+                        // Listen through the bootstrap node: a reservation, then a relayed address.
+                        let circuit = endpoint
+                            .get_remote_address()
+                            .clone()
+                            .with_p2p(peer_id)
+                            .unwrap_or_else(|a| a)
+                            .with(Protocol::P2pCircuit);
+                        if let Err(e) = self.swarm.listen_on(circuit) {
+                            self.setup_failed(Error::NoRoute(format!(
+                                "cannot ask the bootstrap node for a relay reservation: {e}"
+                            )));
+                        }
+                    } else {
+                        self.setup_done();
+                    }
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                error,
+                ..
+            } => {
+                let error = dial_error(&error);
+                if let Some(reply) = self.dials.remove(&connection_id) {
+                    let _ = reply.send(Err(error.clone()));
+                }
+                if let Some(setup) = &mut self.setup {
+                    if setup.pending_dials.remove(&connection_id) {
+                        setup.last_error = Some(error.to_string());
+                        if setup.pending_dials.is_empty() {
+                            self.setup_failed(error);
+                        }
+                    }
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => (self.on_event)(NodeEvent::PeerDisconnected {
+                peer_id: peer_id.to_string(),
+            }),
+            SwarmEvent::ExternalAddrConfirmed { address } => {
+                let addr = address
+                    .with_p2p(*self.swarm.local_peer_id())
+                    .unwrap_or_else(|a| a)
+                    .to_string();
+                (self.on_event)(NodeEvent::AddressConfirmed { addr });
+                if self.setup.is_some() {
+                    self.setup_done();
+                }
+            }
+            SwarmEvent::ExternalAddrExpired { address } => {
+                (self.on_event)(NodeEvent::AddressExpired {
+                    addr: address.to_string(),
+                });
+            }
+            SwarmEvent::ListenerClosed {
+                reason: Err(error), ..
+            } => {
+                let reason = self
+                    .setup
+                    .as_ref()
+                    .and_then(|s| s.last_error.clone())
+                    .unwrap_or_else(|| error.to_string());
+                self.setup_failed(Error::NoRoute(format!(
+                    "the bootstrap node refused a relay reservation: {reason}"
+                )));
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
+            // DHT servers learnt from identify go into the routing table, with the addresses this
+            // node's transport can dial.
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) if info.protocols.iter().any(|p| p.as_ref() == KAD_PROTOCOL) => {
+                for addr in info.listen_addrs {
+                    let usable =
+                        TransportKind::of_address(&addr.to_string()) == Some(self.transport);
+                    if usable && !addr.iter().any(|p| p == Protocol::P2pCircuit) {
+                        self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_kad_event(&mut self, event: kad::Event) {
+        let kad::Event::OutboundQueryProgressed {
+            id, result, step, ..
+        } = event
+        else {
+            return;
+        };
+        match result {
+            QueryResult::StartProviding(result) => {
+                if result.is_ok() {
+                    self.last_announcement = Some(js_sys::Date::now());
+                }
+                if let Some(reply) = self.provides.remove(&id) {
+                    let _ = reply.send(match result {
+                        Ok(_) => Ok(()),
+                        Err(kad::AddProviderError::Timeout { .. }) => Err(Error::Timeout {
+                            ms: QUERY_TIMEOUT_MS,
+                        }),
+                    });
+                }
+            }
+            QueryResult::Bootstrap(result) if step.last => {
+                if let Some(reply) = self.bootstraps.remove(&id) {
+                    // The only bootstrap error is a timeout.
+                    let _ = reply.send(result.map(|_| ()).map_err(|_| Error::Timeout {
+                        ms: QUERY_TIMEOUT_MS,
+                    }));
+                }
+            }
+            QueryResult::GetProviders(result) => {
+                let Some(lookup) = self.lookups.get_mut(&id) else {
+                    return;
+                };
+                let local = *self.swarm.local_peer_id();
+                let external: Vec<Multiaddr> = self.swarm.external_addresses().cloned().collect();
+                let kad = &mut self.swarm.behaviour_mut().kad;
+                if lookup
+                    .providers
+                    .step(kad, id, local, &external, &result, step.last)
+                {
+                    if let Some(lookup) = self.lookups.remove(&id) {
+                        let _ = lookup.reply.send(Ok(lookup.providers.finish()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn dial_error(error: &DialError) -> Error {
+    match error {
+        DialError::Transport(attempts)
+            if !attempts.is_empty()
+                && attempts.iter().all(|(_, e)| {
+                    matches!(e, libp2p::TransportError::MultiaddrNotSupported(_))
+                }) =>
+        {
+            Error::UnsupportedTransport(format!(
+                "this node's transport cannot dial {}",
+                attempts
+                    .iter()
+                    .map(|(a, _)| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+        other => Error::NoRoute(other.to_string()),
+    }
+}
