@@ -10,7 +10,7 @@
 //! - [`cors`] and [`fault`]: CORS policy and test-only fault injection; [`keepalive`]: closing
 //!   connections whose request body was refused unread;
 //! - [`logging`]: the log subscriber (`RUST_LOG`, `--log-format`); [`request_log`]: a line per
-//!   HTTP request.
+//!   HTTP request; [`metrics`]: what `/metrics` reports.
 
 pub mod auth;
 pub mod config;
@@ -20,6 +20,7 @@ pub mod extract;
 pub mod fault;
 pub mod keepalive;
 pub mod logging;
+pub mod metrics;
 pub mod p2p;
 pub mod request_log;
 pub mod routes;

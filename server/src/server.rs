@@ -91,6 +91,7 @@ pub async fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
         fault: Arc::new(FaultInjector::new(args.fault_503_percent)),
         dev_token: dev_token.as_ref().map(encode_token),
         p2p: p2p.clone(),
+        metrics: Arc::default(),
     };
     let app = routes::router(state, args.www.as_deref(), &args.cors_origins);
     let listener = TcpListener::bind(args.listen)

@@ -1,10 +1,11 @@
-//! The state every handler shares: database, writer, tokens, limits, the fault injector and the
-//! libp2p node.
+//! The state every handler shares: database, writer, tokens, limits, the fault injector, the
+//! libp2p node and the metrics.
 
 use std::sync::Arc;
 
 use crate::config::Limits;
 use crate::fault::FaultInjector;
+use crate::metrics::Metrics;
 use crate::p2p::P2pHandle;
 use crate::store::Store;
 use crate::tokens::TokenStore;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub dev_token: Option<String>,
     /// The libp2p node, unless `--no-p2p`.
     pub p2p: Option<P2pHandle>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use casweb::Key;
-use redb::{Database, Durability, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("nodes");
 const OWNERS: TableDefinition<(&str, &[u8]), ()> = TableDefinition::new("owners");
@@ -103,6 +103,12 @@ impl Store {
         txn.open_table(OWNERS)?;
         txn.commit()?;
         Ok(Store { db: Arc::new(db) })
+    }
+
+    /// How many distinct nodes are stored (also a cheap check that the database answers).
+    pub fn node_count(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(NODES)?.len()?)
     }
 
     /// The status of each key for `realm`, in order, from one consistent snapshot.

@@ -97,6 +97,11 @@ impl TokenStore {
         self.lookup(&hash)
     }
 
+    /// How many tokens are known (as last read from the file).
+    pub fn count(&self) -> usize {
+        self.read().by_hash.len()
+    }
+
     /// Any token of `realm`, if there is one (used by `--dev` to reuse the demo token).
     pub fn token_of(&self, realm: &str) -> Option<Token> {
         self.read()

@@ -28,6 +28,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::identity;
+use crate::metrics::DhtGauges;
 
 /// How a node is set up; see `casweb-server serve --help` for the flags behind each field.
 #[derive(Debug, Clone)]
@@ -111,6 +112,9 @@ enum Command {
     },
     ConnectedPeers {
         reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    Gauges {
+        reply: oneshot::Sender<DhtGauges>,
     },
 }
 
@@ -352,6 +356,17 @@ impl Driver {
             Command::ConnectedPeers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
+            Command::Gauges { reply } => {
+                let peers = self.swarm.connected_peers().count() as u64;
+                let store = self.swarm.behaviour_mut().kad.store_mut();
+                let (records, bytes) = store.usage();
+                let _ = reply.send(DhtGauges {
+                    peers,
+                    records: records as u64,
+                    record_bytes: bytes as u64,
+                    records_capped: store.capped,
+                });
+            }
         }
     }
 
@@ -491,6 +506,13 @@ impl P2pHandle {
     pub async fn connected_peers(&self) -> Result<Vec<PeerId>, P2pError> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::ConnectedPeers { reply }).await?;
+        answer.await.map_err(|_| P2pError::Stopped)
+    }
+
+    /// Peers, provider records and their bytes, for `/metrics`.
+    pub async fn gauges(&self) -> Result<DhtGauges, P2pError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Gauges { reply }).await?;
         answer.await.map_err(|_| P2pError::Stopped)
     }
 

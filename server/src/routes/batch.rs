@@ -68,7 +68,17 @@ pub async fn put_batch(
             (index, write)
         })
         .unzip();
+    let sizes: Vec<u64> = writes
+        .iter()
+        .map(|w| w.bytes.as_ref().map_or(0, |b| b.len() as u64))
+        .collect();
     let newly_owned = state.writer.write(writes).await?;
+    let (nodes, bytes) = newly_owned
+        .iter()
+        .zip(&sizes)
+        .filter(|(newly, _)| **newly)
+        .fold((0, 0), |(n, b), (_, size)| (n + 1, b + size));
+    state.metrics.uploaded(nodes, bytes);
     for (index, newly) in indices.into_iter().zip(newly_owned) {
         if let Some(slot) = outcomes.get_mut(index) {
             *slot = Ok(newly);

@@ -99,6 +99,9 @@ async fn claim_all(
         })
         .collect();
     let newly_owned = state.writer.write(batch).await?;
+    state
+        .metrics
+        .claims_accepted(newly_owned.iter().filter(|newly| **newly).count() as u64);
     for (&(index, _), newly) in writes.iter().zip(newly_owned) {
         if let Some(slot) = outcomes.get_mut(index) {
             *slot = Ok(!newly);

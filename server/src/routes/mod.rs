@@ -6,6 +6,7 @@ mod check;
 mod claim;
 mod dev;
 mod info;
+mod ops;
 mod p2p;
 mod raw;
 
@@ -53,6 +54,9 @@ pub fn router(state: AppState, www: Option<&Path>, cors_origins: &[String]) -> R
         .route("/api/info", get(info::info))
         .route("/api/p2p", get(p2p::info))
         .route("/api/p2p/providers/{key}", get(p2p::providers))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .merge(realm_routes)
         .merge(dev::routes(state.dev_token.as_deref()))
         .route_layer(from_fn(request_log::remember_route));
@@ -64,11 +68,12 @@ pub fn router(state: AppState, www: Option<&Path>, cors_origins: &[String]) -> R
         ),
         None => app.fallback(unknown_route),
     };
+    let metrics = state.metrics.clone();
     app.with_state(state)
         .layer(from_fn(json_errors))
         .layer(cors::layer(cors_origins))
         .layer(from_fn(keepalive::close_if_body_unread))
-        .layer(from_fn(request_log::log_request))
+        .layer(from_fn_with_state(metrics, request_log::log_request))
 }
 
 async fn unknown_route(method: Method, uri: Uri) -> ApiError {

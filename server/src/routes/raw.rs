@@ -64,6 +64,7 @@ pub async fn put(
     if !missing.is_empty() {
         return Err(ApiError::missing_nodes(&missing));
     }
+    let size = bytes.len() as u64;
     let write = Write {
         realm: access.realm,
         key,
@@ -71,5 +72,8 @@ pub async fn put(
     };
     let newly_owned = state.writer.write(vec![write]).await?;
     let stored = newly_owned.first().copied().unwrap_or(false);
+    if stored {
+        state.metrics.uploaded(1, size);
+    }
     Ok(Json(json!({"key": key.to_string(), "stored": stored})))
 }
