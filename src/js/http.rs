@@ -12,7 +12,7 @@ use super::convert::{
 use super::error::{js, JsResult};
 use super::promise::promise;
 use super::provider::{AnyProvider, Registered};
-use super::storage::{get_promise, provider_methods, put_promise};
+use super::storage::provider_methods;
 use crate::error::{Error, Result};
 use crate::http::{HttpConfig, HttpStorage};
 use crate::key::Key;

@@ -56,39 +56,40 @@ pub(super) fn put_promise(provider: &AnyProvider, key: JsValue, bytes: JsValue) 
     })
 }
 
-/// Adds the provider methods shared by every exported storage class.
+/// Adds the provider methods shared by every exported storage class (paths are `$crate::`, so a
+/// caller needs nothing in scope but the macro).
 macro_rules! provider_methods {
     ($class:ident, $js_class:literal) => {
-        #[wasm_bindgen(js_class = $js_class)]
+        #[::wasm_bindgen::prelude::wasm_bindgen(js_class = $js_class)]
         impl $class {
             /// The bytes stored under `key` (a 26-character key string), or `null`.
             #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array | null>")]
             pub fn get(
                 &self,
-                #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
-            ) -> Promise {
-                get_promise(self.registered.provider(), key)
+                #[wasm_bindgen(unchecked_param_type = "string")] key: ::wasm_bindgen::JsValue,
+            ) -> ::js_sys::Promise {
+                $crate::js::storage::get_promise(self.registered.provider(), key)
             }
 
             /// Stores `bytes` under `key`; storing an existing key again is cheap.
             #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
             pub fn put(
                 &self,
-                #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
-                #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
-            ) -> Promise {
-                put_promise(self.registered.provider(), key, bytes)
+                #[wasm_bindgen(unchecked_param_type = "string")] key: ::wasm_bindgen::JsValue,
+                #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: ::wasm_bindgen::JsValue,
+            ) -> ::js_sys::Promise {
+                $crate::js::storage::put_promise(self.registered.provider(), key, bytes)
             }
         }
 
-        super::storage::provider_handle!($class, $js_class);
+        $crate::js::storage::provider_handle!($class, $js_class);
     };
 }
 
 /// Adds the hidden handle by which casweb classes recognise each other's instances.
 macro_rules! provider_handle {
     ($class:ident, $js_class:literal) => {
-        #[wasm_bindgen(js_class = $js_class)]
+        #[::wasm_bindgen::prelude::wasm_bindgen(js_class = $js_class)]
         impl $class {
             /// Internal: lets other casweb classes recognise this instance.
             #[wasm_bindgen(getter = __caswebHandle, skip_typescript)]
