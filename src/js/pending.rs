@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::convert::{keys_to_js, type_name};
-use super::provider::settle;
+use super::provider::{put_through, settle};
 use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::sync::PendingStore;
@@ -94,14 +94,7 @@ impl PendingStore for JsPendingStore {
 
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
         let call = format!("pendingStore.put({key})");
-        let array = Uint8Array::from(&bytes[..]);
-        settle(
-            self.put
-                .call2(&self.object, &key.to_string().into(), &array),
-            &call,
-        )
-        .await
-        .map(|_| ())
+        put_through(&self.put, &self.object, key, &bytes, &call).await
     }
 
     async fn delete_many(&self, keys: &[Key]) -> Result<()> {

@@ -202,14 +202,20 @@ impl StorageProvider for JsObjectProvider {
     }
 
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
-        let call = format!("put({key})");
-        let array = Uint8Array::from(&bytes[..]);
-        settle(
-            self.put
-                .call2(&self.object, &key.to_string().into(), &array),
-            &call,
-        )
+        put_through(&self.put, &self.object, key, &bytes, &format!("put({key})")).await
+    }
+}
+
+/// Calls a JS `put(key, bytes)` method of `object` and awaits it; `call` names it in errors.
+pub(super) async fn put_through(
+    put: &Function,
+    object: &JsValue,
+    key: Key,
+    bytes: &[u8],
+    call: &str,
+) -> Result<()> {
+    let array = Uint8Array::from(bytes);
+    settle(put.call2(object, &key.to_string().into(), &array), call)
         .await
         .map(|_| ())
-    }
 }
