@@ -696,13 +696,23 @@ where
                 }
             };
         }
+        // Deferred: a child was held out of the pass (put while it ran); wait for it.
         for key in &result.deferred {
+            let Some(child) = buffer.get(key).and_then(|entry| {
+                entry
+                    .children
+                    .iter()
+                    .find(|child| buffer.contains_key(child))
+                    .copied()
+            }) else {
+                continue;
+            };
             if let Some(entry) = buffer.get_mut(key) {
                 if let EntryState::Pending = entry.state {
                     entry.state = EntryState::Waiting {
                         reason: Error::ChildNotSynced {
                             key: *key,
-                            child: *key,
+                            child,
                             transient: true,
                         },
                     };
