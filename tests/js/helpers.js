@@ -1,4 +1,17 @@
-// JS-side helpers for the browser tests: call the exported API exactly as a JS app would.
+// JS-side helpers for the browser tests: call the exported API exactly as a JS app would, and
+// drive the control service. One module for all of them on purpose: a test page fetches every
+// JS snippet of its wasm at once, and wasm-bindgen-test-runner's server stalls a 7th parallel
+// request (run.js, the glue and casweb's own snippets already take 5), hanging the page.
+
+/** POSTs to the control service (scripts/test_control.py); resolves with its answer's text. */
+export async function controlPost(url) {
+  const response = await fetch(url, { method: "POST" });
+  const text = await response.text();
+  if (!response.ok) {
+    throw new Error(`${url} answered ${response.status}: ${text}`);
+  }
+  return text;
+}
 
 /** Runs `fn` and returns what it threw or rejected with, or null if it succeeded. */
 export async function failureOf(fn) {

@@ -101,16 +101,10 @@ pub fn hanging_url() -> String {
     format!("{}/hang", control_url())
 }
 
-#[wasm_bindgen(inline_js = r#"
-export async function controlPost(url) {
-  const response = await fetch(url, { method: "POST" });
-  const text = await response.text();
-  if (!response.ok) {
-    throw new Error(`${url} answered ${response.status}: ${text}`);
-  }
-  return text;
-}
-"#)]
+// In tests/js/helpers.js, not an inline snippet: every snippet is one more module the test page
+// fetches at once, and wasm-bindgen-test-runner's server stalls the 7th parallel request (the
+// page then hangs in "Loading scripts..." until the runner's 300 s timeout).
+#[wasm_bindgen(module = "/tests/js/helpers.js")]
 extern "C" {
     #[wasm_bindgen(js_name = controlPost, catch)]
     async fn control_post(url: &str) -> Result<JsValue, JsValue>;
