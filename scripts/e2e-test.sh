@@ -102,5 +102,7 @@ export CASWEB_E2E_DEAD_PORT="$dead_port"
 export CASWEB_E2E_ARTIFACTS="$artifacts"
 export CASWEB_E2E_PKG="$root/pkg"
 export CASWEB_E2E_TARBALL="$root/target/npm/casweb.tgz"
-(cd e2e && node --test --test-concurrency=1 tests/*.test.js)
+# --test-force-exit: a failed test may leave a casweb engine's retry timer armed in Node; the run
+# must end (and report the failure) rather than wait for it.
+(cd e2e && node --test --test-concurrency=1 --test-force-exit tests/*.test.js)
 say "screenshots: $artifacts"

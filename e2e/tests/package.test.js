@@ -185,20 +185,26 @@ describe("in Node", () => {
     const offline = new casweb.HttpStorage({ baseUrl: `http://127.0.0.1:${env.deadPort}`, realm: "a",
       token: `${"A".repeat(43)}=` });
     const first = await casweb.BufferedHttpStorage.open(offline, { pendingStore: store, debounceMs: 60_000 });
-    for (const node of dag.nodes) await first.put(node.key, node.bytes);
-    assert.equal(kept.size, unique, "every put is kept before it resolves");
-    first.dispose();
+    try {
+      for (const node of dag.nodes) await first.put(node.key, node.bytes);
+      assert.equal(kept.size, unique, "every put is kept before it resolves");
+    } finally {
+      first.dispose();
+    }
     assert.equal(store.closed, 1);
     // A restart: the nodes are resumed from the store and synced to the real server.
     const { realm, token } = await devRealm();
     const online = new casweb.HttpStorage({ baseUrl: env.server, realm, token });
     const second = await casweb.BufferedHttpStorage.open(online, { pendingStore: store, debounceMs: 60_000 });
-    assert.equal(second.stats().pending, unique);
-    const result = await second.flush();
-    assert.equal(result.failed.length, 0, JSON.stringify(result.failed));
-    assert.equal(kept.size, 0, "owned nodes were deleted from the store");
-    assert.equal(second.stats().pending, 0);
-    second.dispose();
+    try {
+      assert.equal(second.stats().pending, unique);
+      const result = await second.flush();
+      assert.equal(result.failed.length, 0, JSON.stringify(result.failed));
+      assert.equal(kept.size, 0, "owned nodes were deleted from the store");
+      assert.equal(second.stats().pending, 0);
+    } finally {
+      second.dispose();
+    }
     const broken = await casweb.BufferedHttpStorage.open(offline, { pendingStore: { put() {} } }).catch((e) => e);
     assert.equal(broken.code, "invalid_argument");
     assert.match(broken.message, /entries\(\) is missing/);
