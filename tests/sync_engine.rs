@@ -129,7 +129,12 @@ impl Harness {
     /// checks after each step that every pending node has a schedule. Returns the time taken.
     fn run_until(&mut self, limit_ms: u64, done: impl Fn(&Harness) -> bool) -> u64 {
         let start = self.runtime.now_ms();
-        loop {
+        for step in 0.. {
+            // An engine re-arming timers that are already due would never let time pass.
+            assert!(
+                step < 100_000,
+                "100,000 wake-ups without reaching the limit: a busy loop"
+            );
             self.settle();
             self.assert_everything_scheduled();
             if done(self) {
@@ -257,6 +262,7 @@ fn a_long_outage_is_retried_with_backoff_and_no_pass_in_between() {
     h.server.down.set(true);
     let nodes = dags(1, 1_000);
     h.put_all(&nodes);
+    let sleeps_before = h.runtime.sleeps.get();
     let mut pass_times = Vec::new();
     let mut last = 0;
     for _ in 0..12 {
@@ -280,8 +286,35 @@ fn a_long_outage_is_retried_with_backoff_and_no_pass_in_between() {
     }
     assert!(gaps.iter().all(|gap| *gap <= 16_000), "{gaps:?}");
     assert!(*gaps.last().unwrap() >= 8_000, "{gaps:?}");
+    let wakeups = h.runtime.sleeps.get() - sleeps_before;
+    assert!(
+        wakeups <= pass_times.len() + 2,
+        "{wakeups} timers, {pass_times:?}"
+    );
     h.server.down.set(false);
     h.run_until(60_000, |h| h.owns_all(&nodes));
+    assert!(h.owns_all(&nodes));
+}
+
+#[test]
+fn during_an_outage_the_engine_wakes_only_to_run_a_pass() {
+    let mut h = Harness::new(FakeServer::default(), config(1_000, 16_000));
+    // Jitter that differs between the nodes' own retries and the outage backoff.
+    *h.runtime.jitter_cycle.borrow_mut() = vec![0.1, 0.9, 0.4, 0.7, 0.2, 0.95, 0.05];
+    h.server.down.set(true);
+    let nodes = dags(2, 3_000);
+    h.put_all(&nodes);
+    let sleeps_before = h.runtime.sleeps.get();
+    h.run_until(120_000, |_| false);
+    let passes = h.engine.stats().passes as usize;
+    let wakeups = h.runtime.sleeps.get() - sleeps_before;
+    assert!(passes >= 6, "{passes} passes");
+    assert!(
+        wakeups <= passes + 2,
+        "{wakeups} timer wake-ups for {passes} passes: woken for nothing"
+    );
+    h.server.down.set(false);
+    h.run_until(120_000, |h| h.owns_all(&nodes));
     assert!(h.owns_all(&nodes));
 }
 

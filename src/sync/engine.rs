@@ -477,10 +477,13 @@ where
                 _ => None,
             })
             .min();
-        let Some(earliest) = earliest else {
+        let Some(mut earliest) = earliest else {
             inner.retry.disarm();
             return;
         };
+        // While the remote looks down nothing runs before the outage backoff ends: a retry due
+        // earlier would only wake the engine to find it must wait.
+        earliest = earliest.max(outage_until);
         if inner.disposed.get() || inner.retry.deadline.get() == Some(earliest) {
             return;
         }

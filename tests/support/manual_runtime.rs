@@ -25,6 +25,10 @@ pub struct ManualRuntime {
     pub spawner: LocalSpawner,
     /// The jitter `random()` returns (0.5 unless a test sets it).
     pub jitter: Rc<Cell<f64>>,
+    /// If not empty, `random()` cycles through these instead of `jitter`.
+    pub jitter_cycle: Rc<RefCell<Vec<f64>>>,
+    /// Timers armed so far (each is a wake-up of the engine under test).
+    pub sleeps: Rc<Cell<usize>>,
 }
 
 impl ManualRuntime {
@@ -34,6 +38,8 @@ impl ManualRuntime {
             timers: Rc::default(),
             spawner,
             jitter: Rc::new(Cell::new(0.5)),
+            jitter_cycle: Rc::default(),
+            sleeps: Rc::default(),
         }
     }
 
@@ -67,12 +73,18 @@ impl Runtime for ManualRuntime {
         self.now.get()
     }
     fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()> {
+        self.sleeps.set(self.sleeps.get() + 1);
         let (fire, fired) = oneshot::channel();
         self.timers.borrow_mut().push((self.now.get() + ms, fire));
         fired.map(|_| ()).boxed_local()
     }
     fn random(&self) -> f64 {
-        self.jitter.get()
+        let mut cycle = self.jitter_cycle.borrow_mut();
+        if cycle.is_empty() {
+            return self.jitter.get();
+        }
+        cycle.rotate_left(1);
+        cycle[cycle.len() - 1]
     }
     fn spawn(&self, task: LocalBoxFuture<'static, ()>) {
         self.spawner.spawn_local(task).unwrap();
