@@ -21,7 +21,14 @@ async function openDemo(page, query = "") {
 
 /** Waits until the P2P panel is connected over `transport` and has announced every stored root; its peer id. */
 async function p2pConnected(page, transport) {
-  await page.locator(`#p2p .p2p-status[data-state=connected]`).waitFor({ timeout: 30_000 });
+  try {
+    await page.locator(`#p2p .p2p-status[data-state=connected]`).waitFor({ timeout: 30_000 });
+  } catch (error) {
+    // Say what the panel shows (its state and message) and what the page logged.
+    const panel = await page.locator("#p2p").innerText().catch(() => "(no panel)");
+    throw new Error(`the P2P panel did not connect: ${error.message}\npanel: ${panel}\n` +
+      `page problems: ${JSON.stringify(page.problems)}`);
+  }
   assert.equal(await page.locator("#p2p-transport-used").getAttribute("data-transport"), transport);
   await page.waitForFunction(() => {
     const announced = document.querySelector("#p2p-announced")?.dataset;
