@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{Map, Value};
 
+use crate::nodes::{HashCheck, Rejection};
+
 /// An error answer: status, stable code, message and optional extra JSON fields.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -167,9 +169,37 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(error: crate::store::StoreError) -> ApiError {
-        ApiError::internal(format!("database: {error}"))
+impl From<crate::nodes::StoreError> for ApiError {
+    fn from(error: crate::nodes::StoreError) -> ApiError {
+        ApiError::internal(format!("node store: {error}"))
+    }
+}
+
+/// The HTTP edge of the store's rules: each refusal's status and code.
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> ApiError {
+        match rejection {
+            Rejection::TooLarge { limit } => ApiError::too_large("the node", limit),
+            Rejection::HashMismatch {
+                key,
+                check,
+                message,
+            } => ApiError::bad_request("hash_mismatch", message)
+                .with(
+                    "reason",
+                    match check {
+                        HashCheck::SizeFlag => "size_flag",
+                        HashCheck::Hash => "hash",
+                    },
+                )
+                .with("key", key.to_string()),
+            Rejection::InvalidNode(message) => ApiError::bad_request("invalid_node", message),
+            Rejection::MissingChildren(missing) => ApiError::missing_nodes(&missing),
+            Rejection::NotFound(key) => ApiError::not_found(&key),
+            Rejection::NotOwned(key) => ApiError::not_owned(&key),
+            Rejection::InvalidProof(key) => ApiError::invalid_pop(&key),
+            Rejection::InvalidKey { text, reason } => ApiError::invalid_key(&text, reason),
+        }
     }
 }
 

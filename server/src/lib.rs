@@ -4,8 +4,10 @@
 //! - [`config`]: command line and limits; [`server`]: startup and the serve loop;
 //! - [`routes`]: the HTTP handlers; [`extract`]: request extractors with JSON rejections;
 //!   [`error`]: the JSON error format;
-//! - [`tokens`]: the token file; [`auth`]: realm access (the extractor); [`validate`]: node checks; batch framing is [`casweb::batch`];
-//! - [`store`]: redb persistence; [`writer`]: group-committing writer thread;
+//! - [`tokens`]: the token file; [`auth`]: realm access (the extractor); batch framing is
+//!   [`casweb::batch`];
+//! - [`nodes`]: the node store seam (`NodeStore`), the ownership rules over it, node checks and
+//!   refusals, and the embedded redb backend with its group-committing writer;
 //! - [`p2p`]: the libp2p node (DHT, relay) and the handle the routes use;
 //! - [`cors`] and [`fault`]: CORS policy and test-only fault injection; [`keepalive`]: closing
 //!   connections whose request body was refused unread;
@@ -21,12 +23,10 @@ pub mod fault;
 pub mod keepalive;
 pub mod logging;
 pub mod metrics;
+pub mod nodes;
 pub mod p2p;
 pub mod request_log;
 pub mod routes;
 pub mod server;
 pub mod state;
-pub mod store;
 pub mod tokens;
-pub mod validate;
-pub mod writer;

@@ -29,6 +29,7 @@ pub struct Metrics {
     nodes_written: AtomicU64,
     bytes_written: AtomicU64,
     claims: AtomicU64,
+    nodes_served: AtomicU64,
 }
 
 /// Values read when `/metrics` is scraped.
@@ -80,6 +81,11 @@ impl Metrics {
     /// Claims accepted (the realm did not own the node before).
     pub fn claims_accepted(&self, claims: u64) {
         self.claims.fetch_add(claims, Ordering::Relaxed);
+    }
+
+    /// Nodes answered by a many-nodes `get`.
+    pub fn served(&self, nodes: u64) {
+        self.nodes_served.fetch_add(nodes, Ordering::Relaxed);
     }
 
     /// Everything, in Prometheus' text exposition format.
@@ -156,6 +162,12 @@ impl Metrics {
             self.claims.load(Ordering::Relaxed),
         );
         value(
+            "casweb_get_nodes_total",
+            "counter",
+            "Nodes served by many-nodes get requests since start.",
+            self.nodes_served.load(Ordering::Relaxed),
+        );
+        value(
             "casweb_tokens",
             "gauge",
             "Realm tokens the server knows.",
@@ -206,6 +218,7 @@ mod tests {
         metrics.observe_request("GET", "/api/info", 200, 0.002);
         metrics.observe_request("GET", "/api/info", 200, 0.3);
         metrics.uploaded(3, 300);
+        metrics.served(5);
         let text = metrics.render(&Gauges {
             nodes_stored: 7,
             tokens: 2,
@@ -222,6 +235,7 @@ mod tests {
         ));
         assert!(text.contains("casweb_nodes_stored 7\n"));
         assert!(text.contains("casweb_uploaded_bytes_total 300\n"));
+        assert!(text.contains("casweb_get_nodes_total 5\n"));
         assert!(!text.contains("casweb_dht_peers"));
     }
 }

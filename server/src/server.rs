@@ -9,12 +9,11 @@ use tokio::net::TcpListener;
 
 use crate::config::{P2pOnlyArgs, ServeArgs};
 use crate::fault::FaultInjector;
+use crate::nodes::embedded::{EmbeddedStore, DB_FILE};
 use crate::p2p::{self, P2pHandle};
 use crate::routes::{self, DEV_REALM};
 use crate::state::AppState;
-use crate::store::{Store, DB_FILE};
 use crate::tokens::{encode_token, Token, TokenStore};
-use crate::writer::Writer;
 
 /// A server that is bound and ready: [`Prepared::run`] serves until a shutdown signal.
 pub struct Prepared {
@@ -54,13 +53,7 @@ pub async fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
     let tokens = TokenStore::open(data_dir)
         .map_err(|e| format!("cannot read tokens in {}: {e}", data_dir.display()))?;
     let db_path = data_dir.join(DB_FILE);
-    let store = Store::open(&db_path).map_err(|e| match e.inner() {
-        redb::Error::DatabaseAlreadyOpen => format!(
-            "{} is in use by another casweb-server process",
-            db_path.display()
-        ),
-        other => format!("cannot open {}: {other}", db_path.display()),
-    })?;
+    let store = EmbeddedStore::open(&db_path).map_err(|e| e.to_string())?;
     let dev_token = if args.dev {
         let token = match tokens.token_of(DEV_REALM) {
             Some(token) => token,
@@ -81,11 +74,8 @@ pub async fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
                 .map_err(|e| e.to_string())?,
         )
     };
-    let writer =
-        Writer::start(store.clone()).map_err(|e| format!("cannot start the writer: {e}"))?;
     let state = AppState {
-        store,
-        writer,
+        store: Arc::new(store),
         tokens: Arc::new(tokens),
         limits: args.limits(),
         fault: Arc::new(FaultInjector::new(args.fault_503_percent)),

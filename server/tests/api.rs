@@ -23,6 +23,8 @@ async fn info_reports_version_and_limits() {
     assert_eq!(limits["maxBatchBytes"], 16 * 1024 * 1024);
     assert_eq!(limits["maxBatchNodes"], 1000);
     assert_eq!(limits["maxClaimBatch"], 1000);
+    assert_eq!(limits["maxGetKeys"], 1000);
+    assert_eq!(limits["maxGetBytes"], 16 * 1024 * 1024);
 }
 
 #[tokio::test]
@@ -51,6 +53,69 @@ async fn put_get_check_round_trip() {
     // Duplicates are reported once.
     let check = a.check(&[*root, *root]).await;
     assert_eq!(keys_of(&check, "owned"), vec![root.to_string()]);
+}
+
+#[tokio::test]
+async fn get_many_answers_each_key_in_order() {
+    use casweb::protocol::get_answer::{parse, GetItem};
+    let server = Server::start(&[]);
+    let a = server.new_realm("alpha");
+    let b = server.new_realm("beta");
+    let (mine, mine_bytes) = leaf(1);
+    let (theirs, theirs_bytes) = leaf(2);
+    let (absent, _) = leaf(3);
+    a.put_ok(&mine, &mine_bytes).await;
+    b.put_ok(&theirs, &theirs_bytes).await;
+    let keys = [mine, theirs, absent, mine];
+    let (status, body) = a.get_many(&keys).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        parse(&body, &keys).expect("parses"),
+        vec![
+            GetItem::Node(mine_bytes.clone().into()),
+            GetItem::NotOwned,
+            GetItem::NotFound,
+            GetItem::Node(mine_bytes.into()),
+        ]
+    );
+    let (status, body) = a.get_many(&[]).await;
+    assert_eq!((status, body.len()), (StatusCode::OK, 0));
+}
+
+#[tokio::test]
+async fn get_many_stops_before_max_get_bytes() {
+    use casweb::protocol::get_answer::{parse, GetItem};
+    use casweb::protocol::DEFAULT_MAX_BATCH_BYTES;
+    let server = Server::start(&[]);
+    let a = server.new_realm("alpha");
+    // Nodes just under 4 MiB: their size flags bound them at 4 MiB each, so a 16 MiB answer
+    // holds four of them.
+    let nodes: Vec<_> = (0..5)
+        .map(|seed| {
+            let bytes =
+                casweb::node::encode_successor(&[], &common::data(seed, 4 * 1024 * 1024 - 100), 0)
+                    .expect("encode");
+            (casweb::Key::for_bytes(&bytes), bytes)
+        })
+        .collect();
+    for (key, bytes) in &nodes {
+        a.put_ok(key, bytes).await;
+    }
+    let keys: Vec<_> = nodes.iter().map(|(key, _)| *key).collect();
+    let (status, body) = a.get_many(&keys).await;
+    assert_eq!(status, StatusCode::OK);
+    let items = parse(&body, &keys).expect("parses");
+    assert_eq!(
+        items.len() as u64,
+        DEFAULT_MAX_BATCH_BYTES / (4 * 1024 * 1024)
+    );
+    for (item, (_, bytes)) in items.iter().zip(&nodes) {
+        assert_eq!(item, &GetItem::Node(bytes.clone().into()));
+    }
+    // The rest comes with the next request.
+    let rest = &keys[items.len()..];
+    let (_, body) = a.get_many(rest).await;
+    assert_eq!(parse(&body, rest).expect("parses").len(), rest.len());
 }
 
 #[tokio::test]

@@ -337,6 +337,30 @@ async fn bad_inputs_get_4xx_with_codes() {
         400,
         "too_many_keys",
     );
+    cases.expect(
+        "too many get keys",
+        a.post_json("get", &json!({"keys": too_many})).await,
+        400,
+        "too_many_keys",
+    );
+    cases.expect(
+        "malformed get key",
+        a.post_json("get", &json!({"keys": [good, "ABC"]})).await,
+        400,
+        "invalid_key",
+    );
+    cases.expect(
+        "get without keys",
+        a.post_json("get", &json!({"key": [good]})).await,
+        400,
+        "invalid_request",
+    );
+    cases.expect(
+        "get keys not strings",
+        a.post_json("get", &json!({"keys": [1, 2]})).await,
+        400,
+        "invalid_request",
+    );
     let claims: Vec<Value> = (0..1001)
         .map(|_| json!({"key": good, "pop": "pop:"}))
         .collect();
@@ -607,6 +631,26 @@ async fn bad_inputs_get_4xx_with_codes() {
         .await,
         415,
         "unsupported_media_type",
+    );
+
+    cases.expect(
+        "get without a token",
+        raw_request(
+            &a,
+            post.clone(),
+            "get",
+            &[("Content-Type", "application/json")],
+            Some(b"{\"keys\":[]}".to_vec()),
+        )
+        .await,
+        401,
+        "unauthorized",
+    );
+    cases.expect(
+        "get as GET",
+        raw_request(&a, get.clone(), "get", &[auth], None).await,
+        405,
+        "method_not_allowed",
     );
 
     // --- Routes ---

@@ -399,6 +399,8 @@ mod tests {
             max_batch_nodes: 4,
             max_claim_batch: 2,
             max_json_bytes: 1 << 20,
+            max_get_keys: 3,
+            max_get_bytes: 250,
         }
     }
 
@@ -556,6 +558,8 @@ mod tests {
                 max_batch_nodes: 1000,
                 max_claim_batch: 500,
                 max_json_bytes: 1048576,
+                max_get_keys: 0,
+                max_get_bytes: crate::protocol::DEFAULT_MAX_BATCH_BYTES,
             }
         );
         for bad in [

@@ -45,6 +45,10 @@ export interface ServerLimits {
   maxClaimBatch: number;
   /** Largest JSON request body, in bytes. */
   maxJsonBytes: number;
+  /** Most keys in one many-nodes get request (0: the server has no such endpoint). */
+  maxGetKeys: number;
+  /** Most node bytes in one many-nodes get answer. */
+  maxGetBytes: number;
 }
 
 /** A node to upload or claim. */

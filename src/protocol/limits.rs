@@ -27,6 +27,17 @@ pub struct Limits {
     /// Largest JSON request body, in bytes (absent from servers before it was advertised).
     #[serde(default = "default_max_json_bytes")]
     pub max_json_bytes: u64,
+    /// Most keys in one `get` (many nodes) request; 0 from a server without that endpoint
+    /// (clients then read one node per request).
+    #[serde(default)]
+    pub max_get_keys: usize,
+    /// Most node bytes in one `get` answer (the server answers a prefix of the keys that fits).
+    #[serde(default = "default_max_get_bytes")]
+    pub max_get_bytes: u64,
+}
+
+fn default_max_get_bytes() -> u64 {
+    Limits::default().max_get_bytes
 }
 
 fn default_max_json_bytes() -> u64 {
@@ -42,12 +53,15 @@ impl Default for Limits {
             max_batch_nodes: 1000,
             max_claim_batch: 1000,
             max_json_bytes: 1024 * 1024,
+            max_get_keys: 1000,
+            max_get_bytes: DEFAULT_MAX_BATCH_BYTES,
         }
     }
 }
 
 impl Limits {
     /// The name of the first limit that is 0 (a server advertising it could accept nothing).
+    /// `maxGetKeys` may be 0: the server has no `get` endpoint.
     pub fn first_zero(&self) -> Option<&'static str> {
         [
             ("maxNodeSize", self.max_node_size == 0),
@@ -56,6 +70,7 @@ impl Limits {
             ("maxBatchNodes", self.max_batch_nodes == 0),
             ("maxClaimBatch", self.max_claim_batch == 0),
             ("maxJsonBytes", self.max_json_bytes == 0),
+            ("maxGetBytes", self.max_get_bytes == 0),
         ]
         .into_iter()
         .find_map(|(name, zero)| zero.then_some(name))
@@ -88,7 +103,15 @@ mod tests {
         assert_eq!(json["maxClaimBatch"], 1000);
         let mut older = json.clone();
         older.as_object_mut().unwrap().remove("maxJsonBytes");
-        assert_eq!(serde_json::from_value::<Limits>(older).unwrap(), limits);
+        older.as_object_mut().unwrap().remove("maxGetBytes");
+        assert_eq!(
+            serde_json::from_value::<Limits>(older.clone()).unwrap(),
+            limits
+        );
+        older.as_object_mut().unwrap().remove("maxGetKeys");
+        let without_get = serde_json::from_value::<Limits>(older).unwrap();
+        assert_eq!(without_get.max_get_keys, 0);
+        assert_eq!(without_get.first_zero(), None);
         assert_eq!(limits.first_zero(), None);
         let zero = Limits {
             max_batch_nodes: 0,

@@ -1,6 +1,6 @@
-//! The JSON bodies of the realm endpoints, as both sides read and write them: `check`, `claim`
-//! and claim-many requests, and the `check` answer. (Batch uploads are framed binary, see
-//! [`crate::batch`].) Keys travel as their 26-character text; requests keep them as text so the
+//! The JSON bodies of the realm endpoints, as both sides read and write them: `check`, `get`
+//! (many nodes), `claim` and claim-many requests, and the `check` answer. (Batch uploads and
+//! `get` answers are framed binary, see [`crate::batch`] and [`super::get_answer`].) Keys travel as their 26-character text; requests keep them as text so the
 //! server can name a malformed one in its error.
 
 use serde::{Deserialize, Serialize};
@@ -10,6 +10,12 @@ use crate::key::Key;
 /// `POST .../nodes/check`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckRequest {
+    pub keys: Vec<String>,
+}
+
+/// `POST .../nodes/get`: the nodes to read, in the order the answer lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetRequest {
     pub keys: Vec<String>,
 }
 

@@ -3,13 +3,16 @@
 //! advertises, the realm rule, the token format and the JSON bodies. The framing of batches is in
 //! [`crate::batch`]; the text of the protocol is docs/protocol.md.
 
+pub mod get_answer;
 mod limits;
 mod messages;
 mod realm;
 mod token;
 
 pub use limits::{Limits, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_NODE_SIZE};
-pub use messages::{CheckRequest, CheckResult, ClaimItem, ClaimManyRequest, ClaimRequest};
+pub use messages::{
+    CheckRequest, CheckResult, ClaimItem, ClaimManyRequest, ClaimRequest, GetRequest,
+};
 pub use realm::{is_valid_realm, MAX_REALM_LEN};
 pub use token::{decode_token, encode_token, Token, TOKEN_LEN};
 

@@ -8,8 +8,8 @@ use casweb::Key;
 use crate::auth::RealmAccess;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::nodes::Status;
 use crate::state::AppState;
-use crate::store::Status;
 
 /// `{keys}` -> `{missing, unowned, owned}`; each key once, in request order. 400 `too_many_keys`
 /// over `maxCheckKeys`, 400 `invalid_key` for the first malformed key.
@@ -34,11 +34,7 @@ pub async fn check(
             keys.push(key);
         }
     }
-    let realm = access.realm;
-    let lookup = keys.clone();
-    let status = state
-        .read(move |store| store.status(&realm, &lookup))
-        .await?;
+    let status = state.store.status(&access.realm, &keys).await?;
     let mut result = CheckResult::default();
     for (key, status) in keys.into_iter().zip(status) {
         let list = match status {

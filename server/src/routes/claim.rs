@@ -5,21 +5,19 @@
 //! a node whose children the realm does not own (yet) is refused with `missing_nodes`. In a
 //! claim-many request, items are taken in order, so a child claimed earlier counts.
 
-use std::collections::HashSet;
-
 use axum::extract::State;
 use axum::Json;
 use casweb::protocol::{ClaimManyRequest, ClaimRequest};
-use casweb::{node, pop, Key};
+use casweb::Key;
 use serde_json::{json, Value};
 
 use super::{item_error, item_ok};
 use crate::auth::RealmAccess;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, KeyParam};
+use crate::nodes::rules::{self, Claim, Outcomes};
+use crate::nodes::Rejection;
 use crate::state::AppState;
-use crate::store::{Status, Store, Write};
-use crate::tokens::Token;
 
 /// `{pop}` -> `{key, alreadyOwned}`; 404 `not_found`, 403 `invalid_pop`, 409 `missing_nodes`.
 pub async fn claim_one(
@@ -28,7 +26,11 @@ pub async fn claim_one(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<ClaimRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut outcomes = claim_all(&state, access, vec![Ok((key, request.pop))]).await?;
+    let claim = Claim {
+        key,
+        proof: request.pop,
+    };
+    let mut outcomes = claim_all(&state, access, vec![Ok(claim)]).await?;
     let already_owned = outcomes
         .pop()
         .ok_or_else(|| ApiError::internal("claim produced no outcome"))??;
@@ -53,111 +55,38 @@ pub async fn claim_many(
         .with("limit", max));
     }
     let texts: Vec<String> = request.claims.iter().map(|c| c.key.clone()).collect();
-    let items = request
+    let claims = request
         .claims
         .into_iter()
         .map(|c| match Key::parse(&c.key) {
-            Ok(key) => Ok((key, c.pop)),
-            Err(e) => Err(ApiError::invalid_key(&c.key, e)),
+            Ok(key) => Ok(Claim { key, proof: c.pop }),
+            Err(e) => Err(Rejection::InvalidKey {
+                text: c.key,
+                reason: e.to_string(),
+            }),
         })
         .collect();
-    let outcomes = claim_all(&state, access, items).await?;
+    let outcomes = claim_all(&state, access, claims).await?;
     let results: Vec<Value> = texts
         .into_iter()
         .zip(outcomes)
         .map(|(key, outcome)| match outcome {
             Ok(already) => item_ok(key, &[("alreadyOwned", Value::from(already))]),
-            Err(error) => item_error(key, &error),
+            Err(rejection) => item_error(key, &rejection.into()),
         })
         .collect();
     Ok(Json(json!({ "results": results })))
 }
 
-/// What one claim turned into after the checks: accepted (with whether it was owned already)
-/// or refused.
-type Outcome = Result<bool, ApiError>;
-
-/// Checks every claim in order against one realm, commits the accepted ones in one durable
-/// write, and returns per claim whether the realm already owned the node.
+/// Checks every claim in order against one realm and commits the accepted ones in one durable
+/// write; per claim, whether the realm already owned the node.
 async fn claim_all(
     state: &AppState,
     access: RealmAccess,
-    items: Vec<Result<(Key, String), ApiError>>,
-) -> Result<Vec<Outcome>, ApiError> {
-    let realm = access.realm.clone();
-    let token = access.token;
-    let (mut outcomes, writes) = state
-        .read(move |store| Ok(check_claims(store, &realm, &token, items)))
-        .await?;
-    // `writes` holds the index of each accepted, not yet owned claim.
-    let batch: Vec<Write> = writes
-        .iter()
-        .map(|&(_, key)| Write {
-            realm: access.realm.clone(),
-            key,
-            bytes: None,
-        })
-        .collect();
-    let newly_owned = state.writer.write(batch).await?;
-    state
-        .metrics
-        .claims_accepted(newly_owned.iter().filter(|newly| **newly).count() as u64);
-    for (&(index, _), newly) in writes.iter().zip(newly_owned) {
-        if let Some(slot) = outcomes.get_mut(index) {
-            *slot = Ok(!newly);
-        }
-    }
+    claims: Vec<Result<Claim, Rejection>>,
+) -> Result<Outcomes<bool>, ApiError> {
+    let (outcomes, accepted) =
+        rules::claim_nodes(state.store.as_ref(), &access.realm, &access.token, claims).await?;
+    state.metrics.claims_accepted(accepted);
     Ok(outcomes)
-}
-
-fn check_claims(
-    store: &Store,
-    realm: &str,
-    token: &Token,
-    items: Vec<Result<(Key, String), ApiError>>,
-) -> (Vec<Outcome>, Vec<(usize, Key)>) {
-    let mut owned_here: HashSet<Key> = HashSet::new();
-    let mut writes = Vec::new();
-    let outcomes = items
-        .into_iter()
-        .enumerate()
-        .map(|(index, item)| {
-            let (key, proof) = item?;
-            let accepted = check_claim(store, realm, token, &key, &proof, &owned_here)?;
-            owned_here.insert(key);
-            if !accepted {
-                writes.push((index, key));
-            }
-            Ok(accepted)
-        })
-        .collect();
-    (outcomes, writes)
-}
-
-/// One claim: Ok(true) if already owned, Ok(false) if it must be written, Err if refused.
-fn check_claim(
-    store: &Store,
-    realm: &str,
-    token: &Token,
-    key: &Key,
-    proof: &str,
-    owned_here: &HashSet<Key>,
-) -> Result<bool, ApiError> {
-    let bytes = store.bytes(key)?.ok_or_else(|| ApiError::not_found(key))?;
-    if !pop::verify(token, &bytes, proof) {
-        return Err(ApiError::invalid_pop(key));
-    }
-    if owned_here.contains(key) || store.status(realm, &[*key])? == [Status::Owned] {
-        return Ok(true);
-    }
-    let mut children = node::child_keys(&bytes)
-        .map_err(|e| ApiError::internal(format!("stored node {key} does not decode: {e}")))?;
-    children.retain(|child| !owned_here.contains(child));
-    children.sort_unstable();
-    children.dedup();
-    let missing = store.not_owned(realm, &children)?;
-    if !missing.is_empty() {
-        return Err(ApiError::missing_nodes(&missing));
-    }
-    Ok(false)
 }

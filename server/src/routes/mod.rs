@@ -5,6 +5,7 @@ mod batch;
 mod check;
 mod claim;
 mod dev;
+mod get;
 mod info;
 mod ops;
 mod p2p;
@@ -45,6 +46,7 @@ pub fn router(state: AppState, www: Option<&Path>, cors_origins: &[String]) -> R
             post(claim::claim_one),
         )
         .route("/api/realm/{realm}/nodes/batch", post(batch::put_batch))
+        .route("/api/realm/{realm}/nodes/get", post(get::get_many))
         .route(
             "/api/realm/{realm}/nodes/{key}/provide",
             post(p2p::provide).delete(p2p::stop_providing),

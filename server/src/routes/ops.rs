@@ -20,19 +20,19 @@ pub async fn healthz() -> Json<serde_json::Value> {
 
 /// 200 when the database answers a read, else 503 `not_ready`.
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    match state.read(|store| store.node_count()).await {
+    match state.store.node_count().await {
         Ok(_) => Ok(Json(json!({ "status": "ready" }))),
         Err(error) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
-            format!("the database does not answer: {}", error.message()),
+            format!("the database does not answer: {}", error),
         )),
     }
 }
 
 /// The metrics, with the gauges read now.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let nodes_stored = state.read(|store| store.node_count()).await.unwrap_or(0);
+    let nodes_stored = state.store.node_count().await.unwrap_or(0);
     let dht = match &state.p2p {
         Some(node) => node.gauges().await.ok(),
         None => None,

@@ -14,9 +14,9 @@ use serde_json::{json, Value};
 use crate::auth::RealmAccess;
 use crate::error::ApiError;
 use crate::extract::KeyParam;
+use crate::nodes::rules;
 use crate::p2p::{P2pError, P2pHandle};
 use crate::state::AppState;
-use crate::store::Lookup;
 
 /// Most providers one lookup may ask for.
 pub const MAX_PROVIDER_LIMIT: usize = 100;
@@ -76,12 +76,7 @@ pub async fn provide(
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
     let p2p = node(&state)?.clone();
-    let realm = access.realm;
-    match state.read(move |store| store.lookup(&realm, &key)).await? {
-        Lookup::Missing => return Err(ApiError::not_found(&key)),
-        Lookup::NotOwned => return Err(ApiError::not_owned(&key)),
-        Lookup::Owned(_) => {}
-    }
+    rules::require_owned(state.store.as_ref(), &access.realm, key).await??;
     p2p.provide(&key).await.map_err(p2p_error)?;
     Ok(Json(json!({"key": key.to_string(), "providing": true})))
 }

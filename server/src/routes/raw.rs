@@ -11,9 +11,9 @@ use serde_json::{json, Value};
 use crate::auth::RealmAccess;
 use crate::error::ApiError;
 use crate::extract::{read_binary, KeyParam};
+use crate::nodes::rules::{self, Upload};
+use crate::nodes::validate::check_node;
 use crate::state::AppState;
-use crate::store::{Lookup, Status, Write};
-use crate::validate::check_node;
 
 /// 200 with the bytes if the realm owns the node; 404 `not_found`; 403 `not_owned`.
 pub async fn get(
@@ -21,20 +21,20 @@ pub async fn get(
     KeyParam(key): KeyParam,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
-    let realm = access.realm;
-    match state.read(move |store| store.lookup(&realm, &key)).await? {
-        Lookup::Missing => Err(ApiError::not_found(&key)),
-        Lookup::NotOwned => Err(ApiError::not_owned(&key)),
-        Lookup::Owned(bytes) => Ok((
-            [
-                (CONTENT_TYPE, "application/octet-stream"),
-                // Immutable content, but readable only with the right token: private caches only.
-                (CACHE_CONTROL, "private, max-age=31536000, immutable"),
-            ],
-            bytes,
-        )
-            .into_response()),
-    }
+    let read = rules::read_nodes(state.store.as_ref(), &access.realm, &[key], u64::MAX).await?;
+    let bytes = read
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal("a read of one key gave no answer"))??;
+    Ok((
+        [
+            (CONTENT_TYPE, "application/octet-stream"),
+            // Immutable content, but readable only with the right token: private caches only.
+            (CACHE_CONTROL, "private, max-age=31536000, immutable"),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// Validates and stores a node, making the realm an owner: `{key, stored}` where `stored` is
@@ -49,31 +49,17 @@ pub async fn put(
     let max = state.limits.max_node_size;
     let bytes = read_binary(&headers, body, max, "the node").await?;
     let children = check_node(Some(&key), &bytes, max)?;
-    let realm = access.realm.clone();
-    let (owned, missing) = state
-        .read(move |store| {
-            if store.status(&realm, &[key])? == [Status::Owned] {
-                return Ok((true, Vec::new()));
-            }
-            Ok((false, store.not_owned(&realm, &children)?))
-        })
-        .await?;
-    if owned {
-        return Ok(Json(json!({"key": key.to_string(), "stored": false})));
-    }
-    if !missing.is_empty() {
-        return Err(ApiError::missing_nodes(&missing));
-    }
-    let size = bytes.len() as u64;
-    let write = Write {
-        realm: access.realm,
+    let upload = Upload {
         key,
-        bytes: Some(bytes),
+        bytes,
+        children,
     };
-    let newly_owned = state.writer.write(vec![write]).await?;
-    let stored = newly_owned.first().copied().unwrap_or(false);
-    if stored {
-        state.metrics.uploaded(1, size);
-    }
-    Ok(Json(json!({"key": key.to_string(), "stored": stored})))
+    let (outcomes, stored) =
+        rules::store_nodes(state.store.as_ref(), &access.realm, vec![Ok(upload)]).await?;
+    state.metrics.uploaded(stored.nodes, stored.bytes);
+    let newly = outcomes
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal("a put of one node gave no answer"))??;
+    Ok(Json(json!({"key": key.to_string(), "stored": newly})))
 }

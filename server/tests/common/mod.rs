@@ -212,6 +212,18 @@ impl Client {
         answer(request.send().await.expect("send")).await
     }
 
+    /// `POST .../nodes/get`: status and the raw answer body.
+    pub async fn get_many(&self, keys: &[Key]) -> (StatusCode, Bytes) {
+        let keys: Vec<String> = keys.iter().map(Key::to_string).collect();
+        let response = self
+            .auth(self.http.post(self.url("get")))
+            .json(&json!({ "keys": keys }))
+            .send()
+            .await
+            .expect("send");
+        (response.status(), response.bytes().await.expect("body"))
+    }
+
     pub async fn check(&self, keys: &[Key]) -> Value {
         let keys: Vec<String> = keys.iter().map(Key::to_string).collect();
         let (status, body) = self.post_json("check", &json!({ "keys": keys })).await;

@@ -4,14 +4,14 @@
 //! redb allows one writer at a time and every commit is an fsync, so committing each request
 //! on its own would cap throughput at the disk's fsync rate. Here a request's writes wait in a
 //! channel; the writer thread takes everything queued (up to a bound), commits it in one durable
-//! transaction and only then answers each request. A 200 therefore still means "committed".
+//! transaction and only then answers each request. A success therefore still means "committed".
 
+use std::sync::Arc;
 use std::thread;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::ApiError;
-use crate::store::{Store, Write};
+use super::{StoreError, Write};
 
 /// Most writes folded into one transaction.
 const MAX_GROUP_WRITES: usize = 4096;
@@ -20,30 +20,36 @@ const MAX_GROUP_BYTES: usize = 64 * 1024 * 1024;
 /// Requests that may wait for the writer before senders are slowed down.
 const QUEUE_LEN: usize = 1024;
 
+/// Commits writes in one durable transaction; per write, whether the realm became an owner.
+type Commit = dyn FnMut(&[Write]) -> Result<Vec<bool>, StoreError> + Send;
+
 struct Job {
     writes: Vec<Write>,
-    reply: oneshot::Sender<Result<Vec<bool>, String>>,
+    reply: oneshot::Sender<Result<Vec<bool>, Arc<StoreError>>>,
 }
 
 /// Handle to the writer thread; cheap to clone. The thread ends when every handle is dropped.
 #[derive(Clone)]
-pub struct Writer {
+pub struct GroupCommit {
     jobs: mpsc::Sender<Job>,
 }
 
-impl Writer {
-    /// Starts the writer thread for `store`.
-    pub fn start(store: Store) -> std::io::Result<Writer> {
+impl GroupCommit {
+    /// Starts the writer thread around `commit`.
+    pub fn start(
+        commit: impl FnMut(&[Write]) -> Result<Vec<bool>, StoreError> + Send + 'static,
+    ) -> std::io::Result<GroupCommit> {
         let (jobs, receiver) = mpsc::channel(QUEUE_LEN);
+        let commit: Box<Commit> = Box::new(commit);
         thread::Builder::new()
             .name("casweb-writer".into())
-            .spawn(move || run(store, receiver))?;
-        Ok(Writer { jobs })
+            .spawn(move || run(commit, receiver))?;
+        Ok(GroupCommit { jobs })
     }
 
     /// Commits `writes` durably (together with whatever else is queued). Returns, per write,
     /// whether the realm became an owner.
-    pub async fn write(&self, writes: Vec<Write>) -> Result<Vec<bool>, ApiError> {
+    pub async fn write(&self, writes: Vec<Write>) -> Result<Vec<bool>, StoreError> {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
@@ -51,15 +57,15 @@ impl Writer {
         self.jobs
             .send(Job { writes, reply })
             .await
-            .map_err(|_| ApiError::internal("the writer thread has stopped"))?;
+            .map_err(|_| StoreError::new("the writer thread has stopped"))?;
         answer
             .await
-            .map_err(|_| ApiError::internal("the writer thread dropped a request"))?
-            .map_err(|e| ApiError::internal(format!("database write: {e}")))
+            .map_err(|_| StoreError::new("the writer thread dropped a request"))?
+            .map_err(|shared| StoreError::new(shared.to_string()))
     }
 }
 
-fn run(store: Store, mut receiver: mpsc::Receiver<Job>) {
+fn run(mut commit: Box<Commit>, mut receiver: mpsc::Receiver<Job>) {
     while let Some(first) = receiver.blocking_recv() {
         let mut group = vec![first];
         let mut writes = group[0].writes.len();
@@ -74,7 +80,7 @@ fn run(store: Store, mut receiver: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit(&store, group);
+        answer(group, &mut commit);
     }
 }
 
@@ -85,9 +91,9 @@ fn group_bytes(job: &Job) -> usize {
         .sum()
 }
 
-fn commit(store: &Store, group: Vec<Job>) {
+fn answer(group: Vec<Job>, commit: &mut Box<Commit>) {
     let all: Vec<Write> = group.iter().flat_map(|job| job.writes.clone()).collect();
-    match store.apply(&all) {
+    match commit(&all) {
         Ok(newly_owned) => {
             let mut rest = newly_owned.as_slice();
             for job in group {
@@ -98,9 +104,9 @@ fn commit(store: &Store, group: Vec<Job>) {
             }
         }
         Err(error) => {
-            let message = error.to_string();
+            let shared = Arc::new(error);
             for job in group {
-                let _ = job.reply.send(Err(message.clone()));
+                let _ = job.reply.send(Err(shared.clone()));
             }
         }
     }

@@ -1,54 +1,54 @@
 //! What a node must satisfy before it is stored: size limit, size flag, hash, structure.
 //!
 //! Pure checks over the bytes, shared by the single PUT and the batch; the "children present
-//! and owned" rule needs the database and lives with the handlers.
+//! and owned" rule needs the store and lives in [`super::rules`].
 
 use casweb::key::size_flag;
 use casweb::{node, Key};
 
-use crate::error::ApiError;
+use super::{HashCheck, Rejection};
 
 /// Checks `bytes` against `key` (when the client named one) and the node rules. Returns the
 /// node's distinct child keys, in first-seen order.
 ///
 /// Order of the checks, so each failure has one clear code:
-/// 1. longer than `max_node_size` -> 413 `too_large`;
-/// 2. the key's size flag does not fit the length -> 400 `hash_mismatch` (`reason: "size_flag"`);
-/// 3. BLAKE3 does not match the key -> 400 `hash_mismatch` (`reason: "hash"`);
-/// 4. not a valid node (`casweb::node::decode`) -> 400 `invalid_node`.
+/// 1. longer than `max_node_size` -> [`Rejection::TooLarge`];
+/// 2. the key's size flag does not fit the length -> [`Rejection::HashMismatch`] (size flag);
+/// 3. BLAKE3 does not match the key -> [`Rejection::HashMismatch`] (hash);
+/// 4. not a valid node (`casweb::node::decode`) -> [`Rejection::InvalidNode`].
 pub fn check_node(
     key: Option<&Key>,
     bytes: &[u8],
     max_node_size: u64,
-) -> Result<Vec<Key>, ApiError> {
+) -> Result<Vec<Key>, Rejection> {
     let len = bytes.len() as u64;
     if len > max_node_size {
-        return Err(ApiError::too_large("the node", max_node_size));
+        return Err(Rejection::TooLarge {
+            limit: max_node_size,
+        });
     }
     if let Some(key) = key {
         let flag = size_flag(len);
         if key.size_flag() != flag {
-            return Err(ApiError::bad_request(
-                "hash_mismatch",
-                format!(
+            return Err(Rejection::HashMismatch {
+                key: *key,
+                check: HashCheck::SizeFlag,
+                message: format!(
                     "key {key} has size flag 0x{:02x} but a node of {len} bytes has 0x{flag:02x}",
                     key.size_flag()
                 ),
-            )
-            .with("reason", "size_flag")
-            .with("key", key.to_string()));
+            });
         }
         if !key.matches(bytes) {
-            return Err(ApiError::bad_request(
-                "hash_mismatch",
-                format!("the bytes do not hash to key {key}"),
-            )
-            .with("reason", "hash")
-            .with("key", key.to_string()));
+            return Err(Rejection::HashMismatch {
+                key: *key,
+                check: HashCheck::Hash,
+                message: format!("the bytes do not hash to key {key}"),
+            });
         }
     }
     let view = node::decode(bytes)
-        .map_err(|e| ApiError::bad_request("invalid_node", format!("not a valid node: {e}")))?;
+        .map_err(|e| Rejection::InvalidNode(format!("not a valid node: {e}")))?;
     let mut children: Vec<Key> = Vec::with_capacity(view.child_count());
     for child in view.children() {
         if !children.contains(&child) {
@@ -76,7 +76,7 @@ mod tests {
         assert_eq!(check_node(None, &parent, 1000).unwrap(), vec![leaf_key]);
 
         let code = |key: Option<&Key>, bytes: &[u8], max: u64| {
-            check_node(key, bytes, max).unwrap_err().code()
+            crate::error::ApiError::from(check_node(key, bytes, max).unwrap_err()).code()
         };
         assert_eq!(code(Some(&leaf_key), &leaf, 10), "too_large");
         let mut longer = leaf.clone();
