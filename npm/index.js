@@ -22,7 +22,7 @@ const ASYNC_METHODS = {
   MemoryStorage: ["get", "put"],
   IndexedDbStorage: ["get", "put", "static:open", "static:deleteDatabase"],
   CachedStorage: ["get", "put"],
-  HttpStorage: ["get", "put", "info", "putMany", "checkMany", "claim", "claimMany"],
+  HttpStorage: ["get", "put", "info", "getMany", "putMany", "checkMany", "claim", "claimMany"],
   BufferedHttpStorage: ["get", "put", "flush", "discard", "static:open"],
   P2pNode: [
     "startProvide", "stopProvide", "getProviders", "bootstrap", "dial", "connectedPeers",

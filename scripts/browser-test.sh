@@ -45,7 +45,7 @@ cleanup() {
     [ -f "$pidfile" ] && kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
   done
   [ "$status" -eq 0 ] || show_logs "$work"
-  rm -rf "$work"
+  rm -rf "$work" target/browser-test
   exit "$status"
 }
 trap cleanup EXIT
@@ -110,19 +110,30 @@ for i in 1 2 3 4; do
 done
 disown -a
 
-export CASWEB_TEST_SERVER="$main_url"
-CASWEB_TEST_SHORT_TTL_BOOTSTRAP="$(grep -v -F "$ttl_tcp" <<<"$ttl_addrs" | paste -sd, -)"
-export CASWEB_TEST_SHORT_TTL_BOOTSTRAP
-export CASWEB_TEST_TOKEN_ALPHA="$token_alpha"
-export CASWEB_TEST_TOKEN_BETA="$token_beta"
-export CASWEB_TEST_FAULTY_SERVER="$faulty_url"
-export CASWEB_TEST_FAULTY_TOKEN_ALPHA="$faulty_alpha"
-export CASWEB_TEST_FAULTY_TOKEN_BETA="$faulty_beta"
-export CASWEB_TEST_FAULTY20_SERVER="http://127.0.0.1:$faulty20_port"
-export CASWEB_TEST_FAULTY20_TOKEN="$faulty20_alpha"
-export CASWEB_TEST_FAULTY50_SERVER="http://127.0.0.1:$faulty50_port"
-export CASWEB_TEST_FAULTY50_TOKEN="$faulty50_alpha"
-export CASWEB_TEST_CONTROL="$control_url"
+short_ttl_bootstrap="$(grep -v -F "$ttl_tcp" <<<"$ttl_addrs" | paste -sd, -)"
+
+# Where the servers are, for the tests to read at run time (tests/support/server.rs): the test
+# runner serves the crate's directory, so new ports and tokens do not recompile the test crates.
+mkdir -p target/browser-test
+python3 - "target/browser-test/config.json" <<PY
+import json, sys
+config = {
+    "CASWEB_TEST_SERVER": "$main_url",
+    "CASWEB_TEST_TOKEN_ALPHA": "$token_alpha",
+    "CASWEB_TEST_TOKEN_BETA": "$token_beta",
+    "CASWEB_TEST_FAULTY_SERVER": "$faulty_url",
+    "CASWEB_TEST_FAULTY_TOKEN_ALPHA": "$faulty_alpha",
+    "CASWEB_TEST_FAULTY_TOKEN_BETA": "$faulty_beta",
+    "CASWEB_TEST_FAULTY20_SERVER": "http://127.0.0.1:$faulty20_port",
+    "CASWEB_TEST_FAULTY20_TOKEN": "$faulty20_alpha",
+    "CASWEB_TEST_FAULTY50_SERVER": "http://127.0.0.1:$faulty50_port",
+    "CASWEB_TEST_FAULTY50_TOKEN": "$faulty50_alpha",
+    "CASWEB_TEST_CONTROL": "$control_url",
+    "CASWEB_TEST_SHORT_TTL_BOOTSTRAP": "$short_ttl_bootstrap",
+}
+with open(sys.argv[1], "w") as out:
+    json.dump(config, out, indent=2)
+PY
 
 # All suites, or those named on the command line (e.g. browser_p2p).
 suites=()

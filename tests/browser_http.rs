@@ -226,6 +226,54 @@ async fn put_many_of_a_three_level_dag_then_check_says_owned() {
 }
 
 #[wasm_bindgen_test]
+async fn gets_of_one_tick_travel_together_split_by_max_get_keys() {
+    let tag = unique();
+    let nodes: Vec<_> = (0..2500).map(|i| leaf(&tag, i, 64)).collect();
+    let results = alpha().put_many(&nodes).await.unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let (absent, _) = leaf(&tag, 9999, 10);
+    let reader = alpha();
+    let limits = reader.info().await.unwrap();
+    assert_eq!(limits.max_get_keys, 1000);
+
+    // 2,501 gets issued in one tick: three many-nodes gets (1,000 keys each at most).
+    let before = reader.request_count();
+    let gets = nodes
+        .iter()
+        .map(|(key, _)| *key)
+        .chain([absent])
+        .map(|key| reader.get(key));
+    let values = futures::future::join_all(gets).await;
+    assert_eq!(reader.request_count() - before, 3);
+    for ((_, bytes), value) in nodes.iter().zip(&values) {
+        assert_eq!(value.as_ref().unwrap().as_ref(), Some(bytes));
+    }
+    assert_eq!(values.last().unwrap().as_ref().unwrap(), &None);
+
+    // The same through get_many, in order, duplicates included.
+    let mut keys: Vec<Key> = nodes.iter().map(|(key, _)| *key).collect();
+    keys.push(keys[0]);
+    let before = reader.request_count();
+    let values = reader.get_many(&keys).await.unwrap();
+    assert_eq!(reader.request_count() - before, 3);
+    assert_eq!(values.len(), keys.len());
+    assert_eq!(values[0].as_ref(), Some(&nodes[0].1));
+    assert_eq!(values.last().unwrap().as_ref(), Some(&nodes[0].1));
+
+    // A node this realm does not own fails its own get only, even in a shared tick.
+    let beta = beta();
+    let (theirs, theirs_bytes) = leaf(&tag, 5000, 40);
+    beta.put(theirs, theirs_bytes.clone()).await.unwrap();
+    let (mine, not_mine) = futures::join!(beta.get(theirs), beta.get(nodes[0].0));
+    assert_eq!(mine.unwrap(), Some(theirs_bytes));
+    assert_eq!(http(&not_mine.unwrap_err()), (403, "not_owned"));
+    assert_eq!(
+        http(&beta.get_many(&[theirs, nodes[0].0]).await.unwrap_err()),
+        (403, "not_owned")
+    );
+}
+
+#[wasm_bindgen_test]
 async fn put_many_rejects_only_the_node_whose_child_is_absent() {
     let alpha = alpha();
     let tag = unique();
@@ -589,6 +637,19 @@ async fn js_class_speaks_the_protocol() {
     );
     assert!(field(&error, "message").is_string());
 
+    let asked: Array = [a.0, absent.0]
+        .iter()
+        .map(|k| JsValue::from(k.to_string()))
+        .collect();
+    let got = Array::from(
+        &JsFuture::from(storage.get_many(asked.into()))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(got.length(), 2);
+    assert_eq!(Uint8Array::new(&got.get(0)).to_vec(), a.1.to_vec());
+    assert!(got.get(1).is_null());
+
     let keys: Array = [a.0, b.0, orphan.0]
         .iter()
         .map(|k| JsValue::from(k.to_string()))
@@ -700,6 +761,11 @@ async fn js_class_rejects_bad_arguments_with_typed_errors() {
             "invalid_key",
         ),
         (storage.check_many(JsValue::NULL), "invalid_argument"),
+        (storage.get_many("key".into()), "invalid_argument"),
+        (
+            storage.get_many(Array::of1(&"short".into()).into()),
+            "invalid_key",
+        ),
         (
             storage.claim(42.into(), bytes_js.clone()),
             "invalid_argument",
@@ -722,5 +788,9 @@ async fn js_class_rejects_bad_arguments_with_typed_errors() {
         .await
         .unwrap();
     assert_eq!(Array::from(&empty).length(), 0);
+    let none = JsFuture::from(storage.get_many(Array::new().into()))
+        .await
+        .unwrap();
+    assert_eq!(Array::from(&none).length(), 0);
     assert_eq!(storage.request_count(), 0.0);
 }

@@ -1,11 +1,19 @@
 //! [`HttpStorage`]: a casweb server seen as a `StorageProvider`, plus the batch calls of the
-//! protocol (put many, check many, claim, claim many), each split to fit the server's limits.
+//! protocol (get many, put many, check many, claim, claim many), each split to fit the server's
+//! limits.
+//!
+//! `get` is one-key, but the gets issued in the same tick (a level of a DAG read concurrently)
+//! are sent together as many-nodes gets, as `IndexedDbStorage` does with its transactions: a
+//! cold read of a file costs a request per level (and per `maxGetKeys`), not one per node.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use bytes::Bytes;
+use futures::channel::oneshot;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use wasm_bindgen_futures::spawn_local;
 
 use super::fetch::{self, Body, Reply};
 use super::wire::{self, CheckResult, HttpConfig, ValidConfig};
@@ -19,11 +27,24 @@ use crate::sync::SyncRemote;
 
 /// How many check requests of one `check_many` are in flight at once.
 pub const CHECK_CONCURRENCY: usize = 4;
+/// How many requests of one `get_many` are in flight at once (also single `GET`s to a server
+/// without the many-nodes endpoint).
+pub const GET_CONCURRENCY: usize = 4;
+
+type GetReply = oneshot::Sender<Result<Option<Bytes>>>;
+
+/// The gets of this tick, sent together when it ends.
+#[derive(Default)]
+struct GetQueue {
+    gets: Vec<(Key, GetReply)>,
+    scheduled: bool,
+}
 
 struct Inner {
     config: ValidConfig,
     limits: RefCell<Option<Limits>>,
     requests: Cell<u64>,
+    get_queue: RefCell<GetQueue>,
 }
 
 /// A casweb server for one realm. Cheap to clone (shared state: the cached limits and the
@@ -51,6 +72,7 @@ impl HttpStorage {
                 config: wire::validate_config(&config)?,
                 limits: RefCell::new(None),
                 requests: Cell::new(0),
+                get_queue: RefCell::default(),
             }),
         })
     }
@@ -92,6 +114,110 @@ impl HttpStorage {
 
     fn url(&self, build: fn(&str, &str) -> String) -> String {
         build(&self.inner.config.base_url, &self.inner.config.realm)
+    }
+
+    /// Reads many nodes: per key, in order, its bytes (checked against the key) or `None` if no
+    /// realm stored it. A node stored but not owned by this realm fails the call with
+    /// `Http { 403, "not_owned" }`, as `get` does; bytes that are not the key's with
+    /// [`Error::HashMismatch`].
+    ///
+    /// Sent as many-nodes gets (`POST .../nodes/get`), each sized by `maxGetKeys` and
+    /// `maxGetBytes` (from the keys' size flags) so the server answers it whole, up to
+    /// [`GET_CONCURRENCY`] in flight. To a server without that endpoint, one `GET` per key.
+    pub async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Bytes>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let limits = self.info().await?;
+        if limits.max_get_keys == 0 {
+            return stream::iter(keys)
+                .map(|key| self.get_one(*key))
+                .buffered(GET_CONCURRENCY)
+                .try_collect()
+                .await;
+        }
+        let mut groups = Vec::new();
+        let mut rest = keys;
+        while !rest.is_empty() {
+            let (group, after) = rest.split_at(wire::next_get_group(rest, &limits));
+            groups.push(group);
+            rest = after;
+        }
+        let url = self.url(wire::get_many_url);
+        let url = &url;
+        let parts: Vec<Vec<Option<Bytes>>> = stream::iter(groups)
+            .map(|group| self.get_group(url, group))
+            .buffered(GET_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(parts.into_iter().flatten().collect())
+    }
+
+    /// One planned group of a many-nodes get; asks again for what a server with other limits
+    /// left out.
+    async fn get_group(&self, url: &str, group: &[Key]) -> Result<Vec<Option<Bytes>>> {
+        let mut found = Vec::with_capacity(group.len());
+        while found.len() < group.len() {
+            let asked = &group[found.len()..];
+            let body = Body::Json(wire::get_body(asked));
+            let reply = self.send("POST", url, true, body).await?;
+            found.extend(wire::parse_get_many(reply.status, reply.body, asked)?);
+        }
+        Ok(found)
+    }
+
+    /// One `GET .../raw/{key}`.
+    async fn get_one(&self, key: Key) -> Result<Option<Bytes>> {
+        let url = wire::raw_url(&self.inner.config.base_url, &self.inner.config.realm, &key);
+        match self.send("GET", &url, true, Body::None).await {
+            Ok(reply) if key.matches(&reply.body) => Ok(Some(Bytes::from(reply.body))),
+            Ok(_) => Err(Error::HashMismatch { key }),
+            Err(Error::Http {
+                status: 404, code, ..
+            }) if code == "not_found" => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Sends this tick's gets as one [`HttpStorage::get_many`] and answers each caller (a
+    /// caller that stopped waiting is skipped; a failure reaches every caller).
+    async fn flush_gets(self) {
+        let batch = {
+            let mut queue = self.inner.get_queue.borrow_mut();
+            queue.scheduled = false;
+            std::mem::take(&mut queue.gets)
+        };
+        let mut keys: Vec<Key> = batch.iter().map(|(key, _)| *key).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        if let [key] = keys[..] {
+            // One key: a plain GET (no limits needed, cacheable by the browser).
+            let answer = self.get_one(key).await;
+            for (_, reply) in batch {
+                let _ = reply.send(answer.clone());
+            }
+            return;
+        }
+        match self.get_many(&keys).await {
+            Ok(values) => {
+                let by_key: HashMap<Key, Option<Bytes>> = keys.into_iter().zip(values).collect();
+                for (key, reply) in batch {
+                    let _ = reply.send(Ok(by_key[&key].clone()));
+                }
+            }
+            Err(error) => {
+                // One not-owned or corrupt node must not fail the others' gets: ask alone.
+                for (key, reply) in batch {
+                    let answer = match &error {
+                        Error::Http { status: 403, .. } | Error::HashMismatch { .. } => {
+                            self.get_one(key).await
+                        }
+                        other => Err(other.clone()),
+                    };
+                    let _ = reply.send(answer);
+                }
+            }
+        }
     }
 
     /// Uploads nodes, children before parents (the caller's order is kept), in as few batch
@@ -214,18 +340,20 @@ impl HttpStorage {
 }
 
 impl StorageProvider for HttpStorage {
-    /// The node's bytes (checked against the key), `None` only for 404 `not_found`. A node
-    /// stored but not owned by this realm is `Http { 403, "not_owned" }`.
+    /// The node's bytes (checked against the key), `None` only for `not_found`. A node
+    /// stored but not owned by this realm is `Http { 403, "not_owned" }`. Sent with every get
+    /// of the same tick in many-nodes gets (alone in its tick: one `GET .../raw/{key}`).
     async fn get(&self, key: Key) -> Result<Option<Bytes>> {
-        let url = wire::raw_url(&self.inner.config.base_url, &self.inner.config.realm, &key);
-        match self.send("GET", &url, true, Body::None).await {
-            Ok(reply) if key.matches(&reply.body) => Ok(Some(Bytes::from(reply.body))),
-            Ok(_) => Err(Error::HashMismatch { key }),
-            Err(Error::Http {
-                status: 404, code, ..
-            }) if code == "not_found" => Ok(None),
-            Err(error) => Err(error),
+        let (tx, rx) = oneshot::channel();
+        let schedule = {
+            let mut queue = self.inner.get_queue.borrow_mut();
+            queue.gets.push((key, tx));
+            !std::mem::replace(&mut queue.scheduled, true)
+        };
+        if schedule {
+            spawn_local(self.clone().flush_gets());
         }
+        rx.await.unwrap_or(Err(Error::Closed))
     }
 
     /// Uploads one node (`PUT`); succeeds if the realm now owns it (stored now or before).

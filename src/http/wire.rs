@@ -7,15 +7,17 @@
 
 use std::ops::Range;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::PREFIX_LEN;
 use crate::error::{Error, Result};
 use crate::key::Key;
+use crate::protocol::get_answer::{self, GetItem};
 pub use crate::protocol::CheckResult;
 use crate::protocol::{
-    self, is_valid_realm, CheckRequest, ClaimItem, ClaimManyRequest, ClaimRequest, Limits, Token,
-    MAX_REALM_LEN,
+    self, is_valid_realm, CheckRequest, ClaimItem, ClaimManyRequest, ClaimRequest, GetRequest,
+    Limits, Token, MAX_REALM_LEN,
 };
 
 /// Default time a request may take, from sending to the end of the answer's body.
@@ -158,6 +160,11 @@ pub fn batch_url(base: &str, realm: &str) -> String {
     realm_url(base, realm, "batch")
 }
 
+/// `POST {base}/api/realm/{realm}/nodes/get`.
+pub fn get_many_url(base: &str, realm: &str) -> String {
+    realm_url(base, realm, "get")
+}
+
 /// `POST {base}/api/realm/{realm}/nodes/{key}/claim`.
 pub fn claim_url(base: &str, realm: &str, key: &Key) -> String {
     realm_url(base, realm, &format!("{key}/claim"))
@@ -176,6 +183,47 @@ pub fn check_body(keys: &[Key]) -> String {
     to_json(&CheckRequest {
         keys: keys.iter().map(Key::to_string).collect(),
     })
+}
+
+/// `{"keys": [...]}` of a many-nodes get.
+pub fn get_body(keys: &[Key]) -> String {
+    to_json(&GetRequest {
+        keys: keys.iter().map(Key::to_string).collect(),
+    })
+}
+
+/// The next request of a many-nodes get: how many of `keys`, from the start, fit in one answer
+/// under `limits` (at least one, if any).
+pub fn next_get_group(keys: &[Key], limits: &Limits) -> usize {
+    get_answer::affordable(keys, limits.max_get_bytes).min(limits.max_get_keys.max(1))
+}
+
+/// A many-nodes get answer for `keys`: per answered key (a prefix of `keys`, at least one) its
+/// bytes checked against the key, `None` for `not_found`; `not_owned` is
+/// `Http { 403, "not_owned" }`, as for a single `GET`.
+pub fn parse_get_many(status: u16, body: Vec<u8>, keys: &[Key]) -> Result<Vec<Option<Bytes>>> {
+    let body = Bytes::from(body);
+    let items =
+        get_answer::parse(&body, keys).map_err(|e| invalid_response(status, e.to_string()))?;
+    if items.is_empty() && !keys.is_empty() {
+        return Err(invalid_response(status, "the get answer holds no item"));
+    }
+    items
+        .into_iter()
+        .zip(keys)
+        .map(|(item, key)| match item {
+            GetItem::Node(bytes) if key.matches(&bytes) => Ok(Some(bytes)),
+            GetItem::Node(_) => Err(Error::HashMismatch { key: *key }),
+            GetItem::NotFound => Ok(None),
+            GetItem::NotOwned => Err(Error::Http {
+                status: 403,
+                code: "not_owned".into(),
+                message: format!(
+                    "node {key} exists but this realm does not own it (put or claim it first)"
+                ),
+            }),
+        })
+        .collect()
 }
 
 /// `{"pop": "pop:..."}`.
@@ -541,6 +589,55 @@ mod tests {
         assert_eq!(plan_batches(&[1, 500, 1], 110, 4), vec![0..1, 1..2, 2..3]);
         assert!(plan_batches(&[], 110, 4).is_empty());
         assert!(fits(100, &limits()) && !fits(101, &limits()));
+    }
+
+    #[test]
+    fn get_many_groups_and_answers() {
+        let node = Bytes::from(crate::node::encode_successor(&[], b"node", 0).unwrap());
+        let k = Key::for_bytes(&node);
+        let keys = [k, key(2), key(3), k];
+        let same = [k; 4];
+        // maxGetKeys 3; maxGetBytes holding two of these keys' bounds.
+        let two = Limits {
+            max_get_bytes: 2 * k.max_node_len(),
+            ..limits()
+        };
+        assert_eq!(next_get_group(&same, &two), 2);
+        let wide = Limits {
+            max_get_bytes: u64::MAX,
+            ..limits()
+        };
+        assert_eq!(next_get_group(&keys, &wide), 3);
+        assert_eq!(next_get_group(&[], &wide), 0);
+        assert_eq!(get_body(&keys[..1]), format!("{{\"keys\":[\"{k}\"]}}"));
+
+        let items = [GetItem::Node(node.clone()), GetItem::NotFound];
+        let body = get_answer::encode(&items);
+        assert_eq!(
+            parse_get_many(200, body.clone(), &keys).unwrap(),
+            vec![Some(node.clone()), None]
+        );
+        // Bytes that are not the key's; a key this realm does not own; broken answers.
+        let swapped = [key(9), key(2)];
+        assert!(matches!(
+            parse_get_many(200, body, &swapped),
+            Err(Error::HashMismatch { .. })
+        ));
+        let not_owned = get_answer::encode(&[GetItem::NotOwned]);
+        assert!(matches!(
+            parse_get_many(200, not_owned, &keys),
+            Err(Error::Http { status: 403, code, .. }) if code == "not_owned"
+        ));
+        for bad in [
+            Vec::new(),
+            vec![1, 0, 0],
+            crate::batch::encode([&[5u8, 5][..]]),
+        ] {
+            assert!(matches!(
+                parse_get_many(200, bad, &keys),
+                Err(Error::Http { code, .. }) if code == INVALID_RESPONSE
+            ));
+        }
     }
 
     #[test]

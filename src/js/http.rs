@@ -2,7 +2,7 @@
 //! (`get`/`put`, e.g. the remote of a `CachedStorage`) and with the protocol's batch calls.
 
 use bytes::Bytes;
-use js_sys::{Array, Object, Promise};
+use js_sys::{Array, Object, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::convert::{
@@ -161,7 +161,8 @@ fn item_results_to_js(nodes: &[(Key, Bytes)], results: Vec<Result<(), Error>>) -
 }
 
 /// A casweb server for one realm: `get`/`put` like every storage (`get` is `null` only when no
-/// realm stored the node), plus `info`, `putMany`, `checkMany`, `claim` and `claimMany`.
+/// realm stored the node; the gets of one tick travel together), plus `info`, `getMany`,
+/// `putMany`, `checkMany`, `claim` and `claimMany`.
 #[wasm_bindgen(js_name = HttpStorage)]
 pub struct JsHttpStorage {
     storage: HttpStorage,
@@ -189,6 +190,29 @@ impl JsHttpStorage {
         promise(async move {
             let limits = js(storage.info().await)?;
             serde_wasm_bindgen::to_value(&limits).map_err(JsValue::from)
+        })
+    }
+
+    /// Reads many nodes in as few requests as the server's limits allow: per key, in order,
+    /// its bytes (checked against the key) or `null` if no realm stored it. Rejects with
+    /// `http_error` (serverCode `not_owned`) if this realm does not own one of them.
+    #[wasm_bindgen(js_name = getMany, unchecked_return_type = "Promise<(Uint8Array | null)[]>")]
+    pub fn get_many(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] keys: JsValue,
+    ) -> Promise {
+        let storage = self.storage.clone();
+        promise(async move {
+            let keys = js(keys_from_js(&keys))?;
+            let values = js(storage.get_many(&keys).await)?;
+            Ok(values
+                .into_iter()
+                .map(|value| match value {
+                    Some(bytes) => Uint8Array::from(&bytes[..]).into(),
+                    None => JsValue::NULL,
+                })
+                .collect::<Array>()
+                .into())
         })
     }
 

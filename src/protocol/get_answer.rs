@@ -38,6 +38,23 @@ pub enum GetAnswerError {
     UnknownStatus { index: usize },
 }
 
+/// How many of `keys`, from the start, one answer holds under `max_bytes`: keys are taken while
+/// the sum of their size flags' bounds (the most each node can weigh, known from the key alone)
+/// fits, and always at least one. The server answers that prefix; a client that plans its
+/// requests with the same function is never cut short.
+pub fn affordable(keys: &[Key], max_bytes: u64) -> usize {
+    let mut total: u64 = 0;
+    let mut count = 0;
+    for key in keys {
+        total = total.saturating_add(key.max_node_len());
+        if total > max_bytes && count > 0 {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
+
 /// Builds an answer body.
 pub fn encode(items: &[GetItem]) -> Vec<u8> {
     let not_owned = [NOT_OWNED];
@@ -104,6 +121,10 @@ mod tests {
             parse(&odd, &keys),
             Err(GetAnswerError::UnknownStatus { index: 0 })
         );
+        let bound = keys[0].max_node_len();
+        assert_eq!(affordable(&keys, 0), 1);
+        assert_eq!(affordable(&keys, 2 * bound), 2);
+        assert_eq!(affordable(&[], 0), 0);
         let truncated = body.slice(..body.len() - 1);
         assert!(matches!(
             parse(&truncated, &keys),

@@ -13,6 +13,14 @@ export async function controlPost(url) {
   return text;
 }
 
+/** The text at `path` on the test page's origin, read synchronously; null if not 200. */
+export function readTextSync(path) {
+  const request = new XMLHttpRequest();
+  request.open("GET", path, false);
+  request.send();
+  return request.status === 200 ? request.responseText : null;
+}
+
 /** Runs `fn` and returns what it threw or rejected with, or null if it succeeded. */
 export async function failureOf(fn) {
   try {

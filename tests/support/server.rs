@@ -1,66 +1,73 @@
-//! Where the browser tests find the servers that `scripts/browser-test.sh` starts, read at
-//! compile time from the environment the script exports. Include it from a browser test with
-//! `#[path = "support/server.rs"] mod server;`.
+//! Where the browser tests find the servers that `scripts/browser-test.sh` starts, read at run
+//! time from the `target/browser-test/config.json` the script writes (the test runner serves
+//! the crate's directory), so new ports and tokens do not recompile the test crates. Include it
+//! from a browser test with `#[path = "support/server.rs"] mod server;`.
 //!
-//! Each function panics with a clear message when its variable is missing: browser tests that
+//! Each function panics with a clear message when its value is missing: browser tests that
 //! need a server must run through `scripts/browser-test.sh`.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
+
 use wasm_bindgen::prelude::*;
 
-fn required(name: &str, value: Option<&'static str>) -> &'static str {
-    match value {
+/// Where `scripts/browser-test.sh` writes the configuration, from the crate's directory.
+const CONFIG_PATH: &str = "/target/browser-test/config.json";
+
+thread_local! {
+    static CONFIG: HashMap<String, &'static str> = load_config();
+}
+
+fn load_config() -> HashMap<String, &'static str> {
+    let Some(text) = read_text_sync(CONFIG_PATH) else {
+        return HashMap::new();
+    };
+    let values: HashMap<String, String> = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{CONFIG_PATH} is not a JSON object of strings: {e}"));
+    values
+        .into_iter()
+        .map(|(name, value)| (name, &*Box::leak(value.into_boxed_str())))
+        .collect()
+}
+
+fn required(name: &str) -> &'static str {
+    match CONFIG.with(|config| config.get(name).copied()) {
         Some(value) if !value.is_empty() => value,
         _ => panic!(
-            "{name} is not set: run the browser tests through scripts/browser-test.sh \
-             (it starts the test servers and exports their addresses)"
+            "{name} is not in {CONFIG_PATH}: run the browser tests through \
+             scripts/browser-test.sh (it starts the test servers and writes their addresses)"
         ),
     }
 }
 
 /// Base URL of the main server (realms `alpha` and `beta`).
 pub fn server_url() -> &'static str {
-    required("CASWEB_TEST_SERVER", option_env!("CASWEB_TEST_SERVER"))
+    required("CASWEB_TEST_SERVER")
 }
 
 /// A token of realm `alpha` on the main server.
 pub fn token_alpha() -> &'static str {
-    required(
-        "CASWEB_TEST_TOKEN_ALPHA",
-        option_env!("CASWEB_TEST_TOKEN_ALPHA"),
-    )
+    required("CASWEB_TEST_TOKEN_ALPHA")
 }
 
 /// A token of realm `beta` on the main server.
 pub fn token_beta() -> &'static str {
-    required(
-        "CASWEB_TEST_TOKEN_BETA",
-        option_env!("CASWEB_TEST_TOKEN_BETA"),
-    )
+    required("CASWEB_TEST_TOKEN_BETA")
 }
 
 /// Base URL of the server that answers 503 `injected_fault` to 30% of realm requests.
 pub fn faulty_server_url() -> &'static str {
-    required(
-        "CASWEB_TEST_FAULTY_SERVER",
-        option_env!("CASWEB_TEST_FAULTY_SERVER"),
-    )
+    required("CASWEB_TEST_FAULTY_SERVER")
 }
 
 /// A token of realm `alpha` on the faulty server.
 pub fn faulty_token_alpha() -> &'static str {
-    required(
-        "CASWEB_TEST_FAULTY_TOKEN_ALPHA",
-        option_env!("CASWEB_TEST_FAULTY_TOKEN_ALPHA"),
-    )
+    required("CASWEB_TEST_FAULTY_TOKEN_ALPHA")
 }
 
 /// A token of realm `beta` on the faulty server.
 pub fn faulty_token_beta() -> &'static str {
-    required(
-        "CASWEB_TEST_FAULTY_TOKEN_BETA",
-        option_env!("CASWEB_TEST_FAULTY_TOKEN_BETA"),
-    )
+    required("CASWEB_TEST_FAULTY_TOKEN_BETA")
 }
 
 /// A server injecting 503s into `percent` % (20 or 50) of realm requests, and a token of its
@@ -68,24 +75,12 @@ pub fn faulty_token_beta() -> &'static str {
 pub fn faulty_server(percent: u32) -> (&'static str, &'static str) {
     match percent {
         20 => (
-            required(
-                "CASWEB_TEST_FAULTY20_SERVER",
-                option_env!("CASWEB_TEST_FAULTY20_SERVER"),
-            ),
-            required(
-                "CASWEB_TEST_FAULTY20_TOKEN",
-                option_env!("CASWEB_TEST_FAULTY20_TOKEN"),
-            ),
+            required("CASWEB_TEST_FAULTY20_SERVER"),
+            required("CASWEB_TEST_FAULTY20_TOKEN"),
         ),
         50 => (
-            required(
-                "CASWEB_TEST_FAULTY50_SERVER",
-                option_env!("CASWEB_TEST_FAULTY50_SERVER"),
-            ),
-            required(
-                "CASWEB_TEST_FAULTY50_TOKEN",
-                option_env!("CASWEB_TEST_FAULTY50_TOKEN"),
-            ),
+            required("CASWEB_TEST_FAULTY50_SERVER"),
+            required("CASWEB_TEST_FAULTY50_TOKEN"),
         ),
         other => panic!("no test server injects {other}% of faults"),
     }
@@ -93,7 +88,7 @@ pub fn faulty_server(percent: u32) -> (&'static str, &'static str) {
 
 /// Base URL of the control service (`scripts/test_control.py`).
 pub fn control_url() -> &'static str {
-    required("CASWEB_TEST_CONTROL", option_env!("CASWEB_TEST_CONTROL"))
+    required("CASWEB_TEST_CONTROL")
 }
 
 /// A base URL under which every request hangs (no answer for 5 s): for timeout tests.
@@ -108,6 +103,9 @@ pub fn hanging_url() -> String {
 extern "C" {
     #[wasm_bindgen(js_name = controlPost, catch)]
     async fn control_post(url: &str) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(js_name = readTextSync)]
+    fn read_text_sync(path: &str) -> Option<String>;
 }
 
 async fn control(action: &str) {
@@ -130,10 +128,7 @@ pub async fn control_start_main() {
 /// Bootstrap multiaddrs (WebSocket and WebRTC-direct) of the second local DHT, whose nodes keep
 /// provider records for 3 s only.
 pub fn short_ttl_bootstrap() -> Vec<String> {
-    required(
-        "CASWEB_TEST_SHORT_TTL_BOOTSTRAP",
-        option_env!("CASWEB_TEST_SHORT_TTL_BOOTSTRAP"),
-    )
+    required("CASWEB_TEST_SHORT_TTL_BOOTSTRAP")
     .split(',')
     .map(str::to_string)
     .collect()

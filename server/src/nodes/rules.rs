@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
+use casweb::protocol::get_answer::affordable;
 use casweb::{node, pop, Key};
 
 use super::{NodeStore, Rejection, Status, StoreError, Write};
@@ -184,9 +185,8 @@ pub async fn claim_nodes(
 /// Reads nodes for `realm`: per key its bytes if the realm owns it, else `NotFound` (no realm
 /// stored it) or `NotOwned`.
 ///
-/// At most `max_bytes` are read: keys are taken in order while the sum of their size flags'
-/// bounds (the most each node can weigh, known from the key alone) fits, and always at least
-/// one. The answer covers that prefix of `keys`; the caller asks again for the rest.
+/// At most `max_bytes` are read: the answer covers the prefix of `keys` that
+/// [`affordable`] allows (always at least one key); the caller asks again for the rest.
 pub async fn read_nodes(
     store: &dyn NodeStore,
     realm: &str,
@@ -228,20 +228,6 @@ pub async fn require_owned(
         Some(Status::Unowned) => Err(Rejection::NotOwned(key)),
         _ => Err(Rejection::NotFound(key)),
     })
-}
-
-/// How many of `keys`, from the start, fit in `max_bytes` by their size flags (at least one).
-pub fn affordable(keys: &[Key], max_bytes: u64) -> usize {
-    let mut total: u64 = 0;
-    let mut count = 0;
-    for key in keys {
-        total = total.saturating_add(key.max_node_len());
-        if total > max_bytes && count > 0 {
-            break;
-        }
-        count += 1;
-    }
-    count
 }
 
 /// The keys among `keys` that `realm` owns (one `status` call; duplicates asked once).
@@ -436,9 +422,6 @@ mod tests {
         );
         // Budget: each key's size-flag bound counts; at least one key is always answered.
         let bound = mine.key.max_node_len();
-        assert_eq!(affordable(&keys, 0), 1);
-        assert_eq!(affordable(&[mine.key, mine.key], bound), 1);
-        assert_eq!(affordable(&[mine.key, mine.key], 2 * bound), 2);
         assert_eq!(
             read_nodes(&store, "r", &keys, bound).await.unwrap().len(),
             1
