@@ -13,7 +13,8 @@ import { CaswebError } from "./error.js";
 
 export { CaswebError, isCaswebError } from "./error.js";
 export {
-  keyOf, parseKey, validateNode, childKeys, chunkFile, storeFile, readFile, topoSortLevels,
+  keyOf, parseKey, validateNode, childKeys, chunkFile, storeFile, readFile, readFileStream,
+  topoSortLevels,
 } from "./casweb.js";
 
 // Methods (and `static:` functions) that return a promise, by class; every other method, getter

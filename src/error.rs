@@ -114,6 +114,9 @@ pub enum Error {
     /// A bug in casweb: a Rust panic, reported to JS instead of a bare `unreachable` trap.
     #[error("internal error (a bug in casweb, please report it): {0}")]
     Internal(String),
+    /// The caller's `AbortSignal` fired: the call stopped, leaving every store consistent.
+    #[error("aborted: {0}")]
+    Aborted(String),
 }
 
 fn format_keys(keys: &[Key]) -> String {
@@ -175,6 +178,7 @@ error_codes! {
     ChannelSendFailed => "channel_send_failed",
     TooLarge => "too_large",
     Internal => "internal",
+    Aborted => "aborted",
 }
 
 impl Error {

@@ -1,7 +1,9 @@
 //! casweb: content-addressed storage for web apps, compiled to WebAssembly.
 //!
 //! - [`key`] and [`node`]: the content keys and the node format (pure, native-tested).
-//! - [`chunker`]: files as DAGs of nodes, and back; [`batch`]: the framing of batch uploads.
+//! - [`chunker`]: files as DAGs of nodes and back, in memory or streaming (incremental
+//!   writer, stores with backpressure, verified byte ranges); [`batch`]: the framing of batch
+//!   uploads.
 //! - [`protocol`]: the HTTP protocol's contract shared with the reference server (version,
 //!   limits, realm and token rules).
 //! - [`storage`]: the `StorageProvider` seam and its implementations (memory, IndexedDB in the

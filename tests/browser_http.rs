@@ -189,8 +189,12 @@ async fn corrupt_puts_are_400_with_the_server_code() {
     // The same through the JS class: an Error with code, status and serverCode.
     let js = JsHttpStorage::new(alpha_js_config()).unwrap();
     let (_, bytes) = leaf(&tag, 2, 100);
-    let error =
-        rejection(js.put(key.to_string().into(), Uint8Array::from(&bytes[..]).into())).await;
+    let error = rejection(js.put(
+        key.to_string().into(),
+        Uint8Array::from(&bytes[..]).into(),
+        None,
+    ))
+    .await;
     assert_eq!(error_code(&error), "http_error");
     assert_eq!(field(&error, "status").as_f64(), Some(400.0));
     assert_eq!(
@@ -607,7 +611,7 @@ async fn js_class_checks_its_config() {
 async fn js_class_speaks_the_protocol() {
     let storage = JsHttpStorage::new(alpha_js_config()).unwrap();
     let object = JsValue::from(JsHttpStorage::new(alpha_js_config()).unwrap());
-    let info = JsFuture::from(storage.info()).await.unwrap();
+    let info = JsFuture::from(storage.info(None)).await.unwrap();
     assert_eq!(field(&info, "maxCheckKeys").as_f64(), Some(1000.0));
     assert_eq!(field(&info, "maxNodeSize").as_f64(), Some(4194304.0));
     assert_eq!(storage.request_count(), 1.0);
@@ -615,7 +619,7 @@ async fn js_class_speaks_the_protocol() {
     let tag = unique();
     let (a, b, absent) = (leaf(&tag, 0, 40), leaf(&tag, 1, 40), leaf(&tag, 2, 40));
     let orphan = set_of(&[a.0, absent.0]);
-    let results = JsFuture::from(storage.put_many(js_nodes(&[a.clone(), orphan.clone()])))
+    let results = JsFuture::from(storage.put_many(js_nodes(&[a.clone(), orphan.clone()]), None))
         .await
         .unwrap();
     let results = Array::from(&results);
@@ -642,7 +646,7 @@ async fn js_class_speaks_the_protocol() {
         .map(|k| JsValue::from(k.to_string()))
         .collect();
     let got = Array::from(
-        &JsFuture::from(storage.get_many(asked.into()))
+        &JsFuture::from(storage.get_many(asked.into(), None))
             .await
             .unwrap(),
     );
@@ -654,7 +658,7 @@ async fn js_class_speaks_the_protocol() {
         .iter()
         .map(|k| JsValue::from(k.to_string()))
         .collect();
-    let check = JsFuture::from(storage.check_many(keys.into()))
+    let check = JsFuture::from(storage.check_many(keys.into(), None))
         .await
         .unwrap();
     let list = |name: &str| -> Vec<String> {
@@ -694,7 +698,7 @@ async fn js_class_speaks_the_protocol() {
     assert_eq!(field(&object, "requestCount").as_f64(), Some(3.0));
 
     let cached = JsCachedStorage::new(JsMemoryStorage::new().into(), object.clone()).unwrap();
-    let got = JsFuture::from(cached.get(a.0.to_string().into()))
+    let got = JsFuture::from(cached.get(a.0.to_string().into(), None))
         .await
         .unwrap();
     assert_eq!(got.dyn_into::<Uint8Array>().unwrap().to_vec(), a.1.to_vec());
@@ -706,10 +710,14 @@ async fn js_class_speaks_the_protocol() {
         ("token", server::token_beta().into()),
     ]);
     let beta = JsHttpStorage::new(beta_config).unwrap();
-    JsFuture::from(beta.claim(a.0.to_string().into(), Uint8Array::from(&a.1[..]).into()))
-        .await
-        .unwrap();
-    let results = JsFuture::from(beta.claim_many(js_nodes(&[(b.0, a.1.clone())])))
+    JsFuture::from(beta.claim(
+        a.0.to_string().into(),
+        Uint8Array::from(&a.1[..]).into(),
+        None,
+    ))
+    .await
+    .unwrap();
+    let results = JsFuture::from(beta.claim_many(js_nodes(&[(b.0, a.1.clone())]), None))
         .await
         .unwrap();
     let item = Array::from(&results).get(0);
@@ -723,6 +731,7 @@ async fn js_class_speaks_the_protocol() {
     let error = rejection(beta.claim(
         orphan.0.to_string().into(),
         Uint8Array::from(&orphan.1[..]).into(),
+        None,
     ))
     .await;
     assert_eq!(error_code(&error), "http_error");
@@ -737,46 +746,52 @@ async fn js_class_rejects_bad_arguments_with_typed_errors() {
     let bad_item = js_config(&[("key", "nope".into()), ("bytes", bytes_js.clone())]);
     let no_bytes = js_config(&[("key", key.to_string().into())]);
     let cases: Vec<(Promise, &str)> = vec![
-        (storage.put_many("x".into()), "invalid_argument"),
-        (storage.put_many(JsValue::UNDEFINED), "invalid_argument"),
+        (storage.put_many("x".into(), None), "invalid_argument"),
         (
-            storage.put_many(Array::of1(&42.into()).into()),
+            storage.put_many(JsValue::UNDEFINED, None),
             "invalid_argument",
         ),
         (
-            storage.put_many(Array::of1(&bad_item).into()),
+            storage.put_many(Array::of1(&42.into()).into(), None),
+            "invalid_argument",
+        ),
+        (
+            storage.put_many(Array::of1(&bad_item).into(), None),
             "invalid_key",
         ),
         (
-            storage.put_many(Array::of1(&no_bytes).into()),
-            "invalid_argument",
-        ),
-        (storage.claim_many(Object::new().into()), "invalid_argument"),
-        (
-            storage.check_many(Array::of1(&1.into()).into()),
+            storage.put_many(Array::of1(&no_bytes).into(), None),
             "invalid_argument",
         ),
         (
-            storage.check_many(Array::of1(&"short".into()).into()),
+            storage.claim_many(Object::new().into(), None),
+            "invalid_argument",
+        ),
+        (
+            storage.check_many(Array::of1(&1.into()).into(), None),
+            "invalid_argument",
+        ),
+        (
+            storage.check_many(Array::of1(&"short".into()).into(), None),
             "invalid_key",
         ),
-        (storage.check_many(JsValue::NULL), "invalid_argument"),
-        (storage.get_many("key".into()), "invalid_argument"),
+        (storage.check_many(JsValue::NULL, None), "invalid_argument"),
+        (storage.get_many("key".into(), None), "invalid_argument"),
         (
-            storage.get_many(Array::of1(&"short".into()).into()),
+            storage.get_many(Array::of1(&"short".into()).into(), None),
             "invalid_key",
         ),
         (
-            storage.claim(42.into(), bytes_js.clone()),
+            storage.claim(42.into(), bytes_js.clone(), None),
             "invalid_argument",
         ),
         (
-            storage.claim(key.to_string().into(), "text".into()),
+            storage.claim(key.to_string().into(), "text".into(), None),
             "invalid_argument",
         ),
-        (storage.get(JsValue::UNDEFINED), "invalid_argument"),
+        (storage.get(JsValue::UNDEFINED, None), "invalid_argument"),
         (
-            storage.put(key.to_string().into(), JsValue::NULL),
+            storage.put(key.to_string().into(), JsValue::NULL, None),
             "invalid_argument",
         ),
     ];
@@ -784,11 +799,11 @@ async fn js_class_rejects_bad_arguments_with_typed_errors() {
         assert_eq!(error_code(&rejection(promise).await), code, "case {i}");
     }
     assert_eq!(storage.request_count(), 0.0, "bad arguments send nothing");
-    let empty = JsFuture::from(storage.put_many(Array::new().into()))
+    let empty = JsFuture::from(storage.put_many(Array::new().into(), None))
         .await
         .unwrap();
     assert_eq!(Array::from(&empty).length(), 0);
-    let none = JsFuture::from(storage.get_many(Array::new().into()))
+    let none = JsFuture::from(storage.get_many(Array::new().into(), None))
         .await
         .unwrap();
     assert_eq!(Array::from(&none).length(), 0);

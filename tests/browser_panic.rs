@@ -40,7 +40,7 @@ async fn a_panic_rejects_its_promise_with_code_internal_and_later_calls_too() {
     assert!(field(&error, "message").contains("reload"));
 
     let storage = JsMemoryStorage::new();
-    let get = storage.get("0000000000000000000000000G".into());
+    let get = storage.get("0000000000000000000000000G".into(), None);
     let error = JsFuture::from(get).await.expect_err("must reject");
     assert_eq!(field(&error, "code"), "internal");
 }

@@ -240,7 +240,7 @@ async fn js_object_provider_works_as_remote_and_as_cache() {
     let cached = JsCachedStorage::new(cache.into(), remote.clone()).unwrap();
     let (key, bytes) = node(3, 500);
     let array = Uint8Array::from(&bytes[..]);
-    JsFuture::from(cached.put(key.to_string().into(), array.into()))
+    JsFuture::from(cached.put(key.to_string().into(), array.into(), None))
         .await
         .unwrap();
     let map: js_sys::Map = js_sys::Reflect::get(&remote, &"map".into()).unwrap().into();
@@ -337,7 +337,7 @@ async fn bad_js_inputs_reject_with_typed_errors() {
     // Providers that throw, reject or answer the wrong type give provider_error.
     for kind in ["throws", "rejects", "wrong-type"] {
         let cached = JsCachedStorage::new(memory.clone(), broken_provider(kind)).unwrap();
-        let get = cached.get(node(6, 1).0.to_string().into());
+        let get = cached.get(node(6, 1).0.to_string().into(), None);
         assert_eq!(rejection_code(get).await, "provider_error", "{kind}");
     }
     // A CaswebError thrown by a provider keeps the codes that change behaviour (a network error
@@ -348,7 +348,7 @@ async fn bad_js_inputs_reject_with_typed_errors() {
         ("casweb-other", "provider_error"),
     ] {
         let cached = JsCachedStorage::new(memory.clone(), broken_provider(kind)).unwrap();
-        let get = cached.get(node(6, 1).0.to_string().into());
+        let get = cached.get(node(6, 1).0.to_string().into(), None);
         let error = JsFuture::from(get).await.expect_err("must reject");
         assert_eq!(error_code(&error), code, "{kind}");
         if kind == "server-error" {
@@ -365,7 +365,7 @@ async fn bad_js_inputs_reject_with_typed_errors() {
     }
     let failing_cache = JsCachedStorage::new(broken_provider("rejects"), memory.clone()).unwrap();
     assert_eq!(
-        rejection_code(failing_cache.put(key_js.clone(), bytes_js.clone())).await,
+        rejection_code(failing_cache.put(key_js.clone(), bytes_js.clone(), None)).await,
         "provider_error"
     );
 }
@@ -413,7 +413,7 @@ async fn files_round_trip_through_indexeddb_from_js() {
     ))
     .await
     .unwrap();
-    let file = JsFuture::from(read_file(storage.clone(), root.clone()))
+    let file = JsFuture::from(read_file(storage.clone(), root.clone(), None))
         .await
         .unwrap();
     let content_type = js_sys::Reflect::get(&file, &"contentType".into()).unwrap();
@@ -424,9 +424,13 @@ async fn files_round_trip_through_indexeddb_from_js() {
     let read: Uint8Array = js_sys::Reflect::get(&file, &"data".into()).unwrap().into();
     assert_eq!(read.to_vec(), data);
 
-    let missing = JsFuture::from(read_file(storage.clone(), node(8, 20).0.to_string().into()))
-        .await
-        .unwrap_err();
+    let missing = JsFuture::from(read_file(
+        storage.clone(),
+        node(8, 20).0.to_string().into(),
+        None,
+    ))
+    .await
+    .unwrap_err();
     assert_eq!(error_code(&missing), "not_found");
     let bad_options = js_sys::Object::new();
     js_sys::Reflect::set(&bad_options, &"chunkSize".into(), &"big".into()).unwrap();

@@ -252,7 +252,7 @@ async fn bad_puts_are_refused_by_every_store_and_nothing_is_kept() {
     .unwrap();
     Reflect::set(&options, &"debounceMs".into(), &60_000.into()).unwrap();
     // The engine learns the server's maxNodeSize once it asked for it.
-    JsFuture::from(http.info()).await.unwrap();
+    JsFuture::from(http.info(None)).await.unwrap();
     let engine = JsFuture::from(casweb::js::JsBufferedHttpStorage::open(
         &http,
         Some(options.unchecked_into()),

@@ -1,7 +1,6 @@
-//! Key, node and file functions exported to JS: `keyOf`, `childKeys`, `validateNode`,
-//! `chunkFile`, `storeFile`, `readFile`.
+//! Key and node functions exported to JS: `keyOf`, `parseKey`, `childKeys`, `validateNode`, and
+//! `chunkFile` (a file cut into nodes in memory; `files.rs` stores and reads files).
 
-use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::convert::{
@@ -9,8 +8,6 @@ use super::convert::{
     whole_number_field,
 };
 use super::error::{js, JsResult};
-use super::promise::promise;
-use super::provider::provider_from_js;
 use crate::chunker::{self, ChunkOptions};
 use crate::error::Error;
 use crate::key::Key;
@@ -43,8 +40,14 @@ extern "C" {
     pub type ChunkOptionsArg;
 }
 
-fn chunk_options(options: &JsValue) -> crate::Result<ChunkOptions> {
+/// `chunkFile`'s options.
+fn chunk_file_options(options: &JsValue) -> crate::Result<ChunkOptions> {
     known_fields(options, "chunk", &["chunkSize", "contentType"])?;
+    chunk_options(options)
+}
+
+/// The `chunkSize` and `contentType` fields of an options object (`storeFile`'s too).
+pub(super) fn chunk_options(options: &JsValue) -> crate::Result<ChunkOptions> {
     let mut parsed = ChunkOptions::default();
     let (min, max) = (
         chunker::MIN_CHUNK_SIZE as u64,
@@ -109,7 +112,7 @@ pub fn chunk_file(
     options: Option<ChunkOptionsArg>,
 ) -> JsResult<JsValue> {
     let data = js(bytes_from_js(&data, "data"))?;
-    let options = js(chunk_options(
+    let options = js(chunk_file_options(
         &options.map_or(JsValue::UNDEFINED, Into::into),
     ))?;
     let dag = js(chunker::chunk_file(&data, &options))?;
@@ -124,39 +127,4 @@ pub fn chunk_file(
     js_sys::Reflect::set(&result, &"root".into(), &dag.root.to_string().into())?;
     js_sys::Reflect::set(&result, &"nodes".into(), &nodes)?;
     Ok(result.into())
-}
-
-/// Chunks `data` and puts every node into `storage` (children first); resolves to the root key.
-#[wasm_bindgen(js_name = storeFile, unchecked_return_type = "Promise<string>")]
-pub fn store_file(
-    #[wasm_bindgen(unchecked_param_type = "StorageProviderLike")] storage: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] data: JsValue,
-    options: Option<ChunkOptionsArg>,
-) -> Promise {
-    promise(async move {
-        let storage = js(provider_from_js(&storage, "storage"))?;
-        let data = js(bytes_from_js(&data, "data"))?;
-        let options = js(chunk_options(
-            &options.map_or(JsValue::UNDEFINED, Into::into),
-        ))?;
-        let root = js(chunker::store_file(&storage, &data, &options).await)?;
-        Ok(root.to_string().into())
-    })
-}
-
-/// Reads a file back from its root key, verifying every node.
-#[wasm_bindgen(js_name = readFile, unchecked_return_type = "Promise<FileContent>")]
-pub fn read_file(
-    #[wasm_bindgen(unchecked_param_type = "StorageProviderLike")] storage: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string")] root: JsValue,
-) -> Promise {
-    promise(async move {
-        let storage = js(provider_from_js(&storage, "storage"))?;
-        let root = js(key_from_js(&root))?;
-        let file = js(chunker::read_file(&storage, root).await)?;
-        let result = js_sys::Object::new();
-        js_sys::Reflect::set(&result, &"contentType".into(), &file.content_type.into())?;
-        js_sys::Reflect::set(&result, &"data".into(), &bytes_to_js(&file.data))?;
-        Ok(result.into())
-    })
 }

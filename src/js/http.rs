@@ -5,6 +5,7 @@ use bytes::Bytes;
 use js_sys::{Array, Object, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 
+use super::abort::{abortable, call_signal, CallOptionsArg};
 use super::convert::{
     bytes_from_js, key_from_js, keys_to_js, known_fields, option_field, set_field, string_from_js,
     type_name, whole_number_field,
@@ -185,10 +186,11 @@ impl JsHttpStorage {
 
     /// The server's limits (fetched once, then cached).
     #[wasm_bindgen(unchecked_return_type = "Promise<ServerLimits>")]
-    pub fn info(&self) -> Promise {
+    pub fn info(&self, options: Option<CallOptionsArg>) -> Promise {
         let storage = self.storage.clone();
         promise(async move {
-            let limits = js(storage.info().await)?;
+            let signal = js(call_signal(options))?;
+            let limits = js(abortable(signal.as_ref(), storage.info()).await)?;
             serde_wasm_bindgen::to_value(&limits).map_err(JsValue::from)
         })
     }
@@ -200,11 +202,13 @@ impl JsHttpStorage {
     pub fn get_many(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string[]")] keys: JsValue,
+        options: Option<CallOptionsArg>,
     ) -> Promise {
         let storage = self.storage.clone();
         promise(async move {
             let keys = js(keys_from_js(&keys))?;
-            let values = js(storage.get_many(&keys).await)?;
+            let signal = js(call_signal(options))?;
+            let values = js(abortable(signal.as_ref(), storage.get_many(&keys)).await)?;
             Ok(values
                 .into_iter()
                 .map(|value| match value {
@@ -221,11 +225,13 @@ impl JsHttpStorage {
     pub fn put_many(
         &self,
         #[wasm_bindgen(unchecked_param_type = "NodeInput[]")] nodes: JsValue,
+        options: Option<CallOptionsArg>,
     ) -> Promise {
         let storage = self.storage.clone();
         promise(async move {
             let nodes = js(nodes_from_js(&nodes))?;
-            let results = js(storage.put_many(&nodes).await)?;
+            let signal = js(call_signal(options))?;
+            let results = js(abortable(signal.as_ref(), storage.put_many(&nodes)).await)?;
             Ok(item_results_to_js(&nodes, results))
         })
     }
@@ -235,11 +241,13 @@ impl JsHttpStorage {
     pub fn check_many(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string[]")] keys: JsValue,
+        options: Option<CallOptionsArg>,
     ) -> Promise {
         let storage = self.storage.clone();
         promise(async move {
             let keys = js(keys_from_js(&keys))?;
-            let result = js(storage.check_many(&keys).await)?;
+            let signal = js(call_signal(options))?;
+            let result = js(abortable(signal.as_ref(), storage.check_many(&keys)).await)?;
             let object = Object::new();
             set_field(&object, "missing", &keys_to_js(&result.missing));
             set_field(&object, "unowned", &keys_to_js(&result.unowned));
@@ -255,12 +263,14 @@ impl JsHttpStorage {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+        options: Option<CallOptionsArg>,
     ) -> Promise {
         let storage = self.storage.clone();
         promise(async move {
             let key = js(key_from_js(&key))?;
             let bytes = js(bytes_from_js(&bytes, "bytes"))?;
-            js(storage.claim(key, &bytes).await)?;
+            let signal = js(call_signal(options))?;
+            js(abortable(signal.as_ref(), storage.claim(key, &bytes)).await)?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -270,11 +280,13 @@ impl JsHttpStorage {
     pub fn claim_many(
         &self,
         #[wasm_bindgen(unchecked_param_type = "NodeInput[]")] nodes: JsValue,
+        options: Option<CallOptionsArg>,
     ) -> Promise {
         let storage = self.storage.clone();
         promise(async move {
             let nodes = js(nodes_from_js(&nodes))?;
-            let results = js(storage.claim_many(&nodes).await)?;
+            let signal = js(call_signal(options))?;
+            let results = js(abortable(signal.as_ref(), storage.claim_many(&nodes)).await)?;
             Ok(item_results_to_js(&nodes, results))
         })
     }

@@ -4,26 +4,31 @@
 //! 26-character strings, errors as `Error` objects with `name = "CaswebError"` and a stable
 //! `code` (see `error.rs`).
 
+mod abort;
 #[cfg(feature = "p2p")]
 mod advertiser;
+mod byte_source;
 mod codec;
 mod convert;
 mod dag;
 mod error;
+mod files;
 mod http;
 #[cfg(feature = "p2p")]
 mod p2p;
 mod pending;
 mod promise;
 mod provider;
+mod readable;
 mod storage;
 mod sync;
 
 #[cfg(feature = "p2p")]
 pub use advertiser::{JsAdvertiser, JsAdvertisingStorage};
-pub use codec::{child_keys, chunk_file, key_of, parse_key, read_file, store_file, validate_node};
+pub use codec::{child_keys, chunk_file, key_of, parse_key, validate_node};
 pub use dag::topo_sort_levels_js;
 pub use error::to_js_error;
+pub use files::{read_file, read_file_stream, store_file};
 pub use http::JsHttpStorage;
 #[cfg(feature = "p2p")]
 pub use p2p::JsP2pNode;

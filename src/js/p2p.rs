@@ -7,6 +7,7 @@ use wasm_bindgen::JsCast;
 
 use web_sys::{CustomEvent, CustomEventInit, EventTarget};
 
+use super::abort::{abortable, signal_option};
 use super::convert::{
     array_from_js, key_from_js, known_fields, option_field, set_field, string_from_js, type_name,
     whole_number_field,
@@ -64,6 +65,8 @@ export interface GetProvidersOptions {
   limit?: number;
   /** Give up after this many ms (default 10000); with none found that is a `timeout` error. */
   timeoutMs?: number;
+  /** Aborts the lookup: it rejects with code "aborted". */
+  signal?: AbortSignal;
 }
 
 /** Options of dial. */
@@ -201,8 +204,10 @@ impl JsP2pNode {
         let options = options.map_or(JsValue::UNDEFINED, JsValue::from);
         promise(async move {
             let key = js(key_from_js(&key))?;
+            let signal = js(signal_option(&options))?;
             let options = js(lookup_options(&options))?;
-            let providers = js(node.get_providers(&key, options).await)?;
+            let providers =
+                js(abortable(signal.as_ref(), node.get_providers(&key, options)).await)?;
             Ok(providers_to_js(&providers).into())
         })
     }
@@ -343,7 +348,7 @@ impl JsP2pNode {
 }
 
 fn lookup_options(options: &JsValue) -> Result<LookupOptions> {
-    known_fields(options, "getProviders", &["limit", "timeoutMs"])?;
+    known_fields(options, "getProviders", &["limit", "timeoutMs", "signal"])?;
     LookupOptions::new(
         whole_number_field(options, "limit", 0, u64::from(u32::MAX))?,
         whole_number_field(options, "timeoutMs", 0, u64::from(u32::MAX))?,

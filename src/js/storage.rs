@@ -6,6 +6,7 @@
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
+use super::abort::{abortable, call_signal, CallOptionsArg};
 use super::convert::{array_from_js, bytes_from_js, bytes_to_js, key_from_js, string_from_js};
 use super::error::{js, to_js_error, JsResult};
 use super::promise::promise;
@@ -33,25 +34,36 @@ export interface IndexedDbStats {
 }
 "#;
 
-/// `get(key)`: resolves to the bytes or `null`.
-pub(super) fn get_promise(provider: &AnyProvider, key: JsValue) -> Promise {
+/// `get(key, options?)`: resolves to the bytes or `null`.
+pub(super) fn get_promise(
+    provider: &AnyProvider,
+    key: JsValue,
+    options: Option<CallOptionsArg>,
+) -> Promise {
     let provider = provider.clone();
     promise(async move {
         let key = key_from_js(&key).map_err(to_js_error)?;
-        match js(provider.get(key).await)? {
+        let signal = js(call_signal(options))?;
+        match js(abortable(signal.as_ref(), provider.get(key)).await)? {
             Some(bytes) => Ok(bytes_to_js(&bytes)),
             None => Ok(JsValue::NULL),
         }
     })
 }
 
-/// `put(key, bytes)`: resolves to `undefined` once stored.
-pub(super) fn put_promise(provider: &AnyProvider, key: JsValue, bytes: JsValue) -> Promise {
+/// `put(key, bytes, options?)`: resolves to `undefined` once stored.
+pub(super) fn put_promise(
+    provider: &AnyProvider,
+    key: JsValue,
+    bytes: JsValue,
+    options: Option<CallOptionsArg>,
+) -> Promise {
     let provider = provider.clone();
     promise(async move {
         let key = key_from_js(&key).map_err(to_js_error)?;
         let bytes = bytes_from_js(&bytes, "bytes").map_err(to_js_error)?;
-        js(provider.put(key, bytes).await)?;
+        let signal = js(call_signal(options))?;
+        js(abortable(signal.as_ref(), provider.put(key, bytes)).await)?;
         Ok(JsValue::UNDEFINED)
     })
 }
@@ -67,8 +79,9 @@ macro_rules! provider_methods {
             pub fn get(
                 &self,
                 #[wasm_bindgen(unchecked_param_type = "string")] key: ::wasm_bindgen::JsValue,
+                options: ::std::option::Option<$crate::js::abort::CallOptionsArg>,
             ) -> ::js_sys::Promise {
-                $crate::js::storage::get_promise(self.registered.provider(), key)
+                $crate::js::storage::get_promise(self.registered.provider(), key, options)
             }
 
             /// Stores `bytes` under `key`; storing an existing key again is cheap.
@@ -77,8 +90,9 @@ macro_rules! provider_methods {
                 &self,
                 #[wasm_bindgen(unchecked_param_type = "string")] key: ::wasm_bindgen::JsValue,
                 #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: ::wasm_bindgen::JsValue,
+                options: ::std::option::Option<$crate::js::abort::CallOptionsArg>,
             ) -> ::js_sys::Promise {
-                $crate::js::storage::put_promise(self.registered.provider(), key, bytes)
+                $crate::js::storage::put_promise(self.registered.provider(), key, bytes, options)
             }
         }
 

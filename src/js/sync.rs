@@ -8,6 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use super::abort::{abortable, call_signal, CallOptionsArg};
 use super::convert::{
     bytes_to_js, key_from_js, keys_to_js, known_fields, option_field, set_field, string_from_js,
     thrown_message, type_name, whole_number_field,
@@ -31,7 +32,7 @@ const TS_SYNC: &'static str = r#"
 export interface BufferedHttpStorageConfig {
   /** Delay between the first buffered put and the flush it triggers, ms (default 100). */
   debounceMs?: number;
-  /** Bytes the buffer may hold before put() waits for a flush (default 64 MiB). */
+  /** Bytes the buffer may hold before put() waits for a flush (default 16 MiB). */
   maxBufferBytes?: number;
   /** First retry delay after a transient failure, ms (default 500); doubles up to retryMaxMs. */
   retryBaseMs?: number;
@@ -274,11 +275,14 @@ impl JsBufferedHttpStorage {
     }
 
     /// Syncs everything buffered so far (failed nodes included); resolves with the outcome.
+    /// `signal` stops the waiting (code `aborted`), not the sync: nodes stay pending and keep
+    /// syncing in the background.
     #[wasm_bindgen(unchecked_return_type = "Promise<SyncResult>")]
-    pub fn flush(&self) -> Promise {
+    pub fn flush(&self, options: Option<CallOptionsArg>) -> Promise {
         let engine = self.engine.clone();
         promise(async move {
-            let result = js(engine.flush().await)?;
+            let signal = js(call_signal(options))?;
+            let result = js(abortable(signal.as_ref(), engine.flush()).await)?;
             Ok(sync_result_to_js(&result))
         })
     }

@@ -70,7 +70,8 @@ pub struct SyncHooks {
 pub struct BufferedConfig {
     /// Delay between the first buffered put and the flush it triggers (default 100 ms).
     pub debounce_ms: u32,
-    /// Bytes the buffer may hold before `put` waits for a flush (default 64 MiB).
+    /// Bytes the buffer may hold before `put` waits for a flush (default 16 MiB: the buffer
+    /// lives in wasm memory, which never shrinks; one default batch upload empties it).
     pub max_buffer_bytes: usize,
     /// Retry delays for transient failures.
     pub backoff: Backoff,
@@ -86,7 +87,7 @@ impl Default for BufferedConfig {
     fn default() -> Self {
         BufferedConfig {
             debounce_ms: 100,
-            max_buffer_bytes: 64 * 1024 * 1024,
+            max_buffer_bytes: 16 * 1024 * 1024,
             backoff: Backoff::default(),
             child_keys: None,
             pending_store: Some(DEFAULT_PENDING_STORE.to_owned()),

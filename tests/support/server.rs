@@ -129,7 +129,7 @@ pub async fn control_start_main() {
 /// provider records for 3 s only.
 pub fn short_ttl_bootstrap() -> Vec<String> {
     required("CASWEB_TEST_SHORT_TTL_BOOTSTRAP")
-    .split(',')
-    .map(str::to_string)
-    .collect()
+        .split(',')
+        .map(str::to_string)
+        .collect()
 }
