@@ -512,6 +512,24 @@ async fn bad_input_gets_typed_errors() {
         code("stopProvide", vec![JsValue::NULL]).await,
         "invalid_argument"
     );
+    let aborted = web_sys::AbortController::new().unwrap();
+    aborted.abort();
+    assert_eq!(
+        code(
+            "getProviders",
+            vec![key.clone(), object(&[("signal", aborted.signal().into())])]
+        )
+        .await,
+        "aborted"
+    );
+    assert_eq!(
+        code(
+            "getProviders",
+            vec![key.clone(), object(&[("signal", "stop".into())])]
+        )
+        .await,
+        "invalid_argument"
+    );
     let limit0 = object(&[("limit", JsValue::from(0))]);
     assert_eq!(
         code("getProviders", vec![key.clone(), limit0]).await,

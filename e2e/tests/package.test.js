@@ -33,6 +33,40 @@ function exportedNames(source) {
   return names;
 }
 
+/**
+ * The fields `export interface name { ... }` declares in `source`, as `{ required, optional }`
+ * (nested object types are skipped: only the interface's own fields).
+ */
+function interfaceFields(source, name) {
+  const start = source.search(new RegExp(`^export interface ${name} (?:extends [\\w, ]+ )?\\{`, "m"));
+  assert.ok(start >= 0, `no interface ${name}`);
+  let depth = 0;
+  let body = "";
+  for (let i = source.indexOf("{", start); i < source.length; i++) {
+    const ch = source[i];
+    if (ch === "{") depth += 1;
+    if (ch === "}") depth -= 1;
+    if (depth === 0) break;
+    if (depth === 1 && ch !== "{") body += ch;
+  }
+  body = body.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+  const required = new Set();
+  const optional = new Set();
+  for (const [, field, question] of body.matchAll(/(?:^|[;\n{])\s*(\w+)(\?)?\s*:/g)) {
+    (question ? optional : required).add(field);
+  }
+  return { required, optional };
+}
+
+/** Asserts `value` has every required field of interface `name` and no undeclared one. */
+function assertShape(source, name, value) {
+  const { required, optional } = interfaceFields(source, name);
+  for (const field of required) assert.ok(field in value, `${name}.${field} is missing at run time`);
+  for (const field of Object.keys(value)) {
+    assert.ok(required.has(field) || optional.has(field), `${name} does not declare ${field}`);
+  }
+}
+
 /** The body of `export interface InitOutput { ... }` removed: wasm-bindgen's internals. */
 function withoutInternals(declarations) {
   return declarations.replace(/export interface InitOutput \{[\s\S]*?\n\}/, "");
@@ -114,6 +148,8 @@ describe("npm package", () => {
       writeFileSync(join(work, "context.d.ts"), [
         "declare const token: string;",
         "declare const bytes: Uint8Array;",
+        'declare const storage: import("casweb").StorageProviderLike;',
+        "declare const file: File;",
         'declare module "*?url" { const url: string; export default url; }',
       ].join("\n"));
       writeFileSync(join(work, "tsconfig.json"), JSON.stringify({
@@ -155,6 +191,63 @@ describe("in Node", () => {
     const file = await casweb.readFile(storage, root);
     assert.equal(file.contentType, "text/plain");
     assert.deepEqual(file.data, data);
+  });
+
+  test("storeFile takes Blobs and async iterables, readFileStream streams ranges, signals abort", async () => {
+    const data = new Uint8Array(200_000).map((_, i) => (i * 7919) % 251);
+    const storage = new casweb.MemoryStorage();
+    const expected = casweb.chunkFile(data, { chunkSize: 4096 }).root;
+    const pieces = [data.subarray(0, 1), data.subarray(1, 70_000), data.subarray(70_000)];
+    async function* iterate() { yield* pieces; }
+    const progress = [];
+    assert.equal(await casweb.storeFile(storage, new Blob(pieces), {
+      chunkSize: 4096, onProgress: (p) => progress.push(p),
+    }), expected);
+    assert.equal(await casweb.storeFile(storage, iterate(), { chunkSize: 4096 }), expected);
+    assert.deepEqual(progress.at(-1).bytes, data.length);
+    assert.equal(progress.at(-1).totalBytes, data.length);
+    const range = casweb.readFileStream(storage, expected, { offset: 5000, length: 100_000 });
+    const got = new Uint8Array(await new Response(range).arrayBuffer());
+    assert.deepEqual(got, data.subarray(5000, 105_000));
+    const aborted = AbortSignal.abort();
+    const error = await casweb.readFile(storage, expected, { signal: aborted }).catch((e) => e);
+    assert.equal(error.code, "aborted");
+    const stored = await casweb.storeFile(storage, data, { signal: aborted }).catch((e) => e);
+    assert.equal(stored.code, "aborted");
+  });
+
+  test("what the API returns has exactly the fields its TypeScript interfaces declare", async () => {
+    const types = read("casweb.d.ts");
+    const storage = new casweb.MemoryStorage();
+    const data = crypto.getRandomValues(new Uint8Array(5000));
+    const dag = casweb.chunkFile(data, { chunkSize: 1024 });
+    assertShape(types, "FileDag", dag);
+    assertShape(types, "DagNode", dag.nodes[0]);
+    let progress;
+    const root = await casweb.storeFile(storage, data, { chunkSize: 1024, onProgress: (p) => { progress = p; } });
+    assertShape(types, "FileProgress", progress);
+    assertShape(types, "FileContent", await casweb.readFile(storage, root));
+    assertShape(types, "TopoLevels", casweb.topoSortLevels(dag.nodes.map((n) => n.key), () => []));
+
+    const { realm, token } = await devRealm();
+    const http = new casweb.HttpStorage({ baseUrl: env.server, realm, token });
+    assertShape(types, "ServerLimits", await http.info());
+    // The root before its children is refused (missing_nodes); a leaf is stored.
+    const [refused, stored] = await http.putMany([dag.nodes.at(-1), dag.nodes[0]]);
+    assert.equal(refused.ok, false);
+    assertShape(types, "ItemResult", refused);
+    assert.deepEqual(Object.keys(refused.error).sort(), ["code", "message", "serverCode"]);
+    assert.equal(stored.ok, true);
+    assertShape(types, "ItemResult", stored);
+    assertShape(types, "CheckResult", await http.checkMany([dag.root]));
+    const buffered = await casweb.BufferedHttpStorage.open(http, { pendingStore: null, debounceMs: 60_000 });
+    try {
+      for (const node of dag.nodes) await buffered.put(node.key, node.bytes);
+      assertShape(types, "BufferedStats", buffered.stats());
+      assertShape(types, "SyncResult", await buffered.flush());
+    } finally {
+      buffered.dispose();
+    }
   });
 
   test("errors are CaswebError instances with a code", async () => {

@@ -130,3 +130,97 @@ export async function serverProviders(baseUrl, key, limit) {
   if (!response.ok) throw new Error(`lookup failed: ${response.status} ${JSON.stringify(body)}`);
   return body.providers;
 }
+
+/** Word `w` of the test pattern `seed`: differs in every leaf of any chunk size. */
+function patternWord(w, seed) {
+  return (Math.imul(w ^ seed, 2654435761) ^ (w >>> 9)) >>> 0;
+}
+
+/** `length` bytes of the test pattern `seed` from byte `offset` (little-endian words). */
+export function patternBytes(offset, length, seed) {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) {
+    const p = offset + i;
+    out[i] = (patternWord(Math.floor(p / 4), seed) >>> ((p % 4) * 8)) & 255;
+  }
+  return out;
+}
+
+/** A Blob of `size` bytes of the pattern, built a MiB at a time. */
+export function patternBlob(size, seed) {
+  const parts = [];
+  const piece = 1 << 20;
+  for (let offset = 0; offset < size; offset += piece) {
+    const length = Math.min(piece, size - offset);
+    const words = new Uint32Array(Math.ceil(length / 4));
+    const first = offset / 4;
+    for (let w = 0; w < words.length; w++) words[w] = patternWord(first + w, seed);
+    parts.push(new Uint8Array(words.buffer, 0, length));
+  }
+  return new Blob(parts);
+}
+
+/** Reads `stream` to its end, comparing every byte with the pattern `seed` from `offset`.
+ *  Resolves with `{ bytes, chunks, mismatch }` (mismatch: the first wrong position, or -1). */
+export async function checkPatternStream(stream, offset, seed) {
+  const reader = stream.getReader();
+  let bytes = 0;
+  let chunks = 0;
+  let mismatch = -1;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks += 1;
+    for (let i = 0; i < value.length && mismatch < 0; i++) {
+      const p = offset + bytes + i;
+      const expected = (patternWord(Math.floor(p / 4), seed) >>> ((p % 4) * 8)) & 255;
+      if (value[i] !== expected) mismatch = p;
+    }
+    bytes += value.length;
+  }
+  return { bytes, chunks, mismatch };
+}
+
+/** Reads one chunk of `stream` and resolves with the reader (to go on or fail later). */
+export async function readOnce(stream) {
+  const reader = stream.getReader();
+  const first = await reader.read();
+  return { reader, first };
+}
+
+/** A provider over `inner` (any storage) that counts the gets and puts it passes on. */
+export function countingProvider(inner) {
+  return {
+    gets: 0,
+    puts: 0,
+    get(key) {
+      this.gets += 1;
+      return inner.get(key);
+    },
+    put(key, bytes) {
+      this.puts += 1;
+      return inner.put(key, bytes);
+    },
+  };
+}
+
+/** An async iterable yielding `chunks` (arrays) one by one. */
+export async function* asyncChunks(chunks) {
+  for (const chunk of chunks) yield chunk;
+}
+
+/** A ReadableStream of `chunks` (arrays), pulled one by one. */
+export function streamOf(chunks) {
+  let next = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (next < chunks.length) controller.enqueue(chunks[next++]);
+      else controller.close();
+    },
+  });
+}
+
+/** The JS heap in use (Chromium's performance.memory), or -1 where it is not available. */
+export function jsHeapBytes() {
+  return performance.memory?.usedJSHeapSize ?? -1;
+}
