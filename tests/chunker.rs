@@ -2,6 +2,9 @@
 //! Tests for the chunker: files cut into DAGs (`chunk_file`), stored (`store_file`) and read back
 //! (`read_file`) through `MemoryStorage`, at chunk-size boundaries, and every failure it reports.
 
+#[path = "support/file_fixtures.rs"]
+mod file_fixtures;
+
 use std::collections::HashSet;
 
 use bytes::Bytes;
@@ -10,31 +13,8 @@ use casweb::chunker::{
 };
 use casweb::node::{self, FileInfo, NodeKind};
 use casweb::{Error, Key, MemoryStorage, StorageProvider};
+use file_fixtures::{casfa_file, data, doubling_dag, options, put, LenientStorage};
 use futures::executor::block_on;
-
-fn options(chunk_size: usize) -> ChunkOptions {
-    ChunkOptions {
-        chunk_size,
-        content_type: String::new(),
-    }
-}
-
-/// Deterministic, incompressible-looking test data.
-fn data(len: usize, seed: u8) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len);
-    let mut state = blake3::Hasher::new();
-    state.update(&[seed]);
-    let mut reader = state.finalize_xof();
-    out.resize(len, 0);
-    reader.fill(&mut out);
-    out
-}
-
-fn put(storage: &MemoryStorage, bytes: Vec<u8>) -> Key {
-    let key = Key::for_bytes(&bytes);
-    block_on(storage.put(key, Bytes::from(bytes))).unwrap();
-    key
-}
 
 /// Checks the structural promises of `chunk_file` and returns the DAG's height (1 = root only).
 fn check_dag(dag: &FileDag, data: &[u8], opts: &ChunkOptions) -> usize {
@@ -275,27 +255,13 @@ fn tampered_bytes_are_a_hash_mismatch() {
         // own) can still hand them out.
         let refused = block_on(MemoryStorage::new().put(*key, Bytes::from(tampered.clone())));
         assert_eq!(refused, Err(Error::HashMismatch { key: *key }));
-        let storage = CorruptStorage::default();
+        let storage = LenientStorage::default();
         storage.0.borrow_mut().insert(*key, Bytes::from(tampered));
         for (key, bytes) in &dag.nodes {
             storage.0.borrow_mut().entry(*key).or_insert(bytes.clone());
         }
         let error = block_on(chunker::read_file(&storage, dag.root)).unwrap_err();
         assert_eq!(error, Error::HashMismatch { key: *key });
-    }
-}
-
-/// A store that keeps whatever it is given, as a corrupted disk or an app's own store may.
-#[derive(Default)]
-struct CorruptStorage(std::cell::RefCell<std::collections::HashMap<Key, Bytes>>);
-
-impl StorageProvider for CorruptStorage {
-    async fn get(&self, key: Key) -> casweb::Result<Option<Bytes>> {
-        Ok(self.0.borrow().get(&key).cloned())
-    }
-    async fn put(&self, key: Key, bytes: Bytes) -> casweb::Result<()> {
-        self.0.borrow_mut().insert(key, bytes);
-        Ok(())
     }
 }
 
@@ -381,19 +347,8 @@ fn file_info_size_that_lies_is_corrupt() {
 fn data_in_inner_nodes_is_read_in_pre_order() {
     // CASFA-style: every node may hold data; a node's content is its data, then its children's.
     let storage = MemoryStorage::new();
-    let e = put(&storage, node::encode_successor(&[], b"ef", 0).unwrap());
-    let g = put(&storage, node::encode_successor(&[], b"g", 0).unwrap());
-    let c = put(&storage, node::encode_successor(&[e, g], b"cd", 0).unwrap());
-    let h = put(&storage, node::encode_successor(&[], b"h", 0).unwrap());
-    let info = FileInfo {
-        size: 10,
-        content_type: "text/plain".into(),
-    };
-    // A shared node (e) is fetched once but its content appears wherever it is named.
-    let root = put(
-        &storage,
-        node::encode_file(&[c, e, h], &info, b"ab", 0).unwrap(),
-    );
+    // A shared node (ef) is fetched once but its content appears wherever it is named.
+    let (root, _) = casfa_file(&storage);
     let file = block_on(chunker::read_file(&storage, root)).unwrap();
     assert_eq!(file.data, b"abcdefgefh");
     assert_eq!(file.content_type, "text/plain");
@@ -414,22 +369,6 @@ fn too_many_references_are_corrupt() {
     );
     let error = block_on(chunker::read_file(&storage, root)).unwrap_err();
     assert!(matches!(error, Error::CorruptDag(_)), "{error:?}");
-}
-
-/// A DAG where each level names the level below twice: `levels` distinct nodes, 2^levels paths.
-fn doubling_dag(storage: &MemoryStorage, levels: usize, leaf: &[u8], declared_size: u64) -> Key {
-    let mut below = put(storage, node::encode_successor(&[], leaf, 0).unwrap());
-    for _ in 0..levels {
-        below = put(
-            storage,
-            node::encode_successor(&[below, below], b"", 0).unwrap(),
-        );
-    }
-    let info = FileInfo {
-        size: declared_size,
-        content_type: String::new(),
-    };
-    put(storage, node::encode_file(&[below], &info, b"", 0).unwrap())
 }
 
 #[test]

@@ -4,8 +4,11 @@
 //! backpressure) and the range reader `read_stream` (every boundary, fetch counts, prefetch,
 //! corrupt and hostile DAGs refused before any byte, tampered and missing nodes).
 
+#[path = "support/file_fixtures.rs"]
+mod file_fixtures;
+
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
@@ -17,24 +20,9 @@ use casweb::chunker::{
 };
 use casweb::node::{self, FileInfo, NodeKind};
 use casweb::{Error, Key, MemoryStorage, StorageProvider};
+use file_fixtures::{casfa_file, data, doubling_dag, options, put, LenientStorage};
 use futures::executor::block_on;
 use futures::stream::{self, StreamExt};
-
-fn options(chunk_size: usize) -> ChunkOptions {
-    ChunkOptions {
-        chunk_size,
-        content_type: String::new(),
-    }
-}
-
-/// Deterministic, incompressible-looking test data.
-fn data(len: usize, seed: u8) -> Vec<u8> {
-    let mut out = vec![0; len];
-    let mut state = blake3::Hasher::new();
-    state.update(&[seed, 0x5a]);
-    state.finalize_xof().fill(&mut out);
-    out
-}
 
 /// A small seeded generator (xorshift64*) for write splits and ranges.
 struct Rng(u64);
@@ -46,12 +34,6 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
     }
-}
-
-fn put(storage: &impl StorageProvider, bytes: Vec<u8>) -> Key {
-    let key = Key::for_bytes(&bytes);
-    block_on(storage.put(key, Bytes::from(bytes))).unwrap();
-    key
 }
 
 fn store_dag(storage: &impl StorageProvider, dag: &FileDag) {
@@ -900,19 +882,7 @@ fn streams_can_own_their_storage() {
 fn dags_without_the_layout_read_like_read_file() {
     // CASFA-style: data in inner nodes, a node shared; content "abcdefgefh".
     let storage = MemoryStorage::new();
-    let e = put(&storage, node::encode_successor(&[], b"ef", 0).unwrap());
-    let g = put(&storage, node::encode_successor(&[], b"g", 0).unwrap());
-    let c = put(&storage, node::encode_successor(&[e, g], b"cd", 0).unwrap());
-    let h = put(&storage, node::encode_successor(&[], b"h", 0).unwrap());
-    let info = FileInfo {
-        size: 10,
-        content_type: "text/plain".into(),
-    };
-    let root = put(
-        &storage,
-        node::encode_file(&[c, e, h], &info, b"ab", 0).unwrap(),
-    );
-    let content = b"abcdefgefh";
+    let (root, content) = casfa_file(&storage);
     for offset in 0..=10u64 {
         for length in 0..=11u64 {
             let end = 10.min(offset + length) as usize;
@@ -962,22 +932,6 @@ fn layout_like(
         content_type: String::new(),
     };
     put(storage, node::encode_file(&level, &info, &[], 0).unwrap())
-}
-
-/// A DAG where each level names the level below twice: `levels` distinct nodes, 2^levels paths.
-fn doubling_dag(storage: &MemoryStorage, levels: usize, leaf: &[u8], declared_size: u64) -> Key {
-    let mut below = put(storage, node::encode_successor(&[], leaf, 0).unwrap());
-    for _ in 0..levels {
-        below = put(
-            storage,
-            node::encode_successor(&[below, below], b"", 0).unwrap(),
-        );
-    }
-    let info = FileInfo {
-        size: declared_size,
-        content_type: String::new(),
-    };
-    put(storage, node::encode_file(&[below], &info, b"", 0).unwrap())
 }
 
 fn is_corrupt(error: &Error) -> bool {
@@ -1142,20 +1096,6 @@ fn shared_subtrees_are_refused_quickly() {
     assert!(is_corrupt(&assert_refused(&storage, root, 0, None)));
 }
 
-/// A store that keeps whatever it is given, as a corrupted disk or an app's own store may.
-#[derive(Default)]
-struct Lenient(RefCell<HashMap<Key, Bytes>>);
-
-impl StorageProvider for Lenient {
-    async fn get(&self, key: Key) -> casweb::Result<Option<Bytes>> {
-        Ok(self.0.borrow().get(&key).cloned())
-    }
-    async fn put(&self, key: Key, bytes: Bytes) -> casweb::Result<()> {
-        self.0.borrow_mut().insert(key, bytes);
-        Ok(())
-    }
-}
-
 #[test]
 fn tampered_and_missing_nodes() {
     let input = data(2000, 24);
@@ -1174,7 +1114,7 @@ fn tampered_and_missing_nodes() {
         (leaves[9], 9 * 112, 0),
         (leaves[9], 0, 9 * 112),
     ] {
-        let storage = Lenient::default();
+        let storage = LenientStorage::default();
         store_dag(&storage, &dag);
         let mut tampered = storage.0.borrow()[&target].to_vec();
         *tampered.last_mut().unwrap() ^= 0x80;

@@ -3,11 +3,13 @@
 //! [`MAX_ADDRS_PER_PROVIDER`] addresses of [`MAX_ADDR_BYTES`] each per provider), and when the
 //! lookup is complete.
 
+use std::collections::HashMap;
+
 use libp2p::core::Endpoint;
 use libp2p::kad::store::RecordStore;
 use libp2p::kad::{self, GetProvidersError, GetProvidersOk, QueryId, RecordKey};
-use libp2p::swarm::{ConnectionId, NetworkBehaviour as _};
-use libp2p::{Multiaddr, PeerId};
+use libp2p::swarm::{ConnectionId, NetworkBehaviour};
+use libp2p::{Multiaddr, PeerId, Swarm};
 
 use super::Provider;
 
@@ -73,6 +75,54 @@ impl ProviderLookup {
     /// The providers, at most the limit.
     pub fn finish(self) -> Vec<Provider> {
         self.found
+    }
+}
+
+/// The provider lookups a node has running: per query its [`ProviderLookup`] and the reply
+/// (`R`, the node's own channel type) of whoever waits for it.
+#[derive(Debug)]
+pub struct Lookups<R> {
+    running: HashMap<QueryId, (ProviderLookup, R)>,
+}
+
+impl<R> Default for Lookups<R> {
+    fn default() -> Self {
+        Lookups {
+            running: HashMap::new(),
+        }
+    }
+}
+
+impl<R> Lookups<R> {
+    /// Tracks query `id`, complete once `limit` providers are known.
+    pub fn start(&mut self, id: QueryId, limit: usize, reply: R) {
+        self.running.insert(id, (ProviderLookup::new(limit), reply));
+    }
+
+    /// Takes in one step of query `id` of `swarm`, whose Kademlia behaviour `kad` picks (see
+    /// [`ProviderLookup::step`]); once the lookup is complete, returns its reply with the
+    /// providers found, for the caller to send.
+    pub fn on_step<B: NetworkBehaviour, S: RecordStore + Send + 'static>(
+        &mut self,
+        swarm: &mut Swarm<B>,
+        kad: fn(&mut B) -> &mut kad::Behaviour<S>,
+        id: QueryId,
+        result: &Result<GetProvidersOk, GetProvidersError>,
+        last: bool,
+    ) -> Option<(R, Vec<Provider>)> {
+        let (lookup, _) = self.running.get_mut(&id)?;
+        let local = *swarm.local_peer_id();
+        let external: Vec<Multiaddr> = swarm.external_addresses().cloned().collect();
+        if !lookup.step(kad(swarm.behaviour_mut()), id, local, &external, result, last) {
+            return None;
+        }
+        let (lookup, reply) = self.running.remove(&id)?;
+        Some((reply, lookup.finish()))
+    }
+
+    /// Stops tracking query `id` (its deadline passed): the lookup and its reply.
+    pub fn take(&mut self, id: &QueryId) -> Option<(ProviderLookup, R)> {
+        self.running.remove(id)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The libp2p DHT core every casweb node shares, the browser's `P2pNode` and the reference
 //! server's node alike (Cargo feature `dht`; no transport, so it builds natively and in wasm):
-//! protocol names, the DHT key of a casweb key, the Kademlia settings, the bounded provider
-//! store, and the provider-lookup accumulator.
+//! protocol names, the DHT key of a casweb key, the Kademlia, identify and ping settings, the
+//! bounded provider store, and the provider-lookup accumulators.
 //!
 //! - [`store`]: [`ProviderStore`], the record store with per-peer quotas and a memory bound,
 //!   whose answers always fit a Kademlia message;
@@ -12,13 +12,14 @@ pub mod store;
 
 use std::time::Duration;
 
+use libp2p::identity::PublicKey;
 use libp2p::kad::{self, RecordKey};
-use libp2p::StreamProtocol;
+use libp2p::{identify, ping, StreamProtocol};
 use serde::Serialize;
 
 use crate::key::{Key, KEY_LEN};
 
-pub use lookup::ProviderLookup;
+pub use lookup::{Lookups, ProviderLookup};
 pub use store::{ProviderStore, StoreLimits};
 
 /// The Kademlia protocol name of casweb's DHT (private: other libp2p DHTs are not joined).
@@ -56,4 +57,14 @@ pub fn kad_config(provider_ttl: Option<Duration>, query_timeout: Duration) -> ka
         .set_provider_publication_interval(provider_ttl.map(|ttl| ttl / 2))
         .set_query_timeout(query_timeout);
     config
+}
+
+/// The identify behaviour of every casweb node (announcing [`IDENTIFY_PROTOCOL`]).
+pub fn identify_behaviour(public: PublicKey) -> identify::Behaviour {
+    identify::Behaviour::new(identify::Config::new(IDENTIFY_PROTOCOL.into(), public))
+}
+
+/// The ping behaviour of every casweb node (libp2p's defaults: a ping every 15 s).
+pub fn ping_behaviour() -> ping::Behaviour {
+    ping::Behaviour::new(ping::Config::new())
 }

@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use futures::channel::oneshot;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use wasm_bindgen_futures::spawn_local;
 
@@ -22,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::pop;
 use crate::protocol::Limits;
+use crate::storage::tick_queue::TickQueue;
 use crate::storage::StorageProvider;
 use crate::sync::SyncRemote;
 
@@ -31,20 +31,12 @@ pub const CHECK_CONCURRENCY: usize = 4;
 /// without the many-nodes endpoint).
 pub const GET_CONCURRENCY: usize = 4;
 
-type GetReply = oneshot::Sender<Result<Option<Bytes>>>;
-
-/// The gets of this tick, sent together when it ends.
-#[derive(Default)]
-struct GetQueue {
-    gets: Vec<(Key, GetReply)>,
-    scheduled: bool,
-}
-
 struct Inner {
     config: ValidConfig,
     limits: RefCell<Option<Limits>>,
     requests: Cell<u64>,
-    get_queue: RefCell<GetQueue>,
+    /// The gets of this tick, sent together when it ends.
+    gets: TickQueue<Key, Result<Option<Bytes>>>,
 }
 
 /// A casweb server for one realm. Cheap to clone (shared state: the cached limits and the
@@ -72,7 +64,7 @@ impl HttpStorage {
                 config: wire::validate_config(&config)?,
                 limits: RefCell::new(None),
                 requests: Cell::new(0),
-                get_queue: RefCell::default(),
+                gets: TickQueue::default(),
             }),
         })
     }
@@ -182,11 +174,7 @@ impl HttpStorage {
     /// Sends this tick's gets as one [`HttpStorage::get_many`] and answers each caller (a
     /// caller that stopped waiting is skipped; a failure reaches every caller).
     async fn flush_gets(self) {
-        let batch = {
-            let mut queue = self.inner.get_queue.borrow_mut();
-            queue.scheduled = false;
-            std::mem::take(&mut queue.gets)
-        };
+        let batch = self.inner.gets.take();
         let mut keys: Vec<Key> = batch.iter().map(|(key, _)| *key).collect();
         keys.sort_unstable();
         keys.dedup();
@@ -344,16 +332,11 @@ impl StorageProvider for HttpStorage {
     /// stored but not owned by this realm is `Http { 403, "not_owned" }`. Sent with every get
     /// of the same tick in many-nodes gets (alone in its tick: one `GET .../raw/{key}`).
     async fn get(&self, key: Key) -> Result<Option<Bytes>> {
-        let (tx, rx) = oneshot::channel();
-        let schedule = {
-            let mut queue = self.inner.get_queue.borrow_mut();
-            queue.gets.push((key, tx));
-            !std::mem::replace(&mut queue.scheduled, true)
-        };
-        if schedule {
+        let (answer, first) = self.inner.gets.join(key);
+        if first {
             spawn_local(self.clone().flush_gets());
         }
-        rx.await.unwrap_or(Err(Error::Closed))
+        answer.await.unwrap_or(Err(Error::Closed))
     }
 
     /// Uploads one node (`PUT`); succeeds if the realm now owns it (stored now or before).

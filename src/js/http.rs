@@ -161,6 +161,35 @@ fn item_results_to_js(nodes: &[(Key, Bytes)], results: Vec<Result<(), Error>>) -
         .into()
 }
 
+/// How `putMany` and `claimMany` make the server own nodes.
+#[derive(Clone, Copy)]
+enum Upload {
+    Put,
+    Claim,
+}
+
+/// `putMany` / `claimMany`: nodes in, one `ItemResult` per node out.
+fn items_promise(
+    storage: &HttpStorage,
+    upload: Upload,
+    nodes: JsValue,
+    options: Option<CallOptionsArg>,
+) -> Promise {
+    let storage = storage.clone();
+    promise(async move {
+        let nodes = js(nodes_from_js(&nodes))?;
+        let signal = js(call_signal(options))?;
+        let call = async {
+            match upload {
+                Upload::Put => storage.put_many(&nodes).await,
+                Upload::Claim => storage.claim_many(&nodes).await,
+            }
+        };
+        let results = js(abortable(signal.as_ref(), call).await)?;
+        Ok(item_results_to_js(&nodes, results))
+    })
+}
+
 /// A casweb server for one realm: `get`/`put` like every storage (`get` is `null` only when no
 /// realm stored the node; the gets of one tick travel together), plus `info`, `getMany`,
 /// `putMany`, `checkMany`, `claim` and `claimMany`.
@@ -227,13 +256,7 @@ impl JsHttpStorage {
         #[wasm_bindgen(unchecked_param_type = "NodeInput[]")] nodes: JsValue,
         options: Option<CallOptionsArg>,
     ) -> Promise {
-        let storage = self.storage.clone();
-        promise(async move {
-            let nodes = js(nodes_from_js(&nodes))?;
-            let signal = js(call_signal(options))?;
-            let results = js(abortable(signal.as_ref(), storage.put_many(&nodes)).await)?;
-            Ok(item_results_to_js(&nodes, results))
-        })
+        items_promise(&self.storage, Upload::Put, nodes, options)
     }
 
     /// Where this realm stands with each key: `{ missing, unowned, owned }`.
@@ -282,13 +305,7 @@ impl JsHttpStorage {
         #[wasm_bindgen(unchecked_param_type = "NodeInput[]")] nodes: JsValue,
         options: Option<CallOptionsArg>,
     ) -> Promise {
-        let storage = self.storage.clone();
-        promise(async move {
-            let nodes = js(nodes_from_js(&nodes))?;
-            let signal = js(call_signal(options))?;
-            let results = js(abortable(signal.as_ref(), storage.claim_many(&nodes)).await)?;
-            Ok(item_results_to_js(&nodes, results))
-        })
+        items_promise(&self.storage, Upload::Claim, nodes, options)
     }
 
     /// HTTP requests sent so far (diagnostics).

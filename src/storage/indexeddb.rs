@@ -25,6 +25,7 @@ use web_sys::{IdbDatabase, IdbFactory, IdbObjectStore, IdbTransaction, IdbTransa
 
 use super::idb_batch::{read_records, record_array, WriteBatch};
 use super::idb_future::{error_from_js, Connection, OpenFuture, RequestFuture, TransactionFuture};
+use super::tick_queue::TickQueue;
 use super::{verify_put, StorageProvider};
 use crate::error::{Error, Result};
 use crate::key::Key;
@@ -52,21 +53,14 @@ pub struct IndexedDbStats {
 }
 
 type PutReply = oneshot::Sender<Result<()>>;
-type GetReply = oneshot::Sender<Result<Option<Uint8Array>>>;
-
-/// The gets waiting for this tick's read transaction.
-#[derive(Default)]
-struct GetQueue {
-    gets: Vec<(Key, GetReply)>,
-    scheduled: bool,
-}
 
 struct Inner {
     name: String,
     db: Connection,
     /// This tick's puts, in their open transaction, and who waits for its outcome.
     write: RefCell<Option<(WriteBatch, Vec<PutReply>)>>,
-    get_queue: RefCell<GetQueue>,
+    /// The gets waiting for this tick's read transaction.
+    gets: TickQueue<Key, Result<Option<Uint8Array>>>,
     stats: Cell<IndexedDbStats>,
 }
 
@@ -123,7 +117,7 @@ impl IndexedDbStorage {
             name: name.to_owned(),
             db: Connection::new(db),
             write: RefCell::default(),
-            get_queue: RefCell::default(),
+            gets: TickQueue::default(),
             stats: Cell::default(),
         });
         Ok(IndexedDbStorage { inner })
@@ -243,11 +237,7 @@ impl IndexedDbStorage {
     }
 
     async fn flush_gets(self) {
-        let batch = {
-            let mut queue = self.inner.get_queue.borrow_mut();
-            queue.scheduled = false;
-            std::mem::take(&mut queue.gets)
-        };
+        let batch = self.inner.gets.take();
         let keys: Vec<Key> = batch.iter().map(|(key, _)| *key).collect();
         let values = match self.nodes_store(IdbTransactionMode::Readonly) {
             Ok((store, _)) => {
@@ -278,16 +268,11 @@ impl IndexedDbStorage {
     /// The value stored under `key` as IndexedDB returned it (a fresh `Uint8Array` the caller
     /// owns), or `None`. Batched with every get of the same tick.
     pub async fn get_array(&self, key: Key) -> Result<Option<Uint8Array>> {
-        let (tx, rx) = oneshot::channel();
-        let schedule = {
-            let mut queue = self.inner.get_queue.borrow_mut();
-            queue.gets.push((key, tx));
-            !std::mem::replace(&mut queue.scheduled, true)
-        };
-        if schedule {
+        let (answer, first) = self.inner.gets.join(key);
+        if first {
             spawn_local(self.clone().flush_gets());
         }
-        rx.await.unwrap_or(Err(Error::Closed))
+        answer.await.unwrap_or(Err(Error::Closed))
     }
 
     /// Stores `value` under `key`: the request is issued now, in this tick's write batch

@@ -12,6 +12,8 @@ pub(crate) mod idb_future;
 #[cfg(target_arch = "wasm32")]
 mod indexeddb;
 mod memory;
+#[cfg(any(target_arch = "wasm32", test))]
+pub(crate) mod tick_queue;
 
 use std::rc::Rc;
 

@@ -11,8 +11,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use casweb::dht::{
-    kad_config, record_key, Provider, ProviderLookup, ProviderStore, StoreLimits,
-    IDENTIFY_PROTOCOL, KAD_PROTOCOL,
+    identify_behaviour, kad_config, ping_behaviour, record_key, Lookups, Provider, ProviderStore,
+    StoreLimits, KAD_PROTOCOL,
 };
 use casweb::Key;
 use libp2p::core::muxing::StreamMuxerBox;
@@ -205,7 +205,7 @@ pub async fn start(config: P2pConfig, data_dir: Option<&Path>) -> Result<P2pHand
         swarm,
         info: info.clone(),
         provides: HashMap::new(),
-        lookups: HashMap::new(),
+        lookups: Lookups::default(),
     };
     driver.refresh_info();
     tokio::spawn(driver.run(receiver));
@@ -274,11 +274,8 @@ fn build_swarm(
             );
             Behaviour {
                 kad,
-                identify: identify::Behaviour::new(identify::Config::new(
-                    IDENTIFY_PROTOCOL.into(),
-                    key.public(),
-                )),
-                ping: ping::Behaviour::new(ping::Config::new()),
+                identify: identify_behaviour(key.public()),
+                ping: ping_behaviour(),
                 relay,
             }
         })
@@ -306,16 +303,11 @@ fn info_of(swarm: &Swarm<Behaviour>) -> P2pInfo {
     }
 }
 
-struct Lookup {
-    providers: ProviderLookup,
-    reply: oneshot::Sender<Result<Vec<Provider>, P2pError>>,
-}
-
 struct Driver {
     swarm: Swarm<Behaviour>,
     info: Arc<RwLock<P2pInfo>>,
     provides: HashMap<QueryId, oneshot::Sender<Result<(), P2pError>>>,
-    lookups: HashMap<QueryId, Lookup>,
+    lookups: Lookups<oneshot::Sender<Result<Vec<Provider>, P2pError>>>,
 }
 
 impl Driver {
@@ -345,13 +337,7 @@ impl Driver {
             Command::StopProviding { key } => kad.stop_providing(&key),
             Command::GetProviders { key, limit, reply } => {
                 let id = kad.get_providers(key);
-                self.lookups.insert(
-                    id,
-                    Lookup {
-                        providers: ProviderLookup::new(limit),
-                        reply,
-                    },
-                );
+                self.lookups.start(id, limit, reply);
             }
             Command::ConnectedPeers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
@@ -429,19 +415,15 @@ impl Driver {
                 }
             }
             QueryResult::GetProviders(result) => {
-                let Some(lookup) = self.lookups.get_mut(&id) else {
-                    return;
-                };
-                let local = *self.swarm.local_peer_id();
-                let external: Vec<Multiaddr> = self.swarm.external_addresses().cloned().collect();
-                let kad = &mut self.swarm.behaviour_mut().kad;
-                if lookup
-                    .providers
-                    .step(kad, id, local, &external, &result, step.last)
-                {
-                    if let Some(lookup) = self.lookups.remove(&id) {
-                        let _ = lookup.reply.send(Ok(lookup.providers.finish()));
-                    }
+                let answer = self.lookups.on_step(
+                    &mut self.swarm,
+                    |behaviour| &mut behaviour.kad,
+                    id,
+                    &result,
+                    step.last,
+                );
+                if let Some((reply, found)) = answer {
+                    let _ = reply.send(Ok(found));
                 }
             }
             _ => {}

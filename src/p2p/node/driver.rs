@@ -21,7 +21,7 @@ use wasm_bindgen_futures::spawn_local;
 use super::command::{Command, Reply};
 use super::transport::{Behaviour, BehaviourEvent};
 use super::{peer_of, EventCallback, NodeEvent, QUERY_TIMEOUT_MS};
-use crate::dht::{record_key, Provider, ProviderLookup, KAD_PROTOCOL};
+use crate::dht::{record_key, Lookups, Provider, KAD_PROTOCOL};
 use crate::error::{Error, Result};
 use crate::p2p::config::TransportKind;
 
@@ -37,11 +37,6 @@ struct Setup {
     last_error: Option<String>,
 }
 
-struct Lookup {
-    providers: ProviderLookup,
-    reply: Reply<Vec<Provider>>,
-}
-
 pub(super) struct Driver {
     swarm: Swarm<Behaviour>,
     /// Lookup deadlines: each fires with its query id and timeout.
@@ -50,7 +45,7 @@ pub(super) struct Driver {
     transport: TransportKind,
     setup: Option<Setup>,
     provides: HashMap<QueryId, Reply<()>>,
-    lookups: HashMap<QueryId, Lookup>,
+    lookups: Lookups<Reply<Vec<Provider>>>,
     bootstraps: HashMap<QueryId, Reply<()>>,
     dials: HashMap<ConnectionId, Reply<String>>,
     /// When (`Date.now()`) the last announcement query reported success.
@@ -89,7 +84,7 @@ impl Driver {
                 last_error: None,
             }),
             provides: HashMap::new(),
-            lookups: HashMap::new(),
+            lookups: Lookups::default(),
             bootstraps: HashMap::new(),
             dials: HashMap::new(),
             last_announcement: None,
@@ -149,16 +144,16 @@ impl Driver {
 
     /// A lookup's time is up: it answers with what it found, or `timeout` if nothing.
     fn expire_lookup(&mut self, id: QueryId, timeout_ms: u32) {
-        if let Some(lookup) = self.lookups.remove(&id) {
+        if let Some((lookup, reply)) = self.lookups.take(&id) {
             if let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id) {
                 query.finish();
             }
-            let outcome = if lookup.providers.found().is_empty() {
+            let outcome = if lookup.found().is_empty() {
                 Err(Error::Timeout { ms: timeout_ms })
             } else {
-                Ok(lookup.providers.finish())
+                Ok(lookup.finish())
             };
-            let _ = lookup.reply.send(outcome);
+            let _ = reply.send(outcome);
         }
     }
 
@@ -238,13 +233,7 @@ impl Driver {
                     .behaviour_mut()
                     .kad
                     .get_providers(record_key(&key));
-                self.lookups.insert(
-                    id,
-                    Lookup {
-                        providers: ProviderLookup::new(options.limit),
-                        reply,
-                    },
-                );
+                self.lookups.start(id, options.limit, reply);
                 let timeout_ms = options.timeout_ms;
                 self.deadlines.push(
                     async move {
@@ -451,19 +440,15 @@ impl Driver {
                 }
             }
             QueryResult::GetProviders(result) => {
-                let Some(lookup) = self.lookups.get_mut(&id) else {
-                    return;
-                };
-                let local = *self.swarm.local_peer_id();
-                let external: Vec<Multiaddr> = self.swarm.external_addresses().cloned().collect();
-                let kad = &mut self.swarm.behaviour_mut().kad;
-                if lookup
-                    .providers
-                    .step(kad, id, local, &external, &result, step.last)
-                {
-                    if let Some(lookup) = self.lookups.remove(&id) {
-                        let _ = lookup.reply.send(Ok(lookup.providers.finish()));
-                    }
+                let answer = self.lookups.on_step(
+                    &mut self.swarm,
+                    |behaviour| &mut behaviour.kad,
+                    id,
+                    &result,
+                    step.last,
+                );
+                if let Some((reply, found)) = answer {
+                    let _ = reply.send(Ok(found));
                 }
             }
             _ => {}

@@ -11,7 +11,7 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::{identify, noise, ping, relay, yamux, Swarm};
 
 use super::QUERY_TIMEOUT_MS;
-use crate::dht::{kad_config, ProviderStore, StoreLimits, IDENTIFY_PROTOCOL};
+use crate::dht::{identify_behaviour, kad_config, ping_behaviour, ProviderStore, StoreLimits};
 use crate::error::{Error, Result};
 use crate::p2p::config::TransportKind;
 use crate::p2p::identity::Identity;
@@ -101,11 +101,8 @@ pub(super) fn build_swarm(
             kad.set_mode(Some(kad::Mode::Client));
             Behaviour {
                 kad,
-                identify: identify::Behaviour::new(identify::Config::new(
-                    IDENTIFY_PROTOCOL.into(),
-                    key.public(),
-                )),
-                ping: ping::Behaviour::new(ping::Config::new()),
+                identify: identify_behaviour(key.public()),
+                ping: ping_behaviour(),
                 relay,
             }
         })
