@@ -7,7 +7,8 @@
 # failure. Exits non-zero only if something breaks, never because a target is missed.
 #
 # Environment: BENCH_ROUNDS (override each in-page measure's rounds), BENCH_ONLY (comma-separated
-# measure ids: indexeddb, topo, sync, bundle, lookups, advertiser, advertiser-memory; the other
+# measure ids: indexeddb, topo, sync, cold-read, large-file, bundle, lookups, lookups-1, advertiser,
+# advertiser-memory; the other
 # measures' previous results are kept in the report),
 # WASM_OPT_FLAGS (default "-Oz"), CARGO_TARGET_DIR (honoured for every build), BENCH_RESULTS and
 # BENCH_MARKDOWN (where to write, default bench/results.json and BENCHMARKS.md: a trial run can
@@ -109,7 +110,7 @@ say "server at $base_url"
 wants() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
 p2p_dir="$work/p2p"
 mkdir -p "$p2p_dir"
-for bench in lookups advertiser; do
+for bench in lookups lookups-1 advertiser; do
   if wants "$bench"; then
     say "P2P benchmark: $bench"
     P2P_BENCH_OUT="$p2p_dir" ./scripts/p2p-bench.sh "$bench"

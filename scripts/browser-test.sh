@@ -19,7 +19,7 @@
 # (fixed ports for the main server, so a restart keeps its addresses); the faulty server runs
 # with --no-p2p. The short-TTL DHT has 5 more nodes.
 #
-# The tests read them at compile time (tests/support/server.rs). Every process started here is
+# The tests read them at run time from target/browser-test/config.json (tests/support/server.rs). Every process started here is
 # stopped on exit, whether the tests pass, fail or are interrupted. Capabilities (headless,
 # --no-sandbox for root, no background networking) are in webdriver.json.
 set -euo pipefail
@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 cargo build -q -p casweb-server
-server="$PWD/target/debug/casweb-server"
+server="${CARGO_TARGET_DIR:-$PWD/target}/debug/casweb-server"
 work="$(mktemp -d "${TMPDIR:-/tmp}/casweb-browser-test.XXXXXX")"
 
 # shellcheck source=scripts/services.sh

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # P2P benchmarks (not tests), each against its own local DHT of `casweb-server p2p` nodes on
 # 127.0.0.1, measured in headless Chromium (release build):
-#   lookups     getProviders p50/p95 per transport on 20 nodes (tests/p2p_bench.rs)
+#   lookups     getProviders p50/p95 per transport on 20 nodes (tests/p2p_bench.rs), with
+#               limit 1 and with the default options
+#   lookups-1   the same on a 1-node DHT (the demo's)
 #   advertiser  Advertiser announcements per second at maxConcurrent 1, 10, 50 on 5 nodes
 #               (tests/advertiser_bench.rs)
-# Usage: scripts/p2p-bench.sh [lookups|advertiser]...  (default: both). Prints a table per
+# Usage: scripts/p2p-bench.sh [lookups|lookups-1|advertiser]...  (default: all). Prints a table per
 # benchmark and writes <name>-bench.json into $P2P_BENCH_OUT (default: target/); `make bench`
 # (scripts/bench.sh) runs both and reports them in BENCHMARKS.md. Stops every node on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 benches=("$@")
-[ "${#benches[@]}" -gt 0 ] || benches=(lookups advertiser)
+[ "${#benches[@]}" -gt 0 ] || benches=(lookups lookups-1 advertiser)
 
 cargo build -q --release -p casweb-server
 server="${CARGO_TARGET_DIR:-$PWD/target}/release/casweb-server"
@@ -59,8 +61,8 @@ run_bench() {
 import json, sys
 name, nodes, path = sys.argv[1], sys.argv[2], sys.argv[3]
 rows = json.load(open(path))
-if name == "lookups":
-    print(f"getProviders on a local {nodes}-node DHT (limit 1, after 5 warm-up lookups)")
+if name.startswith("lookups"):
+    print(f"getProviders on a local {nodes}-node DHT (after 5 warm-up lookups)")
     print("| transport | p50 ms | p95 ms | max ms | startProvide ms |\n|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['name']} | {r['p50_ms']} | {r['p95_ms']} | {r['max_ms']} | {r['announce_ms']} |")
@@ -75,7 +77,8 @@ PY
 for bench in "${benches[@]}"; do
   case "$bench" in
     lookups) run_bench lookups "${P2P_BENCH_NODES:-20}" p2p_bench P2P_BENCH ;;
+    lookups-1) run_bench lookups-1 1 p2p_bench P2P_BENCH ;;
     advertiser) run_bench advertiser "${ADV_BENCH_NODES:-5}" advertiser_bench ADV_BENCH ;;
-    *) echo "p2p-bench: unknown benchmark $bench (lookups, advertiser)" >&2; exit 2 ;;
+    *) echo "p2p-bench: unknown benchmark $bench (lookups, lookups-1, advertiser)" >&2; exit 2 ;;
   esac
 done

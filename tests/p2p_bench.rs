@@ -48,8 +48,13 @@ async fn connect(transport: TransportKind, prompt_websocket_flush: bool) -> P2pN
         .expect("connect")
 }
 
-/// Announces keys from one node and times lookups (limit 1) from another, both in this page.
-async fn measure(name: &str, transport: TransportKind, prompt: bool) -> String {
+/// Announces keys from one node and times lookups from another, both in this page.
+async fn measure(
+    name: &str,
+    transport: TransportKind,
+    prompt: bool,
+    options: LookupOptions,
+) -> String {
     let provider = connect(transport, prompt).await;
     let seeker = connect(transport, prompt).await;
     let keys: Vec<Key> = (0..WARM_UP + SAMPLES)
@@ -63,10 +68,6 @@ async fn measure(name: &str, transport: TransportKind, prompt: bool) -> String {
         provider.start_provide(key).await.expect("provide");
     }
     let announce_ms = (now() - started) / keys.len() as f64;
-    let options = LookupOptions {
-        limit: 1,
-        timeout_ms: 20_000,
-    };
     let mut times = Vec::new();
     for (i, key) in keys.iter().enumerate() {
         let start = now();
@@ -90,6 +91,12 @@ async fn measure(name: &str, transport: TransportKind, prompt: bool) -> String {
     )
 }
 
+/// `limit: 1`: the lookup ends at the first provider.
+const FIRST: LookupOptions = LookupOptions {
+    limit: 1,
+    timeout_ms: 20_000,
+};
+
 #[wasm_bindgen_test]
 async fn get_providers_latency() {
     let mut rows = Vec::new();
@@ -100,6 +107,7 @@ async fn get_providers_latency() {
                 &format!("webrtc-direct#{round}"),
                 TransportKind::WebRtcDirect,
                 true,
+                FIRST,
             )
             .await,
         );
@@ -108,6 +116,7 @@ async fn get_providers_latency() {
                 &format!("websocket#{round}"),
                 TransportKind::WebSocket,
                 true,
+                FIRST,
             )
             .await,
         );
@@ -116,9 +125,21 @@ async fn get_providers_latency() {
                 &format!("websocket-stock-flush#{round}"),
                 TransportKind::WebSocket,
                 false,
+                FIRST,
             )
             .await,
         );
+    }
+    // Default options (limit 20, 10 s): the lookup ends when the query has asked the closest
+    // peers, not at the first provider.
+    for round in 0..2 {
+        for (name, transport) in [
+            ("webrtc-direct-defaults", TransportKind::WebRtcDirect),
+            ("websocket-defaults", TransportKind::WebSocket),
+        ] {
+            let options = LookupOptions::default();
+            rows.push(measure(&format!("{name}#{round}"), transport, true, options).await);
+        }
     }
     console_log!("P2P_BENCH [{}]", rows.join(","));
 }

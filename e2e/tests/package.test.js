@@ -149,7 +149,7 @@ describe("npm package", () => {
         "declare const token: string;",
         "declare const bytes: Uint8Array;",
         'declare const storage: import("casweb").StorageProviderLike;',
-        "declare const file: File;",
+        "declare const upload: File;",
         'declare module "*?url" { const url: string; export default url; }',
       ].join("\n"));
       writeFileSync(join(work, "tsconfig.json"), JSON.stringify({
@@ -227,7 +227,8 @@ describe("in Node", () => {
     const root = await casweb.storeFile(storage, data, { chunkSize: 1024, onProgress: (p) => { progress = p; } });
     assertShape(types, "FileProgress", progress);
     assertShape(types, "FileContent", await casweb.readFile(storage, root));
-    assertShape(types, "TopoLevels", casweb.topoSortLevels(dag.nodes.map((n) => n.key), () => []));
+    const keys = dag.nodes.map((n) => n.key);
+    assertShape(types, "TopoLevels", casweb.topoSortLevels(keys, keys.map(() => [])));
 
     const { realm, token } = await devRealm();
     const http = new casweb.HttpStorage({ baseUrl: env.server, realm, token });

@@ -78,51 +78,73 @@ impl ProviderLookup {
     }
 }
 
-/// The provider lookups a node has running: per query its [`ProviderLookup`] and the reply
-/// (`R`, the node's own channel type) of whoever waits for it.
-#[derive(Debug)]
-pub struct Lookups<R> {
+/// Where a finished lookup's providers go: the waiting caller's reply channel (each node has
+/// its own channel type and error type).
+pub trait LookupReply {
+    /// Answers the caller with the providers found.
+    fn send_providers(self, providers: Vec<Provider>);
+    /// Tells the caller its time ran out with nobody found.
+    fn send_timeout(self);
+}
+
+/// The provider lookups a node (whose swarm's behaviour is `B`, Kademlia store `S`) has
+/// running: per query its [`ProviderLookup`] and the reply of whoever waits for it.
+pub struct Lookups<B, S, R> {
+    /// Picks the Kademlia behaviour out of the node's behaviour.
+    kad: fn(&mut B) -> &mut kad::Behaviour<S>,
     running: HashMap<QueryId, (ProviderLookup, R)>,
 }
 
-impl<R> Default for Lookups<R> {
-    fn default() -> Self {
+impl<B: NetworkBehaviour, S: RecordStore + Send + 'static, R: LookupReply> Lookups<B, S, R> {
+    /// No lookups yet, for a node whose Kademlia behaviour `kad` picks.
+    pub fn new(kad: fn(&mut B) -> &mut kad::Behaviour<S>) -> Self {
         Lookups {
+            kad,
             running: HashMap::new(),
         }
     }
-}
 
-impl<R> Lookups<R> {
     /// Tracks query `id`, complete once `limit` providers are known.
     pub fn start(&mut self, id: QueryId, limit: usize, reply: R) {
         self.running.insert(id, (ProviderLookup::new(limit), reply));
     }
 
-    /// Takes in one step of query `id` of `swarm`, whose Kademlia behaviour `kad` picks (see
-    /// [`ProviderLookup::step`]); once the lookup is complete, returns its reply with the
-    /// providers found, for the caller to send.
-    pub fn on_step<B: NetworkBehaviour, S: RecordStore + Send + 'static>(
+    /// Takes in one step of query `id` of `swarm` (see [`ProviderLookup::step`]); once the
+    /// lookup is complete, answers its caller.
+    pub fn on_step(
         &mut self,
         swarm: &mut Swarm<B>,
-        kad: fn(&mut B) -> &mut kad::Behaviour<S>,
         id: QueryId,
         result: &Result<GetProvidersOk, GetProvidersError>,
         last: bool,
-    ) -> Option<(R, Vec<Provider>)> {
-        let (lookup, _) = self.running.get_mut(&id)?;
+    ) {
+        let Some((lookup, _)) = self.running.get_mut(&id) else {
+            return;
+        };
         let local = *swarm.local_peer_id();
         let external: Vec<Multiaddr> = swarm.external_addresses().cloned().collect();
-        if !lookup.step(kad(swarm.behaviour_mut()), id, local, &external, result, last) {
-            return None;
+        let kad = (self.kad)(swarm.behaviour_mut());
+        if lookup.step(kad, id, local, &external, result, last) {
+            if let Some((lookup, reply)) = self.running.remove(&id) {
+                reply.send_providers(lookup.finish());
+            }
         }
-        let (lookup, reply) = self.running.remove(&id)?;
-        Some((reply, lookup.finish()))
     }
 
-    /// Stops tracking query `id` (its deadline passed): the lookup and its reply.
-    pub fn take(&mut self, id: &QueryId) -> Option<(ProviderLookup, R)> {
-        self.running.remove(id)
+    /// Query `id`'s time is up: the query stops, and its caller gets what was found (a slow or
+    /// silent peer cannot hold back providers already known), or a timeout if nothing was.
+    pub fn expire(&mut self, swarm: &mut Swarm<B>, id: QueryId) {
+        let Some((lookup, reply)) = self.running.remove(&id) else {
+            return;
+        };
+        if let Some(mut query) = (self.kad)(swarm.behaviour_mut()).query_mut(&id) {
+            query.finish();
+        }
+        if lookup.found().is_empty() {
+            reply.send_timeout();
+        } else {
+            reply.send_providers(lookup.finish());
+        }
     }
 }
 

@@ -25,8 +25,13 @@ pub enum TransportKind {
 }
 
 impl TransportKind {
-    /// Both, in the default order of preference.
-    pub const ALL: [TransportKind; 2] = [TransportKind::WebRtcDirect, TransportKind::WebSocket];
+    /// Both, in the default order of preference: WebSocket first. It is the faster of the two on
+    /// a local DHT (BENCHMARKS.md, 4a), and libp2p-webrtc-websys 0.4 throws uncaught "closure
+    /// invoked recursively or after being dropped" errors from its data channels when streams
+    /// close (rust-libp2p#6551, fix not released), which a page using the defaults should not
+    /// see. WebRTC-direct stays the fallback: it is what an https page can use when the server
+    /// offers only plain `ws://` on another host (see [`pick_addresses`]).
+    pub const ALL: [TransportKind; 2] = [TransportKind::WebSocket, TransportKind::WebRtcDirect];
 
     /// Parses the JS names `"webrtc-direct"` and `"websocket"`.
     pub fn parse(name: &str) -> Result<TransportKind> {
@@ -73,15 +78,17 @@ pub struct BootstrapInfo {
 }
 
 impl BootstrapInfo {
-    /// Parses the JSON answer, refusing a server of another DHT.
+    /// Parses the JSON answer, refusing a server of another DHT or another version of casweb's
+    /// (`version_mismatch`).
     pub fn from_json(body: &[u8]) -> Result<BootstrapInfo> {
         let info: BootstrapInfo = serde_json::from_slice(body).map_err(|e| {
             Error::InvalidArgument(format!("the server's /api/p2p answer is not valid: {e}"))
         })?;
         if let Some(protocol) = &info.protocol {
             if protocol != KAD_PROTOCOL {
-                return Err(Error::InvalidArgument(format!(
-                    "the server runs DHT protocol {protocol}, this library speaks {KAD_PROTOCOL}"
+                return Err(Error::VersionMismatch(format!(
+                    "the server runs DHT protocol {protocol}, this casweb speaks {KAD_PROTOCOL} \
+                     (update the server and the page to the same casweb version)"
                 )));
             }
         }
@@ -91,15 +98,18 @@ impl BootstrapInfo {
 
 /// The addresses to dial, in order: those of the first transport of `preference` that has any.
 /// (The first transport is the one that is used; the others are fallbacks for when the first
-/// has no address at all.)
+/// has no usable address.) On an https page (`https_page`), a plain `ws://` address is usable
+/// only on a loopback host: browsers block other mixed-content WebSockets.
 pub fn pick_addresses(
     addrs: &[String],
     preference: &[TransportKind],
+    https_page: bool,
 ) -> Vec<(TransportKind, String)> {
     for &kind in preference {
         let matching: Vec<_> = addrs
             .iter()
             .filter(|a| TransportKind::of_address(a) == Some(kind))
+            .filter(|a| !https_page || !is_blocked_mixed_content(a))
             .map(|a| (kind, a.clone()))
             .collect();
         if !matching.is_empty() {
@@ -107,6 +117,21 @@ pub fn pick_addresses(
         }
     }
     Vec::new()
+}
+
+/// True for a plain (`/ws`, not `/wss` or `/tls/ws`) WebSocket address on a host that is not
+/// loopback: an https page may not open it.
+fn is_blocked_mixed_content(addr: &str) -> bool {
+    let to_relay = addr.split("/p2p-circuit").next().unwrap_or(addr);
+    let components: Vec<&str> = to_relay.split('/').collect();
+    let plain_ws = components.contains(&"ws") && !components.contains(&"tls");
+    let loopback = components.windows(2).any(|pair| match pair {
+        ["ip4", host] => host.starts_with("127."),
+        ["ip6", host] => *host == "::1",
+        ["dns" | "dns4" | "dns6", host] => *host == "localhost",
+        _ => false,
+    });
+    plain_ws && !loopback
 }
 
 /// Checked `getProviders` options.
@@ -201,32 +226,60 @@ mod tests {
     #[test]
     fn addresses_follow_the_preference_with_fallback() {
         let addrs = vec![TCP.to_string(), WS.to_string(), WEBRTC.to_string()];
-        let picked = pick_addresses(&addrs, &TransportKind::ALL);
+        // WebSocket first by default.
+        let picked = pick_addresses(&addrs, &TransportKind::ALL, false);
+        assert_eq!(picked, vec![(TransportKind::WebSocket, WS.to_string())]);
+        let picked = pick_addresses(&addrs, &[TransportKind::WebRtcDirect], false);
         assert_eq!(
             picked,
             vec![(TransportKind::WebRtcDirect, WEBRTC.to_string())]
         );
-        let picked = pick_addresses(&addrs, &[TransportKind::WebSocket]);
-        assert_eq!(picked, vec![(TransportKind::WebSocket, WS.to_string())]);
         let only_ws = vec![WS.to_string()];
         assert_eq!(
-            pick_addresses(&only_ws, &TransportKind::ALL)[0].0,
+            pick_addresses(&only_ws, &TransportKind::ALL, false)[0].0,
             TransportKind::WebSocket
         );
-        assert!(pick_addresses(&[TCP.to_string()], &TransportKind::ALL).is_empty());
+        assert!(pick_addresses(&[TCP.to_string()], &TransportKind::ALL, false).is_empty());
+    }
+
+    #[test]
+    fn an_https_page_skips_plain_websockets_to_other_hosts() {
+        let remote_ws = "/dns4/dht.example/tcp/443/ws/p2p/12D3KooWA".to_string();
+        let remote_wss = "/dns4/dht.example/tcp/443/wss/p2p/12D3KooWA".to_string();
+        let remote_tls = "/dns4/dht.example/tcp/443/tls/ws/p2p/12D3KooWA".to_string();
+        let addrs = vec![remote_ws.clone(), WEBRTC.to_string()];
+        // Plain ws:// to another host: the https page falls back to WebRTC-direct.
+        assert_eq!(
+            pick_addresses(&addrs, &TransportKind::ALL, true),
+            vec![(TransportKind::WebRtcDirect, WEBRTC.to_string())]
+        );
+        assert_eq!(
+            pick_addresses(&addrs, &TransportKind::ALL, false)[0],
+            (TransportKind::WebSocket, remote_ws)
+        );
+        for usable in [remote_wss, remote_tls, WS.to_string()] {
+            let picked = pick_addresses(std::slice::from_ref(&usable), &TransportKind::ALL, true);
+            assert_eq!(picked, vec![(TransportKind::WebSocket, usable)]);
+        }
     }
 
     #[test]
     fn bootstrap_info_is_checked() {
-        let body = br#"{"peerId":"12D3KooWA","addrs":["/ip4/1.2.3.4/tcp/1/ws"],"protocol":"/casweb/kad/1.0.0"}"#;
-        let info = BootstrapInfo::from_json(body).expect("valid");
+        let body = format!(
+            r#"{{"peerId":"12D3KooWA","addrs":["/ip4/1.2.3.4/tcp/1/ws"],"protocol":"{KAD_PROTOCOL}"}}"#
+        );
+        let info = BootstrapInfo::from_json(body.as_bytes()).expect("valid");
         assert_eq!(info.peer_id, "12D3KooWA");
         assert_eq!(info.addrs.len(), 1);
-        let other = br#"{"peerId":"A","addrs":[],"protocol":"/ipfs/kad/1.0.0"}"#;
-        assert_eq!(
-            BootstrapInfo::from_json(other).unwrap_err().code(),
-            "invalid_argument"
-        );
+        for other in ["/ipfs/kad/1.0.0", "/casweb/kad/1.0.0"] {
+            let body = format!(r#"{{"peerId":"A","addrs":[],"protocol":"{other}"}}"#);
+            assert_eq!(
+                BootstrapInfo::from_json(body.as_bytes())
+                    .unwrap_err()
+                    .code(),
+                "version_mismatch"
+            );
+        }
         assert_eq!(
             BootstrapInfo::from_json(b"<html>").unwrap_err().code(),
             "invalid_argument"

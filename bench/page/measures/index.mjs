@@ -4,5 +4,7 @@
 import indexeddb from "./indexeddb.mjs";
 import topo from "./topo.mjs";
 import sync from "./sync.mjs";
+import coldRead from "./cold-read.mjs";
+import largeFile from "./large-file.mjs";
 
-export const measures = [indexeddb, topo, sync];
+export const measures = [indexeddb, topo, sync, coldRead, largeFile];

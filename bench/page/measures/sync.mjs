@@ -48,7 +48,7 @@ export default {
   description:
     "A 40 MiB file of fresh random bytes cut by `chunkFile` into 4 KiB nodes, synced to the " +
     "reference server on 127.0.0.1 (release build, fresh data directory). casweb: " +
-    "`BufferedHttpStorage` with its defaults (64 MiB buffer limit, pending nodes kept in " +
+    "`BufferedHttpStorage` with its defaults (16 MiB buffer limit, pending nodes kept in " +
     "IndexedDB): every node `put` at once, then `flush()`. Naive: a loop over the nodes, " +
     "children first, awaiting `checkMany([key])` then `put` (or `claim`) on the same " +
     "`HttpStorage`. Requests are `HttpStorage.requestCount`. Memory: the peak of " +

@@ -11,15 +11,17 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use casweb::dht::{
-    identify_behaviour, kad_config, ping_behaviour, record_key, Lookups, Provider, ProviderStore,
-    StoreLimits, KAD_PROTOCOL,
+    identify_behaviour, kad_config, ping_behaviour, record_key, LookupReply, Lookups, Provider,
+    ProviderStore, StoreLimits, KAD_PROTOCOL,
 };
 use casweb::Key;
 use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::ListenerId;
 use libp2p::core::upgrade;
 use libp2p::core::Transport as _;
-use libp2p::futures::StreamExt as _;
+use libp2p::futures::future::BoxFuture;
+use libp2p::futures::stream::FuturesUnordered;
+use libp2p::futures::{FutureExt as _, StreamExt as _};
 use libp2p::kad::{self, QueryId, QueryResult, RecordKey};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
@@ -108,6 +110,7 @@ enum Command {
     GetProviders {
         key: RecordKey,
         limit: usize,
+        timeout: Duration,
         reply: oneshot::Sender<Result<Vec<Provider>, P2pError>>,
     },
     ConnectedPeers {
@@ -205,7 +208,8 @@ pub async fn start(config: P2pConfig, data_dir: Option<&Path>) -> Result<P2pHand
         swarm,
         info: info.clone(),
         provides: HashMap::new(),
-        lookups: Lookups::default(),
+        lookups: Lookups::new(|behaviour| &mut behaviour.kad),
+        deadlines: FuturesUnordered::new(),
     };
     driver.refresh_info();
     tokio::spawn(driver.run(receiver));
@@ -303,11 +307,27 @@ fn info_of(swarm: &Swarm<Behaviour>) -> P2pInfo {
     }
 }
 
+/// Who waits for a provider lookup.
+struct ProvidersReply(oneshot::Sender<Result<Vec<Provider>, P2pError>>);
+
+// The caller may have stopped waiting; nothing to do then.
+impl LookupReply for ProvidersReply {
+    fn send_providers(self, providers: Vec<Provider>) {
+        let _ = self.0.send(Ok(providers));
+    }
+
+    fn send_timeout(self) {
+        let _ = self.0.send(Err(P2pError::Timeout));
+    }
+}
+
 struct Driver {
     swarm: Swarm<Behaviour>,
     info: Arc<RwLock<P2pInfo>>,
     provides: HashMap<QueryId, oneshot::Sender<Result<(), P2pError>>>,
-    lookups: Lookups<oneshot::Sender<Result<Vec<Provider>, P2pError>>>,
+    lookups: Lookups<Behaviour, ProviderStore, ProvidersReply>,
+    /// Lookup deadlines: each fires with its query id.
+    deadlines: FuturesUnordered<BoxFuture<'static, QueryId>>,
 }
 
 impl Driver {
@@ -319,6 +339,9 @@ impl Driver {
                     None => return,
                 },
                 event = self.swarm.select_next_some() => self.on_event(event),
+                Some(id) = self.deadlines.next(), if !self.deadlines.is_empty() => {
+                    self.lookups.expire(&mut self.swarm, id);
+                }
             }
         }
     }
@@ -335,9 +358,21 @@ impl Driver {
                 }
             },
             Command::StopProviding { key } => kad.stop_providing(&key),
-            Command::GetProviders { key, limit, reply } => {
+            Command::GetProviders {
+                key,
+                limit,
+                timeout,
+                reply,
+            } => {
                 let id = kad.get_providers(key);
-                self.lookups.start(id, limit, reply);
+                self.lookups.start(id, limit, ProvidersReply(reply));
+                self.deadlines.push(
+                    async move {
+                        tokio::time::sleep(timeout).await;
+                        id
+                    }
+                    .boxed(),
+                );
             }
             Command::ConnectedPeers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
@@ -415,16 +450,8 @@ impl Driver {
                 }
             }
             QueryResult::GetProviders(result) => {
-                let answer = self.lookups.on_step(
-                    &mut self.swarm,
-                    |behaviour| &mut behaviour.kad,
-                    id,
-                    &result,
-                    step.last,
-                );
-                if let Some((reply, found)) = answer {
-                    let _ = reply.send(Ok(found));
-                }
+                self.lookups
+                    .on_step(&mut self.swarm, id, &result, step.last);
             }
             _ => {}
         }
@@ -475,13 +502,12 @@ impl P2pHandle {
         self.send(Command::GetProviders {
             key: record_key(key),
             limit,
+            timeout,
             reply,
         })
         .await?;
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(answer) => answer.map_err(|_| P2pError::Stopped)?,
-            Err(_) => Err(P2pError::Timeout),
-        }
+        // The driver answers by the deadline: with what it found, or a timeout.
+        answer.await.map_err(|_| P2pError::Stopped)?
     }
 
     /// Peers with an open connection.

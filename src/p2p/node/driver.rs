@@ -21,7 +21,9 @@ use wasm_bindgen_futures::spawn_local;
 use super::command::{Command, Reply};
 use super::transport::{Behaviour, BehaviourEvent};
 use super::{peer_of, EventCallback, NodeEvent, QUERY_TIMEOUT_MS};
-use crate::dht::{record_key, Lookups, Provider, KAD_PROTOCOL};
+use crate::dht::{
+    other_casweb_dht, record_key, LookupReply, Lookups, Provider, ProviderStore, KAD_PROTOCOL,
+};
 use crate::error::{Error, Result};
 use crate::p2p::config::TransportKind;
 
@@ -39,13 +41,13 @@ struct Setup {
 
 pub(super) struct Driver {
     swarm: Swarm<Behaviour>,
-    /// Lookup deadlines: each fires with its query id and timeout.
-    deadlines: FuturesUnordered<LocalBoxFuture<'static, (QueryId, u32)>>,
+    /// Lookup deadlines: each fires with its query id.
+    deadlines: FuturesUnordered<LocalBoxFuture<'static, QueryId>>,
     on_event: EventCallback,
     transport: TransportKind,
     setup: Option<Setup>,
     provides: HashMap<QueryId, Reply<()>>,
-    lookups: Lookups<Reply<Vec<Provider>>>,
+    lookups: Lookups<Behaviour, ProviderStore, LookupWaiter>,
     bootstraps: HashMap<QueryId, Reply<()>>,
     dials: HashMap<ConnectionId, Reply<String>>,
     /// When (`Date.now()`) the last announcement query reported success.
@@ -55,7 +57,7 @@ pub(super) struct Driver {
 /// What woke the driver.
 enum Next {
     Command(Option<Command>),
-    Deadline(QueryId, u32),
+    Deadline(QueryId),
     Event(Option<Box<SwarmEvent<BehaviourEvent>>>),
 }
 
@@ -84,7 +86,7 @@ impl Driver {
                 last_error: None,
             }),
             provides: HashMap::new(),
-            lookups: Lookups::default(),
+            lookups: Lookups::new(|behaviour| &mut behaviour.kad),
             bootstraps: HashMap::new(),
             dials: HashMap::new(),
             last_announcement: None,
@@ -119,8 +121,8 @@ impl Driver {
                 if let Poll::Ready(command) = commands.poll_next_unpin(cx) {
                     return Poll::Ready(Next::Command(command));
                 }
-                if let Poll::Ready(Some((id, timeout_ms))) = self.deadlines.poll_next_unpin(cx) {
-                    return Poll::Ready(Next::Deadline(id, timeout_ms));
+                if let Poll::Ready(Some(id)) = self.deadlines.poll_next_unpin(cx) {
+                    return Poll::Ready(Next::Deadline(id));
                 }
                 self.swarm
                     .poll_next_unpin(cx)
@@ -136,24 +138,9 @@ impl Driver {
                 Next::Command(Some(command)) => self.on_command(command),
                 // Every handle was dropped: nobody can ask anything any more.
                 Next::Command(None) | Next::Event(None) => return,
-                Next::Deadline(id, timeout_ms) => self.expire_lookup(id, timeout_ms),
+                Next::Deadline(id) => self.lookups.expire(&mut self.swarm, id),
                 Next::Event(Some(event)) => self.on_event(*event),
             }
-        }
-    }
-
-    /// A lookup's time is up: it answers with what it found, or `timeout` if nothing.
-    fn expire_lookup(&mut self, id: QueryId, timeout_ms: u32) {
-        if let Some((lookup, reply)) = self.lookups.take(&id) {
-            if let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id) {
-                query.finish();
-            }
-            let outcome = if lookup.found().is_empty() {
-                Err(Error::Timeout { ms: timeout_ms })
-            } else {
-                Ok(lookup.finish())
-            };
-            let _ = reply.send(outcome);
         }
     }
 
@@ -233,12 +220,13 @@ impl Driver {
                     .behaviour_mut()
                     .kad
                     .get_providers(record_key(&key));
-                self.lookups.start(id, options.limit, reply);
                 let timeout_ms = options.timeout_ms;
+                self.lookups
+                    .start(id, options.limit, LookupWaiter { reply, timeout_ms });
                 self.deadlines.push(
                     async move {
                         TimeoutFuture::new(timeout_ms).await;
-                        (id, timeout_ms)
+                        id
                     }
                     .boxed_local(),
                 );
@@ -391,6 +379,17 @@ impl Driver {
                 )));
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
+            // A bootstrap node of another casweb DHT version would answer no query: say so
+            // instead of connecting to silence.
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                info,
+                ..
+            })) if self.setup.is_some() && other_casweb_dht(&info.protocols).is_some() => {
+                let theirs = other_casweb_dht(&info.protocols).unwrap_or_default();
+                self.setup_failed(Error::VersionMismatch(format!(
+                    "the bootstrap node speaks {theirs}, this casweb speaks {KAD_PROTOCOL}"
+                )));
+            }
             // DHT servers learnt from identify go into the routing table, with the addresses this
             // node's transport can dial.
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
@@ -440,16 +439,8 @@ impl Driver {
                 }
             }
             QueryResult::GetProviders(result) => {
-                let answer = self.lookups.on_step(
-                    &mut self.swarm,
-                    |behaviour| &mut behaviour.kad,
-                    id,
-                    &result,
-                    step.last,
-                );
-                if let Some((reply, found)) = answer {
-                    let _ = reply.send(Ok(found));
-                }
+                self.lookups
+                    .on_step(&mut self.swarm, id, &result, step.last);
             }
             _ => {}
         }
@@ -474,5 +465,23 @@ fn dial_error(error: &DialError) -> Error {
             ))
         }
         other => Error::NoRoute(other.to_string()),
+    }
+}
+
+/// Who waits for a provider lookup, and how long the lookup may take (for its timeout error).
+pub(super) struct LookupWaiter {
+    reply: Reply<Vec<Provider>>,
+    timeout_ms: u32,
+}
+
+// The caller may have stopped waiting; nothing to do then.
+impl LookupReply for LookupWaiter {
+    fn send_providers(self, providers: Vec<Provider>) {
+        let _ = self.reply.send(Ok(providers));
+    }
+
+    fn send_timeout(self) {
+        let ms = self.timeout_ms;
+        let _ = self.reply.send(Err(Error::Timeout { ms }));
     }
 }

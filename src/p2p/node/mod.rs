@@ -113,6 +113,16 @@ fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
     }
 }
 
+/// True if this page (or worker) was loaded over https: it may not open plain `ws://`
+/// connections to other hosts.
+fn https_page() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &"location".into())
+        .and_then(|location| js_sys::Reflect::get(&location, &"protocol".into()))
+        .ok()
+        .and_then(|protocol| protocol.as_string())
+        .is_some_and(|protocol| protocol == "https:")
+}
+
 impl P2pNode {
     /// Creates a node with `options.identity` (or a fresh one), dials the bootstrap node with the
     /// first usable transport, takes a relay reservation (unless `relay` is off), and starts a
@@ -144,7 +154,7 @@ impl P2pNode {
                 ));
             }
         }
-        let picked = pick_addresses(&options.bootstrap, &transports);
+        let picked = pick_addresses(&options.bootstrap, &transports, https_page());
         let Some(&(transport, _)) = picked.first() else {
             return Err(Error::UnsupportedTransport(format!(
                 "no bootstrap address uses {}",
