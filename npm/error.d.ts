@@ -4,8 +4,8 @@
 export type CaswebErrorCode =
   | "invalid_key" | "invalid_node" | "hash_mismatch" | "not_found" | "corrupt_dag"
   | "invalid_argument" | "quota_exceeded" | "blocked" | "version_mismatch" | "unavailable"
-  | "indexeddb_error" | "provider_error" | "closed" | "http_error" | "rejected" | "network_error"
-  | "timeout" | "cycle" | "child_keys_failed" | "child_not_synced"
+  | "indexeddb_error" | "provider_error" | "closed" | "http_error" | "unauthorized" | "rejected"
+  | "network_error" | "timeout" | "cycle" | "child_keys_failed" | "child_not_synced"
   | "hook_failed" | "not_connected" | "no_route" | "invalid_multiaddr" | "unsupported_transport"
   | "already_running" | "not_running" | "advertise_failed" | "channel_send_failed" | "too_large"
   | "internal" | "aborted";
@@ -15,9 +15,10 @@ export class CaswebError extends Error {
   constructor(code: CaswebErrorCode, message: string);
   name: "CaswebError";
   code: CaswebErrorCode;
-  /** For `http_error`: the HTTP status. */
+  /** For `http_error` and `unauthorized` (401): the HTTP status. */
   status?: number;
-  /** For `http_error` and `rejected`: the server's error code, e.g. "not_owned". */
+  /** For `http_error`, `unauthorized` and `rejected`: the server's error code, e.g. "not_owned",
+   *  "token_expired", "token_revoked". */
   serverCode?: string;
 }
 

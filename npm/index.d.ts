@@ -4,11 +4,12 @@
 export {
   MemoryStorage, IndexedDbStorage, CachedStorage, HttpStorage, BufferedHttpStorage, P2pNode,
   Advertiser, AdvertisingStorage, keyOf, parseKey, validateNode, childKeys, chunkFile, storeFile,
-  readFile, readFileStream, topoSortLevels,
+  readFile, readFileStream, fileInfo, topoSortLevels,
 } from "./casweb.js";
 export type {
   StorageProviderLike, IndexedDbStats, ChunkOptions, DagNode, FileDag, FileContent, TopoLevels,
-  CallOptions, FileProgress, FileData, StoreFileOptions, ReadFileOptions, ReadFileStreamOptions,
+  CallOptions, FileInfo, FileProgress, FileData, StoreFileOptions, ReadFileOptions,
+  ReadFileStreamOptions,
   HttpStorageConfig, ServerLimits, NodeInput, ItemResult, CheckResult, BufferedHttpStorageConfig,
   SyncResult, BufferedStats, P2pTransport, P2pConnectOptions, P2pProvider, GetProvidersOptions,
   DialOptions, P2pEventType, P2pEventMap, P2pEvents, AdvertiserOptions, AdvertiseStatus,

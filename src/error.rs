@@ -58,6 +58,12 @@ pub enum Error {
         code: String,
         message: String,
     },
+    /// The server refused the request's credentials (HTTP 401) and no new token could be had
+    /// (no `getToken`, it failed, or the server refused its token too). `code` is the server's:
+    /// `token_expired`, `token_revoked` or `unauthorized`. Not transient: the sync engine parks
+    /// the nodes (nothing is lost) until the token works again.
+    #[error("unauthorized ({code}): {message}")]
+    Unauthorized { code: String, message: String },
     /// The server refused one item of a batch (put many, claim many) with its error code.
     #[error("server refused {key}: {code}: {message}")]
     Rejected {
@@ -161,6 +167,7 @@ error_codes! {
     Provider => "provider_error",
     Closed => "closed",
     Http => "http_error",
+    Unauthorized => "unauthorized",
     Rejected => "rejected",
     Network => "network_error",
     Timeout => "timeout",
@@ -221,6 +228,15 @@ mod tests {
         };
         assert!(http(503).is_transient() && http(429).is_transient());
         assert!(!http(409).is_transient() && !Error::Closed.is_transient());
+        let unauthorized = Error::Unauthorized {
+            code: "token_expired".into(),
+            message: String::new(),
+        };
+        assert_eq!(unauthorized.code(), "unauthorized");
+        assert!(
+            !unauthorized.is_transient(),
+            "a refused token is not retried"
+        );
         // The TypeScript union lists exactly the codes, no more, no fewer.
         let typescript = include_str!("../npm/error.d.ts");
         let union = typescript

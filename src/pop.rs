@@ -1,42 +1,48 @@
 //! Proof of possession: shows a server that a client holds a node's bytes without sending them.
 //!
-//! `popKey = BLAKE3(token bytes)`; `pop = "pop:" + Crockford-base32(BLAKE3-keyed(popKey,
-//! node bytes) cut to 16 bytes)`. Only someone with both the realm's token and the node's
-//! bytes can compute it; the server recomputes it and compares in constant time.
+//! `pop = "pop:" + Crockford-base32(BLAKE3-keyed(popKey, node bytes) cut to 16 bytes)`, where
+//! `popKey` is the request's credential's key (`casweb::protocol::Credential::pop_key`: BLAKE3 of
+//! a realm token's 32 bytes, BLAKE3 of an access token's text). Only someone with both the token
+//! and the node's bytes can compute it; the server recomputes it and compares in constant time.
 
 use crate::crockford;
 
 /// Prefix of every proof string.
 pub const PREFIX: &str = "pop:";
 
-/// Computes the proof that the holder of `token` has `node_bytes`.
+/// Computes the proof that the holder of `token` (a realm token's 32 bytes: its pop key is
+/// their hash) has `node_bytes`.
 pub fn proof(token: &[u8], node_bytes: &[u8]) -> String {
+    proof_with_key(blake3::hash(token).as_bytes(), node_bytes)
+}
+
+/// Checks `claimed` against the proof for `token` and `node_bytes` (see [`verify_with_key`]).
+pub fn verify(token: &[u8], node_bytes: &[u8], claimed: &str) -> bool {
+    verify_with_key(blake3::hash(token).as_bytes(), node_bytes, claimed)
+}
+
+/// Computes the proof of `node_bytes` keyed with a credential's pop key.
+pub fn proof_with_key(pop_key: &[u8; 32], node_bytes: &[u8]) -> String {
     format!(
         "{PREFIX}{}",
-        crockford::encode16(&raw_proof(token, node_bytes))
+        crockford::encode16(&raw_proof(pop_key, node_bytes))
     )
 }
 
-/// Checks `claimed` against the proof for `token` and `node_bytes`, in constant time over the
+/// Checks `claimed` against the proof for `pop_key` and `node_bytes`, in constant time over the
 /// 16 proof bytes. A malformed string is simply not a valid proof.
-pub fn verify(token: &[u8], node_bytes: &[u8], claimed: &str) -> bool {
+pub fn verify_with_key(pop_key: &[u8; 32], node_bytes: &[u8], claimed: &str) -> bool {
     let Some(text) = claimed.strip_prefix(PREFIX) else {
         return false;
     };
     let Ok(claimed) = crockford::decode16(text) else {
         return false;
     };
-    let expected = raw_proof(token, node_bytes);
-    let difference = expected
-        .iter()
-        .zip(claimed.iter())
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-    difference == 0
+    crate::protocol::constant_time_eq(&raw_proof(pop_key, node_bytes), &claimed)
 }
 
-fn raw_proof(token: &[u8], node_bytes: &[u8]) -> [u8; 16] {
-    let pop_key: [u8; 32] = *blake3::hash(token).as_bytes();
-    let mac = blake3::keyed_hash(&pop_key, node_bytes);
+fn raw_proof(pop_key: &[u8; 32], node_bytes: &[u8]) -> [u8; 16] {
+    let mac = blake3::keyed_hash(pop_key, node_bytes);
     let mut out = [0u8; 16];
     out.copy_from_slice(&mac.as_bytes()[..16]);
     out

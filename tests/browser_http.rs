@@ -438,21 +438,28 @@ async fn bad_tokens_and_wrong_realms_are_refused() {
         "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
     );
     let (key, bytes) = leaf(&unique(), 0, 10);
+    // A refused token is the typed `unauthorized` (no getToken to renew it), with the server's
+    // code; not transient.
+    let unauthorized = |error: Error| match error {
+        Error::Unauthorized { code, .. } => code,
+        other => panic!("expected unauthorized, got {other:?}"),
+    };
     assert_eq!(
-        http(&unknown.get(key).await.unwrap_err()),
-        (401, "unauthorized")
+        unauthorized(unknown.get(key).await.unwrap_err()),
+        "unauthorized"
     );
     assert_eq!(
-        http(&unknown.put(key, bytes.clone()).await.unwrap_err()),
-        (401, "unauthorized")
+        unauthorized(unknown.put(key, bytes.clone()).await.unwrap_err()),
+        "unauthorized"
     );
     assert_eq!(
-        http(&unknown.check_many(&[key]).await.unwrap_err()),
-        (401, "unauthorized")
+        unauthorized(unknown.check_many(&[key]).await.unwrap_err()),
+        "unauthorized"
     );
     let error = unknown.put_many(&[(key, bytes)]).await.unwrap_err();
-    assert_eq!(http(&error), (401, "unauthorized"));
     assert!(!error.is_transient());
+    assert_eq!(error.code(), "unauthorized");
+    assert_eq!(unauthorized(error), "unauthorized");
     let wrong_realm = storage(server::server_url(), "beta", server::token_alpha());
     assert_eq!(
         http(&wrong_realm.get(key).await.unwrap_err()),

@@ -1,7 +1,8 @@
 //! The sync engine natively, with a manual clock and an in-memory server: debounce, backoff of a
 //! node's own failures only, no pass that attempts nothing, flush waiters and explicit flushes of
-//! parked nodes, backpressure, resuming from the pending store, bad puts refused, and random
-//! fault schedules (many seeds) at 20 % and 50 % where every node ends owned.
+//! parked nodes, backpressure, resuming from the pending store, bad puts refused, random
+//! fault schedules (many seeds) at 20 % and 50 % where every node ends owned, and a refused
+//! token (`unauthorized`) parking nodes instead of retrying them.
 #![cfg(not(target_arch = "wasm32"))]
 
 #[path = "support/fake_server.rs"]
@@ -254,6 +255,59 @@ fn random_faults_end_with_every_node_owned_and_passes_bounded_by_requests() {
             assert!(h.pending.0.borrow().is_empty());
         }
     }
+}
+
+#[test]
+fn a_refused_token_parks_the_nodes_until_a_pass_gets_something_owned() {
+    let mut h = Harness::new(FakeServer::default(), config(500, 8_000));
+    h.server.refuse_token.set(true);
+    let nodes = dags(1, 2_000);
+    h.put_all(&nodes);
+    h.run_until(600_000, |_| false);
+    let stats = h.engine.stats();
+    assert_eq!(stats.pending, nodes.len(), "nothing lost: {stats:?}");
+    assert_eq!(stats.passes, 1, "not retried like a transient failure");
+    assert_eq!(h.server.total_requests(), 1);
+    assert!(h.runtime.next_deadline().is_none(), "no timer for it");
+    let failures = h.engine.failures();
+    assert!(failures.iter().any(|(_, e)| e.code() == "unauthorized"));
+    assert!(failures.iter().all(|(_, e)| !e.is_transient()));
+    assert!(h.pending.0.borrow().len() == nodes.len());
+    // The token works again (renewed): the next put's pass gets its node owned and releases
+    // the parked ones, which follow at once without an explicit flush.
+    h.server.refuse_token.set(false);
+    let fresh = leaf(7);
+    h.put_all(std::slice::from_ref(&fresh));
+    h.run_until(60_000, |h| h.owns_all(&nodes));
+    assert!(h.owns_all(&nodes) && h.owns_all(&[fresh]));
+    assert_eq!(h.engine.stats().pending, 0);
+    assert!(h.pending.0.borrow().is_empty());
+}
+
+#[test]
+fn nodes_parked_as_unauthorized_go_again_on_an_explicit_flush() {
+    let mut h = Harness::new(FakeServer::default(), config(500, 8_000));
+    h.server.refuse_token.set(true);
+    let nodes = dags(1, 2_000);
+    h.put_all(&nodes);
+    let engine = h.engine.clone();
+    let result = h.run(engine.flush()).unwrap();
+    assert!(result.synced.is_empty());
+    assert!(result
+        .failed
+        .iter()
+        .any(|(_, e)| e.code() == "unauthorized"));
+    assert_eq!(h.engine.stats().pending, nodes.len());
+    h.server.refuse_token.set(false);
+    let engine = h.engine.clone();
+    let result = h.run(engine.flush()).unwrap();
+    assert_eq!(
+        result.synced.len(),
+        nodes.len(),
+        "{:?}",
+        result.failed.first()
+    );
+    assert!(h.owns_all(&nodes));
 }
 
 #[test]

@@ -1,51 +1,64 @@
-// casweb demo: files dropped here are chunked into node DAGs, stored through
-// CachedStorage(IndexedDbStorage, BufferedHttpStorage) and synced to the reference server, with a
-// progress bar per file; stored roots and their sync state survive reloads; any root can be
-// fetched back (cache first, else the server), verified and downloaded.
-// Imports the built package exactly as an app would; the P2P panel lives in p2p-panel.js.
+// casweb demo: files dropped or picked here are streamed into node DAGs (storeFile reads the File
+// a piece at a time, so any size works in bounded memory), stored through
+// CachedStorage(IndexedDbStorage, BufferedHttpStorage) and synced to the reference server. Each
+// file's row has two bars, bytes stored in this browser and nodes synced to the server, and a
+// Cancel button while it is being stored; a summary bar follows the sync engine's pending nodes.
+// Stored roots and their sync state survive reloads. Any root can be fetched back, downloaded and
+// previewed (fetch-panel.js); the service worker (sw.js) serves files with Range support, so a
+// stored video plays and seeks. Imports the built package exactly as an app would; the P2P panel
+// lives in p2p-panel.js.
 import init, * as casweb from "./pkg/index.js";
-import { describeError, errorDetail, isTransient } from "./errors.js";
+import { isTransient } from "./errors.js";
 import { devCredentials, openStorage } from "./storage.js";
 import { mountP2pPanel } from "./p2p-panel.js";
+import { FetchPanel } from "./fetch-panel.js";
+import { ErrorBox, el, formatSize, plural, progressBar } from "./ui.js";
 
 const $ = (selector) => document.querySelector(selector);
 const ROOTS_KEY = "casweb-demo-roots";
 const MAX_ROOTS = 50;
+/** How often the sync summary reads the engine's stats, and rows repaint at most. */
+const SYNC_POLL_MS = 250;
+const REPAINT_MS = 100;
+/** Nodes of the pending part of a DAG read at once when resuming after a reload. */
+const WALK_CONCURRENCY = 8;
 const server = (new URLSearchParams(location.search).get("server") ?? location.origin).replace(/\/+$/, "");
+const errors = new ErrorBox($("#error"), server);
 
-/** Files, newest first: { name, size, nodes, key, contentType, synced, stored }; only stored ones are saved. */
+/**
+ * Files, newest first. Saved once stored: { name, size, nodes, key, contentType, synced }. In
+ * this page only: `stored` (false while storing), `state` ("storing" | "stored" | "cancelled"),
+ * `storedBytes` (data taken so far) and `controller` (aborts the store).
+ */
 const roots = loadRoots();
-/** Sync progress of files not synced yet: root key -> { keys: Set, done: Set, error }. */
+/**
+ * Sync progress of files not synced yet: record -> { pending: Set of the file's node keys not on
+ * the server yet, error, counting }. Memory: about 100 bytes per pending node (a 1 GiB file is
+ * about 1,000 nodes with 1 MiB chunks, 264,000 with 4 KiB ones).
+ */
 const progress = new Map();
-/** Which tracked files each node key belongs to: node key -> Set of root keys. */
+/** Which tracked files each pending node key belongs to: node key -> Set of records. */
 const filesOfNode = new Map();
-/** Whether the error box currently shows a sync failure (cleared by the next clean pass). */
-let errorFromSync = false;
+/** Each record's table row. */
+const rows = new WeakMap();
+let realmName = "";
+let wasmMemory = null;
+/** What the service worker does for this page, or why it does not (the Storage section). */
+let serviceWorkerNote = "starting...";
 
 function loadRoots() {
   try {
     const saved = JSON.parse(localStorage.getItem(ROOTS_KEY) ?? "[]");
-    return Array.isArray(saved) ? saved.map((record) => ({ ...record, stored: true })) : [];
+    return Array.isArray(saved) ? saved.map((record) => ({ ...record, stored: true, state: "stored" })) : [];
   } catch {
     return [];
   }
 }
 
 function saveRoots() {
-  localStorage.setItem(ROOTS_KEY, JSON.stringify(roots.filter((r) => r.stored).slice(0, MAX_ROOTS)));
-}
-
-function showError(error, context = {}) {
-  const box = $("#error");
-  box.querySelector(".error-text").textContent = describeError(error, { server, ...context });
-  box.querySelector(".error-detail").textContent = errorDetail(error);
-  box.hidden = false;
-  errorFromSync = Boolean(context.fromSync);
-}
-
-function clearError() {
-  $("#error").hidden = true;
-  errorFromSync = false;
+  const saved = roots.filter((r) => r.stored).slice(0, MAX_ROOTS)
+    .map(({ name, size, nodes, key, contentType, synced }) => ({ name, size, nodes, key, contentType, synced }));
+  localStorage.setItem(ROOTS_KEY, JSON.stringify(saved));
 }
 
 function setConnection(state, text) {
@@ -54,60 +67,93 @@ function setConnection(state, text) {
   pill.textContent = text;
 }
 
-function formatSize(bytes) {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+function connectionText() {
+  return `${server.replace(/^https?:\/\//, "")} · realm ${realmName}`;
 }
 
-function cell(text, className) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (className) td.className = className;
+/** The state a row shows: storing, cancelled, pending (syncing), retrying or synced. */
+function rowState(record) {
+  if (record.state === "storing" || record.state === "cancelled") return record.state;
+  if (record.synced) return "synced";
+  return progress.get(record)?.error ? "retrying" : "pending";
+}
+
+const STATE_TEXT = {
+  storing: "storing locally", cancelled: "cancelled", pending: "syncing", retrying: "retrying", synced: "synced",
+};
+
+/** The progress cell: a state label, then what is stored here and what is on the server. */
+function progressCell(record) {
+  const td = el("td", { className: "sync" });
+  const state = rowState(record);
+  const label = el("span", { className: "state", textContent: STATE_TEXT[state] });
+  label.dataset.state = state;
+  td.append(label);
+  if (record.storedBytes !== undefined) {
+    const taken = record.storedBytes;
+    const detail = record.state === "storing" ? `${formatSize(taken)} of ${formatSize(record.size)}` :
+      record.state === "cancelled" ? `cancelled after ${formatSize(taken)} of ${formatSize(record.size)}; ` +
+        "what was stored stays, storing the file again goes on from there" :
+        formatSize(record.size);
+    td.append(progressBar({ label: "stored in this browser", detail, done: taken, total: record.size,
+      state: record.state === "storing" ? "running" : record.state === "cancelled" ? "cancelled" : "done",
+      className: "store-progress" }));
+  }
+  if (record.state !== "cancelled") {
+    const tracked = progress.get(record);
+    const done = record.synced ? record.nodes : Math.max(0, record.nodes - (tracked?.pending.size ?? 0));
+    let detail = `${done} of ${plural(record.nodes, "node")}`;
+    if (record.synced) detail = `${plural(record.nodes, "node")}, all on the server`;
+    else if (tracked?.error) detail += isTransient(tracked.error) ? ", retrying" : ", failed";
+    else if (tracked?.counting) detail += " (counting what is left...)";
+    td.append(progressBar({ label: "synced to the server", detail, done, total: record.nodes,
+      state: record.synced ? "done" : tracked?.error ? "retrying" : "running", className: "sync-progress" }));
+  }
   return td;
 }
 
-/** The sync cell of a file: state label, node count and a progress bar. */
-function syncCell(record) {
-  const td = document.createElement("td");
-  td.className = "sync";
-  const tracked = progress.get(record.key);
-  const state = record.synced ? "synced" : record.stored ? "pending" : "storing";
-  const done = record.synced ? record.nodes : (tracked?.done.size ?? 0);
-  const label = document.createElement("span");
-  label.className = "state";
-  label.dataset.state = tracked?.error && !record.synced ? "retrying" : state;
-  label.textContent = state;
-  const detail = document.createElement("span");
-  detail.className = "detail";
-  detail.textContent = record.synced ? `${record.nodes} nodes on the server` :
-    tracked?.error ? `${done} / ${record.nodes} nodes, ${isTransient(tracked.error) ? "retrying" : "failed"}` :
-    `${done} / ${record.nodes} nodes`;
-  const bar = document.createElement("div");
-  bar.className = "bar";
-  const fill = document.createElement("div");
-  fill.style.width = `${record.nodes ? (100 * done) / record.nodes : 100}%`;
-  bar.append(fill);
-  td.append(label, detail, bar);
+/** What the row's last cell offers: "cancel" while storing, "fetch" once stored, nothing else. */
+function actionOf(record) {
+  return record.state === "storing" ? "cancel" : record.state === "cancelled" ? "none" : "fetch";
+}
+
+function actionCell(record) {
+  const td = el("td");
+  const action = actionOf(record);
+  if (action === "cancel") {
+    const cancel = el("button", { className: "link cancel", type: "button", textContent: "Cancel" });
+    cancel.onclick = () => record.controller?.abort();
+    td.append(cancel);
+  } else if (action === "fetch") {
+    const button = el("button", { className: "link", type: "button", textContent: "fetch" });
+    button.onclick = () => {
+      $("#fetch-key").value = record.key;
+      $("#fetch").scrollIntoView({ block: "nearest" });
+      fetchPanel?.fetch(record.key);
+    };
+    td.append(button);
+  }
+  td.dataset.action = action;
   return td;
 }
 
 function renderRoot(record) {
-  const row = document.createElement("tr");
-  row.dataset.root = record.key;
-  const action = document.createElement("td");
-  const button = document.createElement("button");
-  button.className = "link";
-  button.textContent = "fetch";
-  button.disabled = !record.stored;
-  button.onclick = () => {
-    $("#fetch-key").value = record.key;
-    $("#fetch-form").requestSubmit();
-  };
-  action.append(button);
-  row.append(cell(record.name, "name"), cell(formatSize(record.size)), cell(String(record.nodes)),
-    cell(record.key, "key"), syncCell(record), action);
+  const row = el("tr");
+  rows.set(record, row);
+  row.append(el("td", { className: "name", textContent: record.name }), el("td", { textContent: formatSize(record.size) }),
+    el("td"), el("td", { className: "key" }), el("td"), el("td"));
+  patchRow(row, record);
   return row;
+}
+
+/** Brings `row` up to date in place: the buttons stay the same elements while their action does. */
+function patchRow(row, record) {
+  if (record.key) row.dataset.root = record.key;
+  const cells = row.children;
+  cells[2].textContent = String(record.nodes);
+  cells[3].textContent = record.key ?? "-";
+  cells[4].replaceWith(progressCell(record));
+  if (cells[5].dataset.action !== actionOf(record)) cells[5].replaceWith(actionCell(record));
 }
 
 function renderRoots() {
@@ -116,53 +162,68 @@ function renderRoots() {
   $("#roots").hidden = roots.length === 0;
 }
 
-function updateRoot(key) {
-  const record = roots.find((r) => r.key === key);
-  const row = document.querySelector(`tr[data-root="${key}"]`);
-  if (record && row) row.replaceWith(renderRoot(record));
+/** Repaints the rows of `dirty` records at most every REPAINT_MS (progress comes per node). */
+const dirty = new Set();
+let repaint = null;
+function updateRoot(record) {
+  dirty.add(record);
+  repaint ??= setTimeout(() => {
+    repaint = null;
+    for (const r of dirty) {
+      const row = rows.get(r);
+      if (row?.isConnected) patchRow(row, r);
+    }
+    dirty.clear();
+  }, REPAINT_MS);
 }
 
-/** Follows `keys` of file `root` until its root node is on the server. */
-function track(root, keys, done = []) {
-  progress.set(root, { keys: new Set(keys), done: new Set(done), error: null });
+/** Follows `keys` (node keys of `record` not on the server yet). */
+function track(record, keys) {
+  if (!progress.has(record)) progress.set(record, { pending: new Set(), error: null, counting: false });
+  const tracked = progress.get(record);
   for (const key of keys) {
+    tracked.pending.add(key);
     if (!filesOfNode.has(key)) filesOfNode.set(key, new Set());
-    filesOfNode.get(key).add(root);
+    filesOfNode.get(key).add(record);
   }
+  return tracked;
 }
 
-function untrack(root) {
-  for (const key of progress.get(root)?.keys ?? []) {
+function untrack(record) {
+  for (const key of progress.get(record)?.pending ?? []) {
     const files = filesOfNode.get(key);
-    files?.delete(root);
+    files?.delete(record);
     if (files?.size === 0) filesOfNode.delete(key);
   }
-  progress.delete(root);
+  progress.delete(record);
 }
 
-/** BufferedHttpStorage's onKeySync: moves the progress bars, marks files synced. */
+function markSynced(record) {
+  // Owning a root means owning its whole DAG (the server's invariant).
+  record.synced = true;
+  untrack(record);
+  saveRoots();
+  updateRoot(record);
+}
+
+/** BufferedHttpStorage's onKeySync: moves the files' sync bars, marks files synced. */
 function onKeySync(key, status, error) {
-  for (const root of filesOfNode.get(key) ?? []) {
-    const tracked = progress.get(root);
+  for (const record of filesOfNode.get(key) ?? []) {
+    const tracked = progress.get(record);
     if (status === "done") {
-      tracked.done.add(key);
+      tracked.pending.delete(key);
       tracked.error = null;
+      if (key === record.key) markSynced(record);
     } else if (status === "error") {
       tracked.error = error;
     }
-    const record = roots.find((r) => r.key === root);
-    if (status === "done" && key === root && record) {
-      // Owning a root means owning its whole DAG (the server's invariant).
-      record.synced = true;
-      untrack(root);
-      saveRoots();
-    }
-    updateRoot(root);
+    updateRoot(record);
   }
+  if (status === "done") filesOfNode.delete(key);
   if (status === "error") {
     setConnection(isTransient(error) ? "offline" : "online",
       isTransient(error) ? "server unreachable: uploads wait and retry" : connectionText());
-    showError(error, { fromSync: true });
+    errors.show(error, { place: "store", fromSync: true });
   }
 }
 
@@ -170,134 +231,201 @@ function onKeySync(key, status, error) {
 function onSyncEnd(result) {
   if (result.failed.length === 0 && (result.synced.length > 0 || result.skipped.length > 0)) {
     setConnection("online", connectionText());
-    if (errorFromSync) clearError();
+    if (errors.fromSync) errors.clear();
   }
-}
-
-let realmName = "";
-function connectionText() {
-  return `${server.replace(/^https?:\/\//, "")} · realm ${realmName}`;
-}
-
-/** Every node key of the DAG under `root`, read from the local cache, a level at a time. */
-async function dagKeys(local, root) {
-  const keys = new Set([root]);
-  let level = [root];
-  while (level.length > 0) {
-    const nodes = await Promise.all(level.map((key) => local.get(key)));
-    level = [];
-    for (const bytes of nodes) {
-      for (const child of bytes ? casweb.childKeys(bytes) : []) {
-        if (!keys.has(child)) {
-          keys.add(child);
-          level.push(child);
-        }
-      }
-    }
-  }
-  return keys;
 }
 
 /**
- * After a reload: files whose root is still pending resume tracking; the rest are synced.
- * The engine may already be syncing, so the pending set is read again after the DAG walks and
- * used at once (no await between reading it and tracking, so no onKeySync is missed).
+ * After a reload: files whose root is still pending are tracked again (the root at once, so its
+ * "done" is not missed); the rest are synced. The pending part of each DAG is then walked in the
+ * background, WALK_CONCURRENCY nodes at a time (bounded memory, whatever the file's size): a node
+ * that is not pending is owned by the server with its whole subtree, so the walk does not go
+ * below it. Keys synced during the walk are dropped from the counts at its end.
  */
-async function resumeTracking(remote, local) {
-  const unsynced = roots.filter((r) => !r.synced && remote.pendingKeys().includes(r.key));
-  const walked = await Promise.all(unsynced.map((record) => dagKeys(local, record.key)));
+function resumeTracking(remote, local) {
   const pending = new Set(remote.pendingKeys());
+  const resumed = [];
   for (const record of roots.filter((r) => !r.synced)) {
-    const index = unsynced.indexOf(record);
-    if (index < 0 || !pending.has(record.key)) {
-      record.synced = true;
-      continue;
-    }
-    const keys = walked[index];
-    track(record.key, keys, [...keys].filter((key) => !pending.has(key)));
+    if (pending.has(record.key)) resumed.push(record);
+    else record.synced = true;
   }
+  for (const record of resumed) track(record, [record.key]).counting = true;
   saveRoots();
+  (async () => {
+    for (const record of resumed) {
+      await countPending(record, local, pending).catch(() => {});
+      const tracked = progress.get(record);
+      if (!tracked) continue; // synced meanwhile
+      const still = new Set(remote.pendingKeys());
+      for (const key of [...tracked.pending]) {
+        if (!still.has(key)) onKeySync(key, "done");
+      }
+      tracked.counting = false;
+      updateRoot(record);
+    }
+  })();
+}
+
+async function countPending(record, local, pending) {
+  const queue = [record.key];
+  const seen = new Set(queue);
+  const worker = async () => {
+    while (queue.length > 0 && progress.has(record)) {
+      const bytes = await local.get(queue.pop());
+      if (!progress.has(record)) return; // synced meanwhile
+      const children = bytes ? casweb.childKeys(bytes).filter((key) => pending.has(key) && !seen.has(key)) : [];
+      for (const key of children) seen.add(key);
+      track(record, children);
+      queue.push(...children);
+      updateRoot(record);
+    }
+  };
+  // Workers stop when the queue is empty for a moment; run rounds until it stays empty.
+  while (queue.length > 0 && progress.has(record)) {
+    await Promise.all(Array.from({ length: WALK_CONCURRENCY }, worker));
+  }
+}
+
+/** The sync engine's summary bar (polled: stats() is a cheap synchronous read). */
+let syncPeak = 0;
+let syncShown = "";
+function renderSync(remote) {
+  const { pending, failed, bufferedBytes } = remote.stats();
+  syncPeak = pending === 0 ? 0 : Math.max(syncPeak, pending);
+  const shown = `${pending}/${failed}/${bufferedBytes}/${syncPeak}`;
+  if (shown === syncShown) return;
+  syncShown = shown;
+  const box = $("#sync");
+  box.dataset.pending = String(pending);
+  box.dataset.failed = String(failed);
+  if (pending === 0) {
+    box.replaceChildren(el("p", { className: "hint", textContent: "Syncing to the server: nothing pending." }));
+    return;
+  }
+  let detail = `${plural(pending, "node")} to upload, ${formatSize(bufferedBytes)} in the upload buffer`;
+  if (failed > 0) detail += `, ${failed} failed (retrying)`;
+  box.replaceChildren(progressBar({ label: "syncing to the server", detail, done: syncPeak - pending,
+    total: syncPeak, state: failed > 0 ? "retrying" : "running" }));
 }
 
 function renderStats({ http, remote, local }) {
   const db = local.stats();
   const engine = remote.stats();
+  const heap = performance.memory?.usedJSHeapSize;
   const entries = [
     ["Server", `${server} (realm ${realmName})`],
-    ["IndexedDB", `${db.recordsWritten} nodes written, ${db.putsSkipped} already present, ` +
+    ["IndexedDB", `${plural(db.recordsWritten, "node")} written, ${db.putsSkipped} already present, ` +
       `${db.writeTransactions} write / ${db.readTransactions} read transactions`],
-    ["Sync engine", `${engine.pending} nodes pending (${engine.failed} failed), ${engine.passes} passes`],
+    ["Sync engine", `${plural(engine.pending, "node")} pending (${engine.failed} failed), ` +
+      `${formatSize(engine.bufferedBytes)} buffered, ${plural(engine.passes, "pass")}`],
     ["HTTP requests", String(http.requestCount)],
+    ["Memory", `WebAssembly ${formatSize(wasmMemory?.buffer.byteLength ?? 0)}` +
+      (heap ? `, JavaScript heap ${formatSize(heap)}` : "")],
+    ["Service worker", serviceWorkerNote],
   ];
   $("#stats").replaceChildren(...entries.flatMap(([term, value]) => [
-    Object.assign(document.createElement("dt"), { textContent: term }),
-    Object.assign(document.createElement("dd"), { textContent: value }),
+    el("dt", { textContent: term }), el("dd", { textContent: value }),
   ]));
 }
 
+/**
+ * Stores one file: the File itself goes to storeFile, which reads it a piece at a time. The
+ * storage handed to it notes each node key as it is put (so the sync bar can follow the file's
+ * nodes before its root is known), then forwards to the stack.
+ */
+async function storeOne(stack, file, chunkSize) {
+  const contentType = (file.type || "application/octet-stream").slice(0, 56);
+  const record = { name: file.name, size: file.size, nodes: 0, key: null, contentType, synced: false,
+    stored: false, state: "storing", storedBytes: 0, controller: new AbortController() };
+  roots.unshift(record);
+  renderRoots();
+  const tracked = track(record, []);
+  const seen = new Set();
+  const noting = {
+    get: (key, options) => stack.storage.get(key, options),
+    put: (key, bytes, options) => {
+      if (record.state === "storing" && !seen.has(key)) {
+        seen.add(key);
+        track(record, [key]);
+        record.nodes = seen.size;
+      }
+      return stack.storage.put(key, bytes, options);
+    },
+  };
+  try {
+    const root = await casweb.storeFile(noting, file, {
+      chunkSize, contentType, signal: record.controller.signal,
+      onProgress: ({ bytes }) => {
+        record.storedBytes = bytes;
+        updateRoot(record);
+      },
+    });
+    Object.assign(record, { key: root, stored: true, state: "stored", storedBytes: file.size, controller: null });
+    const older = roots.findIndex((r) => r !== record && r.key === root);
+    if (older >= 0) {
+      untrack(roots[older]);
+      roots.splice(older, 1);
+    }
+    // The root is put last; if the engine has already synced it, so is the file.
+    if (!tracked.pending.has(root)) markSynced(record);
+    saveRoots();
+    renderRoots();
+    stack.onFileStored(root);
+  } catch (error) {
+    untrack(record);
+    record.controller = null;
+    if (error?.code === "aborted") {
+      record.state = "cancelled";
+      updateRoot(record);
+    } else {
+      roots.splice(roots.indexOf(record), 1);
+      renderRoots();
+      errors.show(error, { place: "store", file: file.name });
+    }
+  }
+}
+
 async function storeFiles(stack, files) {
-  clearError();
+  errors.clear("store");
+  // Rows of cancelled stores go when new files come.
+  for (let i = roots.length - 1; i >= 0; i--) if (roots[i].state === "cancelled") roots.splice(i, 1);
+  renderRoots();
   const chunkSize = Number($("#chunk-size").value);
   for (const file of files) {
-    let record;
-    try {
-      const data = new Uint8Array(await file.arrayBuffer());
-      const options = { chunkSize, contentType: (file.type || "application/octet-stream").slice(0, 56) };
-      const keys = casweb.chunkFile(data, options).nodes.map((node) => node.key);
-      const key = keys[keys.length - 1];
-      const existing = roots.findIndex((r) => r.key === key);
-      if (existing >= 0) roots.splice(existing, 1);
-      record = { name: file.name, size: data.length, nodes: keys.length, key,
-        contentType: options.contentType, synced: false, stored: false };
-      roots.unshift(record);
-      untrack(key);
-      track(key, keys);
-      renderRoots();
-      await casweb.storeFile(stack.storage, data, options);
-      record.stored = true;
-      saveRoots();
-      updateRoot(key);
-      stack.onFileStored(key);
-    } catch (error) {
-      if (record) {
-        roots.splice(roots.indexOf(record), 1);
-        untrack(record.key);
-        renderRoots();
-      }
-      showError(error, { file: file.name });
-    }
+    await storeOne(stack, file, chunkSize);
     renderStats(stack);
   }
 }
 
-async function fetchFile(stack, rawKey) {
-  clearError();
-  const key = rawKey.trim();
-  const result = $("#fetch-result");
-  result.replaceChildren("fetching and verifying...");
-  const requestsBefore = stack.http.requestCount;
-  try {
-    const file = await casweb.readFile(stack.storage, key);
-    const requests = stack.http.requestCount - requestsBefore;
-    const source = requests === 0 ? "read from this browser's cache" : `fetched from the server (${requests} requests)`;
-    const name = roots.find((r) => r.key === key)?.name ?? `${key}.bin`;
-    const link = document.createElement("a");
-    link.className = "button";
-    link.href = URL.createObjectURL(new Blob([file.data], { type: file.contentType }));
-    link.download = name;
-    link.textContent = `Download ${name}`;
-    const summary = document.createElement("span");
-    summary.className = "verified";
-    summary.dataset.source = requests === 0 ? "cache" : "server";
-    summary.textContent = `✓ ${formatSize(file.data.length)} (${file.contentType || "no type"}), ` +
-      `every node verified, ${source}.`;
-    result.replaceChildren(summary, " ", link);
-  } catch (error) {
-    result.replaceChildren();
-    showError(error, { key });
+/**
+ * Registers sw.js (a module worker) and waits until it controls this page; sets
+ * `body[data-sw]` to "ready", "unavailable" or "error". Files are served by it only when ready.
+ */
+async function startServiceWorker() {
+  const { body } = document;
+  if (!navigator.serviceWorker) {
+    body.dataset.sw = "unavailable";
+    serviceWorkerNote = "not available (this browser or context has no service workers): no media previews";
+    return;
   }
-  renderStats(stack);
+  try {
+    await navigator.serviceWorker.register("sw.js", { type: "module" });
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((resolve, reject) => {
+        navigator.serviceWorker.addEventListener("controllerchange", resolve, { once: true });
+        setTimeout(() => reject(new Error("it does not control this page (after a hard reload?): reload the page")),
+          10_000);
+      });
+    }
+    body.dataset.sw = "ready";
+    serviceWorkerNote = "serves files/<root key> with Range support (downloads, previews, video seeking)";
+  } catch (error) {
+    body.dataset.sw = "error";
+    serviceWorkerNote = `not serving files: ${error.message}`;
+  }
 }
+
+let fetchPanel = null;
 
 function bindPage(stack) {
   $("#file").addEventListener("change", (event) => {
@@ -315,24 +443,23 @@ function bindPage(stack) {
     drop.classList.remove("over");
     storeFiles(stack, [...event.dataTransfer.files]);
   });
-  $("#fetch-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    fetchFile(stack, $("#fetch-key").value);
-  });
+  fetchPanel = new FetchPanel({
+    stack, errors, server, nameOf: (key) => roots.find((r) => r.key === key)?.name ?? null,
+  }).bind();
   setInterval(() => renderStats(stack), 1000);
+  setInterval(() => renderSync(stack.remote), SYNC_POLL_MS);
 }
 
 async function main() {
-  $("#error .dismiss").addEventListener("click", clearError);
   renderRoots();
-  await init();
+  ({ memory: wasmMemory } = await init());
   const credentials = await devCredentials(server);
   realmName = credentials.realm;
   let p2p;
   try {
-    p2p = await mountP2pPanel($("#p2p"), casweb, { server, showError });
+    p2p = await mountP2pPanel($("#p2p"), casweb, { server });
   } catch (error) {
-    showError(error);
+    errors.show(error, { place: "p2p" });
     p2p = { wrapCache: (local) => local };
   }
   const stack = await openStorage({
@@ -342,16 +469,21 @@ async function main() {
     hooks: { onKeySync, onSyncEnd },
     wrapCache: p2p.wrapCache,
   });
+  // Registered once IndexedDB is open: the worker's scripts count against the origin's quota,
+  // and a tight quota should fail the registration, not the opening of the page's database.
+  const serviceWorker = startServiceWorker();
   // The panel announces stored files to peers (again after a reload), unless its cache does.
   stack.onFileStored = p2p.onFileStored ?? (() => {});
-  await resumeTracking(stack.remote, stack.local);
+  resumeTracking(stack.remote, stack.local);
   for (const record of roots) if (record.stored) stack.onFileStored(record.key);
   renderRoots();
-  renderStats(stack);
   bindPage(stack);
+  renderSync(stack.remote);
+  renderStats(stack);
+  serviceWorker.then(() => renderStats(stack));
   if (credentials.offline) {
     setConnection("offline", "server unreachable: working offline");
-    showError(credentials.offline, { fromSync: true });
+    errors.show(credentials.offline, { place: "store", fromSync: true });
   } else {
     setConnection("online", connectionText());
   }
@@ -360,5 +492,5 @@ async function main() {
 
 main().catch((error) => {
   setConnection("offline", "not connected");
-  showError(error);
+  errors.show(error);
 });

@@ -31,6 +31,7 @@ export function describeError(error, context = {}) {
     case "timeout":
       return `The server at ${server} did not answer in time. Pending uploads are retried.`;
     case "http_error":
+    case "unauthorized":
       return httpMessage(error, server);
     case "invalid_key":
       return "That is not a valid key: a key is 26 characters of Crockford base32 " +

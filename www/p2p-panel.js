@@ -9,17 +9,34 @@
 // Contract with app.js: mountP2pPanel(section, casweb, context) renders into `section` and
 // resolves to { wrapCache(local, useCache), onFileStored(root) } (wrapCache may be async and
 // may later swap the cache with storage.js's useCache(cache)). `casweb` is the
-// package's module namespace; `context.server` is the server's base URL and
-// `context.showError(error)` reports an error in the page's error box.
+// package's module namespace; `context.server` is the server's base URL. (The panel shows its
+// own errors; app.js puts a failure to mount it in the page's error box, in this section.)
 //
 // Peer discovery is optional: a failed connect or lookup is shown in the panel only, and never
 // stops files from being stored and synced.
+//
+// The status line follows the node's connections, not just the connect call: "connected" while
+// it has a peer (refreshed on the node's peer:connect / peer:disconnect events and every few
+// seconds) and the server answers; when the last peer goes or the server stops answering it says
+// "disconnected" and reconnects with backoff, as it does after a connect that failed for a
+// reason that may pass (no route, timeout, network error). The server check (GET /healthz every
+// few seconds) is there because the node is slow to notice a server that died: measured with
+// the server killed, its WebSocket connection went after about 15 s and its WebRTC-direct one
+// not within 90 s (libp2p ping failures do not close connections).
 import { describeP2pError, errorDetail } from "./errors.js";
 
 const TRANSPORT_KEY = "casweb-demo-p2p-transport";
 const TRANSPORTS = { "webrtc-direct": "WebRTC-direct", websocket: "WebSocket" };
 const LOOKUP = { limit: 20, timeoutMs: 10_000 };
 const METRICS_INTERVAL_MS = 1000;
+/** How often the connected peers are read again (in case an event was missed) and the server
+ *  is asked whether it is up. */
+const PEERS_INTERVAL_MS = 5000;
+/** Reconnect backoff after losing the connection or a failed connect: doubling, capped. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+/** Connect failures worth retrying by themselves. */
+const RETRYABLE = new Set(["no_route", "timeout", "network_error", "closed"]);
 /** The IndexedDB database of the last Advertiser's schedule (deleted when a new node starts). */
 const ADVERTISER_DB_KEY = "casweb-demo-advertiser-db";
 /** The kept P2P identity (base64) in localStorage, and the Web Lock that lets one tab use it. */
@@ -293,6 +310,9 @@ class P2pPanel {
     this.identityKept = false;
     this.advertiser = null;
     this.announcer = null;
+    /** The pending reconnect, and the delay of the next one. */
+    this.retryTimer = null;
+    this.retryDelay = RETRY_FIRST_MS;
     this.render(body);
   }
 
@@ -355,6 +375,7 @@ class P2pPanel {
     this.announcer = typeof Advertiser === "function" && typeof AdvertisingStorage === "function" ?
       new AdvertiserAnnouncer(this.casweb, render) : new RootAnnouncer(render);
     setInterval(render, METRICS_INTERVAL_MS);
+    setInterval(() => this.checkConnection(), PEERS_INTERVAL_MS);
     this.identity = keptIdentity(this.casweb);
     this.connect();
     return {
@@ -369,8 +390,41 @@ class P2pPanel {
     this.statusDetail.textContent = detail;
   }
 
+  /** Reconnects after the backoff delay (doubling up to RETRY_MAX_MS); returns the delay. */
+  scheduleReconnect() {
+    clearTimeout(this.retryTimer);
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(RETRY_MAX_MS, delay * 2);
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+    return delay;
+  }
+
+  /** The node lost its last peer, or its server is gone: say so and reconnect. */
+  lost(node, why) {
+    if (node !== this.node || this.status.dataset.state === "disconnected") return;
+    const seconds = Math.round(this.scheduleReconnect() / 1000);
+    this.addresses.replaceChildren();
+    this.peers.replaceChildren(el("li", { className: "hint", textContent: "none" }));
+    this.setStatus("disconnected", `peer discovery: disconnected (${why}); reconnecting in ${seconds} s...`);
+  }
+
+  /** While connected: the peers again, and whether the server still answers. */
+  async checkConnection() {
+    const node = this.node;
+    if (!node || this.status.dataset.state !== "connected") return;
+    this.refreshPeers();
+    try {
+      // no-cors: any answer will do (the server may be on another origin); only a network error counts.
+      await fetch(`${this.server}/healthz`, { mode: "no-cors", cache: "no-store" });
+    } catch {
+      this.lost(node, `the server at ${this.server} does not answer`);
+    }
+  }
+
   /** Connects over the selected transport, closing the previous node first. */
   async connect() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     const generation = ++this.generation;
     const transport = this.transportSelect.value;
     const old = this.node;
@@ -383,14 +437,16 @@ class P2pPanel {
     this.peers.replaceChildren();
     this.setStatus("connecting", `peer discovery: connecting over ${TRANSPORTS[transport]}...`);
     await detached;
-    if (old) await old.close().catch(() => {});
+    // A node whose server is gone may take long to close: wait a little, not for ever.
+    if (old) await Promise.race([old.close().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 2000))]);
     if (generation !== this.generation) return;
     let node;
     try {
       node = await this.connectWithIdentity(transport);
     } catch (error) {
       if (generation !== this.generation) return;
-      this.setStatus("error", describeP2pError(error, { server: this.server, transport: TRANSPORTS[transport] }),
+      const retry = RETRYABLE.has(error?.code) ? ` Retrying in ${Math.round(this.scheduleReconnect() / 1000)} s.` : "";
+      this.setStatus("error", describeP2pError(error, { server: this.server, transport: TRANSPORTS[transport] }) + retry,
         errorDetail(error));
       return;
     }
@@ -413,6 +469,7 @@ class P2pPanel {
       "(fresh: another tab uses the kept identity)";
     this.transport.textContent = TRANSPORTS[node.transport] ?? node.transport;
     this.transport.dataset.transport = node.transport;
+    this.retryDelay = RETRY_FIRST_MS;
     this.setStatus("connected", `peer discovery: connected over ${TRANSPORTS[node.transport] ?? node.transport}`);
     this.refreshPeers();
     this.refreshAddresses();
@@ -426,6 +483,7 @@ class P2pPanel {
     return this.casweb.P2pNode.connect({ serverUrl: this.server, transports: [transport], identity });
   }
 
+  /** Lists the connected peers; none left (or a node that stopped answering) is a lost connection. */
   async refreshPeers() {
     const node = this.node;
     if (!node) return;
@@ -433,11 +491,12 @@ class P2pPanel {
     try {
       ids = await node.connectedPeers();
     } catch {
-      return;
+      ids = [];
     }
     if (node !== this.node) return;
     this.peers.replaceChildren(...(ids.length ? ids.map((id) => this.peerItem(id)) :
       [el("li", { className: "hint", textContent: "none" })]));
+    if (ids.length === 0) this.lost(node, "no peer left: is the server down?");
   }
 
   async refreshAddresses() {

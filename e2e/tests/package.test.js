@@ -227,6 +227,9 @@ describe("in Node", () => {
     const root = await casweb.storeFile(storage, data, { chunkSize: 1024, onProgress: (p) => { progress = p; } });
     assertShape(types, "FileProgress", progress);
     assertShape(types, "FileContent", await casweb.readFile(storage, root));
+    const info = await casweb.fileInfo(storage, root);
+    assertShape(types, "FileInfo", info);
+    assert.deepEqual(info, { size: data.length, contentType: "" });
     const keys = dag.nodes.map((n) => n.key);
     assertShape(types, "TopoLevels", casweb.topoSortLevels(keys, keys.map(() => [])));
 

@@ -2,8 +2,12 @@
 // Chromium through playwright-core, screenshots kept as artifacts, deterministic test data and
 // a direct look at the server's HTTP API (independent of the library under test).
 import { chromium } from "playwright-core";
-import { mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 
 function required(name) {
   const value = process.env[name];
@@ -145,4 +149,72 @@ export async function serverProvidersUntil(key, accept, withinMs = 5000) {
     if (accept(providers) || Date.now() >= deadline) return providers;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+/** The SHA-256 of some bytes, in hex. */
+export function sha256(bytes) {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** A free TCP port on 127.0.0.1 (free when asked: another process could take it after). */
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
+/**
+ * A reference server of its own (--dev, serving www/, a fresh data directory, a free port), for
+ * tests that stop it: the binary scripts/e2e-test.sh built (or $CASWEB_E2E_SERVER_BIN).
+ * `stop()` kills it with SIGKILL (as if it crashed), `start()` starts it again on the same port
+ * and data, `close()` stops it for good and deletes its data.
+ */
+export async function ownServer() {
+  const root = dirname(env.pkg);
+  const binary = process.env.CASWEB_E2E_SERVER_BIN ??
+    join(resolve(root, process.env.CARGO_TARGET_DIR ?? "target"), "debug", "casweb-server");
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), "casweb-e2e-own-server-"));
+  const url = `http://127.0.0.1:${port}`;
+  let child = null;
+  const server = {
+    url,
+    async start() {
+      const started = spawn(binary, ["serve", "--dev", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir,
+        "--www", join(root, "www")], { stdio: "ignore" });
+      child = started;
+      let exited = false;
+      started.once("exit", () => { exited = true; });
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        if (exited) throw new Error(`${binary} exited before answering ${url}/api/dev`);
+        try {
+          if ((await fetch(`${url}/api/dev`)).ok) return;
+        } catch {
+          // not listening yet
+        }
+        if (Date.now() > deadline) throw new Error(`${binary} did not answer ${url}/api/dev within 30 s`);
+        await new Promise((wake) => setTimeout(wake, 100));
+      }
+    },
+    async stop() {
+      const running = child;
+      child = null;
+      if (!running || running.exitCode !== null || running.signalCode !== null) return;
+      const gone = new Promise((done) => running.once("exit", done));
+      running.kill("SIGKILL");
+      await gone;
+    },
+    async close() {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  await server.start();
+  return server;
 }

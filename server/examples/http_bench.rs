@@ -58,7 +58,7 @@ async fn main() {
         unreachable!("serve was parsed")
     };
     let token = casweb_server::tokens::TokenStore::open(dir.path())
-        .and_then(|tokens| tokens.create("bench"))
+        .and_then(|tokens| tokens.create_realm_token("bench"))
         .expect("token");
     let bearer = format!("Bearer {}", casweb_server::tokens::encode_token(&token));
     let prepared = casweb_server::server::prepare(&args).await.expect("server");

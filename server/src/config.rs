@@ -1,4 +1,4 @@
-//! Command line and configuration: the `serve` and `token create` subcommands and the limits
+//! Command line and configuration: the `serve`, `token` and `p2p` subcommands and the limits
 //! the server advertises at `GET /api/info`.
 
 use std::net::{IpAddr, SocketAddr};
@@ -34,7 +34,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP API (and optionally static files).
     Serve(ServeArgs),
-    /// Manage realm tokens.
+    /// Manage tokens: realm tokens, access tokens, admin tokens (works while a server runs on the
+    /// same data directory: it sees the change at its next request).
     #[command(subcommand)]
     Token(TokenCommand),
     /// Run only the libp2p node (DHT and relay), without the HTTP API: extra DHT nodes for tests,
@@ -95,15 +96,71 @@ pub struct P2pOnlyArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Create a new token for a realm and print it (base64 of 32 random bytes).
+    /// Create a token and print it: a realm token (`--realm R`: base64 of 32 random bytes, the
+    /// backend's credential and the realm's signing key), an access token (`--realm R --scope
+    /// read|write [--ttl 1h]`), or an admin token (`--admin`).
     Create {
         /// The realm the token gives access to: 1 to 64 of A-Z a-z 0-9 _ -.
+        #[arg(long, required_unless_present = "admin", conflicts_with = "admin")]
+        realm: Option<String>,
+        /// Make an access token of this scope (`read` or `write`) instead of a realm token.
+        #[arg(long, value_parser = ["read", "write"])]
+        scope: Option<String>,
+        /// The access token's lifetime: seconds, or a number with s, m, h or d (at most 30d).
+        #[arg(long, requires = "scope", default_value = "1h", value_parser = parse_ttl)]
+        ttl: u64,
+        /// Make an admin token (the admin API's credential, for every realm).
         #[arg(long)]
-        realm: String,
+        admin: bool,
         /// Directory holding the database and the token file.
         #[arg(long, default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
+    /// List tokens (ids, never secrets): realm and admin tokens, and the access tokens minted
+    /// here that have not expired.
+    List {
+        /// Only this realm's tokens.
+        #[arg(long)]
+        realm: Option<String>,
+        /// Directory holding the database and the token file.
+        #[arg(long, default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Revoke a token by id (as listed); a revoked realm token takes the access tokens it signed
+    /// with it. A running server refuses it from its next request on.
+    Revoke {
+        /// The token's id: 16 hex digits.
+        id: String,
+        /// Directory holding the database and the token file.
+        #[arg(long, default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+}
+
+/// A lifetime: `90`, `90s`, `15m`, `2h`, `7d`; 1 s to 30 days.
+pub fn parse_ttl(text: &str) -> Result<u64, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "{text:?}: use seconds, or a number with s, m, h or d"
+            ))
+        }
+    };
+    let max = casweb::protocol::MAX_TTL_SECS;
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|secs| (1..=max).contains(secs))
+        .ok_or_else(|| format!("{text:?}: the lifetime must be 1 s to {} d", max / 86_400))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -121,9 +178,18 @@ pub struct ServeArgs {
     /// localhost, 127.0.0.1 or [::1], any port.
     #[arg(long = "cors-origin")]
     pub cors_origins: Vec<String>,
-    /// Development mode: create (or reuse) realm `demo` and print its token.
+    /// Development mode: create (or reuse) realm `demo`, print its realm token, and serve
+    /// `GET /api/dev`, which mints a short-lived write access token of it for any page.
     #[arg(long)]
     pub dev: bool,
+    /// With `--dev`: lifetime in seconds of the tokens `GET /api/dev` mints.
+    #[arg(long, default_value_t = crate::routes::DEFAULT_DEV_TOKEN_TTL,
+          value_parser = clap::value_parser!(u64).range(1..=casweb::protocol::MAX_TTL_SECS))]
+    pub dev_token_ttl: u64,
+    /// Testing only (hidden): read the time tokens are minted and checked against from this
+    /// file (a Unix time in seconds, reread at every use) instead of the system clock.
+    #[arg(long, hide = true)]
+    pub test_clock_file: Option<PathBuf>,
     /// Largest node accepted, in bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_NODE_SIZE,
           value_parser = clap::value_parser!(u64).range(16..=MAX_MAX_NODE_SIZE))]
@@ -178,5 +244,33 @@ mod tests {
         assert!(
             Cli::try_parse_from(["casweb-server", "serve", "--fault-503-percent", "101"]).is_err()
         );
+    }
+
+    #[test]
+    fn token_commands() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["casweb-server", "token"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+        };
+        assert!(parse(&["create", "--realm", "a"]).is_ok());
+        assert!(parse(&["create", "--realm", "a", "--scope", "read", "--ttl", "15m"]).is_ok());
+        assert!(parse(&["create", "--admin"]).is_ok());
+        assert!(parse(&["create"]).is_err(), "a realm or --admin");
+        assert!(parse(&["create", "--admin", "--realm", "a"]).is_err());
+        assert!(parse(&["create", "--realm", "a", "--scope", "all"]).is_err());
+        assert!(
+            parse(&["create", "--realm", "a", "--ttl", "1h"]).is_err(),
+            "ttl needs scope"
+        );
+        assert!(parse(&["list", "--realm", "a"]).is_ok());
+        assert!(parse(&["revoke", "0011223344556677"]).is_ok());
+        assert_eq!(parse_ttl("90"), Ok(90));
+        assert_eq!(parse_ttl("15m"), Ok(900));
+        assert_eq!(parse_ttl("2h"), Ok(7_200));
+        assert_eq!(parse_ttl("30d"), Ok(2_592_000));
+        for bad in ["", "0", "31d", "1w", "h", "-5", "1.5h"] {
+            assert!(parse_ttl(bad).is_err(), "{bad}");
+        }
     }
 }

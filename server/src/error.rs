@@ -68,12 +68,47 @@ impl ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
+    pub fn token_expired(expires: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "token_expired",
+            format!("the token expired at {expires} (Unix time): get a new one"),
+        )
+        .with("expires", expires)
+    }
+
+    pub fn token_revoked(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "token_revoked", message)
+    }
+
     pub fn wrong_realm(realm: &str) -> ApiError {
         ApiError::new(
             StatusCode::FORBIDDEN,
             "wrong_realm",
             format!("this token does not belong to realm {realm:?}"),
         )
+    }
+
+    /// A valid token that may not do this (a read token writing, an access token managing
+    /// tokens, an admin token reading nodes).
+    pub fn insufficient_scope(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", message)
+    }
+
+    pub fn invalid_realm(realm: &str) -> ApiError {
+        ApiError::bad_request(
+            "invalid_realm",
+            format!("invalid realm name {realm:?}: 1 to 64 of A-Z a-z 0-9 _ -"),
+        )
+    }
+
+    pub fn token_not_found(id: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "token_not_found",
+            format!("no token {id:?} in this realm"),
+        )
+        .with("id", id)
     }
 
     pub fn not_found(key: &casweb::Key) -> ApiError {

@@ -4,8 +4,9 @@
 //! - [`config`]: command line and limits; [`server`]: startup and the serve loop;
 //! - [`routes`]: the HTTP handlers; [`extract`]: request extractors with JSON rejections;
 //!   [`error`]: the JSON error format;
-//! - [`tokens`]: the token file; [`auth`]: realm access (the extractor); batch framing is
-//!   [`casweb::batch`];
+//! - [`tokens`]: the token file and what the server knows of credentials; [`auth`]: admission
+//!   (the extractors: realm scope, admin API); [`clock`]: the time tokens are checked against;
+//!   batch framing is [`casweb::batch`];
 //! - [`nodes`]: the node store seam (`NodeStore`), the ownership rules over it, node checks and
 //!   refusals, and the embedded redb backend with its group-committing writer;
 //! - [`p2p`]: the libp2p node (DHT, relay) and the handle the routes use;
@@ -15,6 +16,7 @@
 //!   HTTP request; [`metrics`]: what `/metrics` reports.
 
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod cors;
 pub mod error;

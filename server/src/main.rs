@@ -1,11 +1,14 @@
-//! The `casweb-server` binary: parses the command line and runs `serve`, `p2p` or `token create`.
+//! The `casweb-server` binary: parses the command line and runs `serve`, `p2p` or `token
+//! create|list|revoke`.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 
+use casweb_server::clock::{format_utc, unix_now};
 use casweb_server::config::{Cli, Command, TokenCommand};
-use casweb_server::tokens::{encode_token, TokenStore};
+use casweb_server::tokens::{encode_admin_token, encode_token, Scope, TokenInfo, TokenStore};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -16,7 +19,7 @@ fn main() -> ExitCode {
             .build()
             .map_err(|e| format!("cannot start the async runtime: {e}"))
             .and_then(|runtime| runtime.block_on(casweb_server::server::serve(args))),
-        Command::Token(TokenCommand::Create { realm, data_dir }) => create_token(&realm, &data_dir),
+        Command::Token(command) => token_command(command),
         Command::P2p(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -32,14 +35,74 @@ fn main() -> ExitCode {
     }
 }
 
-fn create_token(realm: &str, data_dir: &std::path::Path) -> Result<(), String> {
+fn open_tokens(data_dir: &Path) -> Result<TokenStore, String> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
-    let tokens = TokenStore::open(data_dir)
-        .map_err(|e| format!("cannot read tokens in {}: {e}", data_dir.display()))?;
-    let token = tokens
-        .create(realm)
-        .map_err(|e| format!("cannot create a token: {e}"))?;
-    println!("{}", encode_token(&token));
-    Ok(())
+    TokenStore::open(data_dir)
+        .map_err(|e| format!("cannot read tokens in {}: {e}", data_dir.display()))
+}
+
+fn token_command(command: TokenCommand) -> Result<(), String> {
+    match command {
+        TokenCommand::Create {
+            realm,
+            scope,
+            ttl,
+            admin,
+            data_dir,
+        } => {
+            let tokens = open_tokens(&data_dir)?;
+            let failed = |e: std::io::Error| format!("cannot create a token: {e}");
+            let text = match (admin, realm, scope.as_deref().and_then(Scope::parse)) {
+                (true, _, _) => encode_admin_token(&tokens.create_admin_token().map_err(failed)?),
+                (false, Some(realm), Some(scope)) => tokens
+                    .mint(&realm, scope, ttl, unix_now())
+                    .map_err(failed)?
+                    .token
+                    .text()
+                    .to_owned(),
+                (false, Some(realm), None) => {
+                    encode_token(&tokens.create_realm_token(&realm).map_err(failed)?)
+                }
+                (false, None, _) => return Err("--realm or --admin is required".into()),
+            };
+            println!("{text}");
+            Ok(())
+        }
+        TokenCommand::List { realm, data_dir } => {
+            let tokens = open_tokens(&data_dir)?;
+            let now = unix_now();
+            println!(
+                "ID                KIND    REALM             SCOPE  EXPIRES               STATUS"
+            );
+            for info in tokens.list(realm.as_deref(), now) {
+                println!("{}", list_line(&info));
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { id, data_dir } => {
+            let tokens = open_tokens(&data_dir)?;
+            match tokens.revoke(&id) {
+                Ok(Some(info)) => {
+                    println!("revoked {} ({} token)", info.id, info.kind.as_str());
+                    Ok(())
+                }
+                Ok(None) => Err(format!("no token {id:?} (see `casweb-server token list`)")),
+                Err(e) => Err(format!("cannot revoke: {e}")),
+            }
+        }
+    }
+}
+
+/// One row of `token list`.
+fn list_line(info: &TokenInfo) -> String {
+    format!(
+        "{:<17} {:<7} {:<17} {:<6} {:<21} {}",
+        info.id,
+        info.kind.as_str(),
+        info.realm.as_deref().unwrap_or("-"),
+        info.scope.map_or("-", Scope::as_str),
+        info.expires.map_or_else(|| "-".to_owned(), format_utc),
+        if info.revoked { "revoked" } else { "active" }
+    )
 }

@@ -1,6 +1,7 @@
 //! What an operator watches, in Prometheus' text format at `GET /metrics`: requests by route and
 //! status, their latencies (a histogram per route), nodes stored, nodes and bytes uploaded and
-//! claims accepted since start, tokens known, and the DHT's connected peers and provider records.
+//! claims accepted since start, live tokens by kind (realm, admin, and access tokens neither
+//! expired nor revoked), and the DHT's connected peers and provider records.
 //!
 //! Counters live here, updated by `request_log` and the write routes; gauges are read when
 //! scraped (from the database, the token store and the libp2p node).
@@ -36,7 +37,7 @@ pub struct Metrics {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Gauges {
     pub nodes_stored: u64,
-    pub tokens: u64,
+    pub tokens: crate::tokens::Counts,
     /// With the libp2p node: connected peers, provider records held for others and their bytes.
     pub dht: Option<DhtGauges>,
 }
@@ -167,12 +168,6 @@ impl Metrics {
             "Nodes served by many-nodes get requests since start.",
             self.nodes_served.load(Ordering::Relaxed),
         );
-        value(
-            "casweb_tokens",
-            "gauge",
-            "Realm tokens the server knows.",
-            gauges.tokens,
-        );
         if let Some(dht) = gauges.dht {
             value(
                 "casweb_dht_peers",
@@ -199,6 +194,16 @@ impl Metrics {
                 dht.records_capped,
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP casweb_tokens Live tokens by kind: realm and admin tokens not revoked, access \
+             tokens minted here neither expired nor revoked.\n\
+             # TYPE casweb_tokens gauge\n\
+             casweb_tokens{{kind=\"realm\"}} {}\n\
+             casweb_tokens{{kind=\"admin\"}} {}\n\
+             casweb_tokens{{kind=\"access\"}} {}",
+            gauges.tokens.realm, gauges.tokens.admin, gauges.tokens.access
+        );
         out
     }
 }
@@ -221,7 +226,11 @@ mod tests {
         metrics.served(5);
         let text = metrics.render(&Gauges {
             nodes_stored: 7,
-            tokens: 2,
+            tokens: crate::tokens::Counts {
+                realm: 2,
+                admin: 1,
+                access: 5,
+            },
             dht: None,
         });
         assert!(text.contains(
@@ -236,6 +245,8 @@ mod tests {
         assert!(text.contains("casweb_nodes_stored 7\n"));
         assert!(text.contains("casweb_uploaded_bytes_total 300\n"));
         assert!(text.contains("casweb_get_nodes_total 5\n"));
+        assert!(text.contains("casweb_tokens{kind=\"realm\"} 2\n"));
+        assert!(text.contains("casweb_tokens{kind=\"access\"} 5\n"));
         assert!(!text.contains("casweb_dht_peers"));
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::clock::{Clock, FileClock, SystemClock};
 use crate::config::{P2pOnlyArgs, ServeArgs};
 use crate::fault::FaultInjector;
 use crate::nodes::embedded::{EmbeddedStore, DB_FILE};
@@ -21,7 +22,8 @@ pub struct Prepared {
     app: axum::Router,
     /// The address actually bound (port 0 resolved).
     pub address: SocketAddr,
-    /// The token of realm `demo`, with `--dev`.
+    /// The realm token of realm `demo`, with `--dev` (printed for the developer's backend or
+    /// curl; pages get access tokens from `GET /api/dev`).
     pub dev_token: Option<Token>,
     /// The libp2p node, unless `--no-p2p`.
     pub p2p: Option<P2pHandle>,
@@ -55,15 +57,19 @@ pub async fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
     let db_path = data_dir.join(DB_FILE);
     let store = EmbeddedStore::open(&db_path).map_err(|e| e.to_string())?;
     let dev_token = if args.dev {
-        let token = match tokens.token_of(DEV_REALM) {
+        let token = match tokens.realm_token_of(DEV_REALM) {
             Some(token) => token,
             None => tokens
-                .create(DEV_REALM)
+                .create_realm_token(DEV_REALM)
                 .map_err(|e| format!("cannot create the {DEV_REALM} token: {e}"))?,
         };
         Some(token)
     } else {
         None
+    };
+    let clock: Arc<dyn Clock> = match &args.test_clock_file {
+        Some(path) => Arc::new(FileClock { path: path.clone() }),
+        None => Arc::new(SystemClock),
     };
     let p2p = if args.no_p2p {
         None
@@ -77,9 +83,10 @@ pub async fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
     let state = AppState {
         store: Arc::new(store),
         tokens: Arc::new(tokens),
+        clock,
         limits: args.limits(),
         fault: Arc::new(FaultInjector::new(args.fault_503_percent)),
-        dev_token: dev_token.as_ref().map(encode_token),
+        dev_token_ttl: args.dev.then_some(args.dev_token_ttl),
         p2p: p2p.clone(),
         metrics: Arc::default(),
     };

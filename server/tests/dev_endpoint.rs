@@ -1,5 +1,6 @@
-//! The development-only `GET /api/dev`: with `--dev` it hands out the demo realm's working token
-//! (to localhost pages too, through CORS); without `--dev` the route does not exist.
+//! The development-only `GET /api/dev`: with `--dev` it mints a short-lived write access token
+//! of the demo realm at each call (to localhost pages too, through CORS); without `--dev` the
+//! route does not exist.
 
 mod common;
 
@@ -7,9 +8,7 @@ use common::{leaf, Server};
 use reqwest::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, ORIGIN};
 use reqwest::StatusCode;
 
-#[tokio::test]
-async fn dev_mode_serves_the_demo_realm_and_its_token() {
-    let server = Server::start(&["--dev"]);
+async fn dev_token(server: &Server) -> serde_json::Value {
     let response = reqwest::Client::new()
         .get(format!("{}/api/dev", server.url))
         .header(ORIGIN, "http://127.0.0.1:5173")
@@ -23,15 +22,40 @@ async fn dev_mode_serves_the_demo_realm_and_its_token() {
         headers[ACCESS_CONTROL_ALLOW_ORIGIN],
         "http://127.0.0.1:5173"
     );
-    let body: serde_json::Value = response.json().await.expect("json");
-    assert_eq!(body["realm"], "demo");
-    let token = body["token"].as_str().expect("token is a string");
-    assert_eq!(Some(token), server.dev_token.as_deref());
+    response.json().await.expect("json")
+}
 
-    // The token works for the realm it names.
+#[tokio::test]
+async fn dev_mode_mints_short_lived_write_tokens_of_the_demo_realm() {
+    let server = Server::start(&["--dev", "--dev-token-ttl", "120"]);
+    let before = casweb_server::clock::unix_now();
+    let body = dev_token(&server).await;
+    assert_eq!(body["realm"], "demo");
+    assert_eq!(body["scope"], "write");
+    assert_eq!(body["ttl"], 120);
+    let token = body["token"].as_str().expect("token is a string");
+    assert!(token.starts_with("cwa1.demo.write."), "{token}");
+    let realm_token = server
+        .dev_token
+        .as_deref()
+        .expect("--dev prints the realm token");
+    assert_ne!(token, realm_token, "the page never gets the realm token");
+    let expires = body["expires"].as_u64().expect("expires");
+    assert!(
+        (before + 120..=before + 122).contains(&expires),
+        "{expires}"
+    );
+
+    // The token works for the realm it names, and a second call mints another one.
     let demo = server.client("demo", token);
     let (key, bytes) = leaf(7);
     assert!(demo.put_ok(&key, &bytes).await);
+    let again = dev_token(&server).await;
+    assert_ne!(again["token"], body["token"]);
+    // It cannot mint tokens itself.
+    let (status, refused) = server.admin(token).mint("demo", "write", 60).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(refused["error"], "insufficient_scope");
 }
 
 #[tokio::test]

@@ -7,50 +7,9 @@ use std::io::{Read, Write};
 
 use casweb::key::KEY_LEN;
 use casweb::{crockford, node, Key};
-use common::{answer, dict, leaf, Answer, Client, Server};
+use common::{answer, dict, leaf, Answer, Cases, Client, Server};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-/// Collects the outcome of each case so that one run reports every mismatch.
-struct Cases {
-    seen: Vec<String>,
-    failures: Vec<String>,
-}
-
-impl Cases {
-    fn new() -> Cases {
-        Cases {
-            seen: Vec::new(),
-            failures: Vec::new(),
-        }
-    }
-
-    fn expect(&mut self, name: &str, (status, body): Answer, want_status: u16, want_code: &str) {
-        assert!(
-            !self.seen.contains(&name.to_string()),
-            "duplicate case {name}"
-        );
-        self.seen.push(name.to_string());
-        let ok = status.as_u16() == want_status
-            && body["error"] == want_code
-            && body["message"].is_string();
-        if !ok {
-            self.failures.push(format!(
-                "{name}: expected {want_status} {want_code}, got {status} {body}"
-            ));
-        }
-    }
-
-    fn finish(self, at_least: usize) {
-        assert!(self.failures.is_empty(), "{}", self.failures.join("\n"));
-        assert!(
-            self.seen.len() >= at_least,
-            "only {} cases",
-            self.seen.len()
-        );
-        eprintln!("{} bad-input cases checked", self.seen.len());
-    }
-}
 
 fn key_text_with_flag(flag: u8) -> String {
     let mut bytes = [7u8; KEY_LEN];

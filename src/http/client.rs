@@ -5,6 +5,10 @@
 //! `get` is one-key, but the gets issued in the same tick (a level of a DAG read concurrently)
 //! are sent together as many-nodes gets, as `IndexedDbStorage` does with its transactions: a
 //! cold read of a file costs a request per level (and per `maxGetKeys`), not one per node.
+//!
+//! Every realm request goes through [`HttpStorage::send_authed`]: refused with a 401, it is sent
+//! once more with a token from the configured `get_token` (see `credentials`), its body rebuilt
+//! for the new token (proofs of possession depend on it).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -14,6 +18,7 @@ use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use wasm_bindgen_futures::spawn_local;
 
+use super::credentials::{Credentials, CurrentToken};
 use super::fetch::{self, Body, Reply};
 use super::wire::{self, CheckResult, HttpConfig, ValidConfig};
 use crate::batch;
@@ -33,6 +38,7 @@ pub const GET_CONCURRENCY: usize = 4;
 
 struct Inner {
     config: ValidConfig,
+    credentials: Credentials,
     limits: RefCell<Option<Limits>>,
     requests: Cell<u64>,
     /// The gets of this tick, sent together when it ends.
@@ -59,9 +65,17 @@ impl std::fmt::Debug for HttpStorage {
 impl HttpStorage {
     /// Checks the configuration (URL, realm, token, timeout); sends nothing.
     pub fn new(config: HttpConfig) -> Result<HttpStorage> {
+        let config = wire::validate_config(&config)?;
+        let credentials = Credentials::new(
+            &config.realm,
+            &config.token,
+            config.pop_key,
+            config.get_token.clone(),
+        );
         Ok(HttpStorage {
             inner: Rc::new(Inner {
-                config: wire::validate_config(&config)?,
+                config,
+                credentials,
                 limits: RefCell::new(None),
                 requests: Cell::new(0),
                 gets: TickQueue::default(),
@@ -84,11 +98,46 @@ impl HttpStorage {
         self.inner.requests.get()
     }
 
-    async fn send(&self, method: &str, url: &str, auth: bool, body: Body) -> Result<Reply> {
+    /// Replaces the token (an access token of this realm, or a realm token) for the requests
+    /// sent from now on; `invalid_argument` if it is not one. Nodes the sync engine parked as
+    /// `unauthorized` go again at its next `flush()`.
+    pub fn set_token(&self, token: &str) -> Result<()> {
+        self.inner.credentials.set(token)
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Body,
+    ) -> Result<Reply> {
         self.inner.requests.set(self.inner.requests.get() + 1);
-        let config = &self.inner.config;
-        let token = auth.then_some(config.token.as_str());
-        fetch::send(method, url, token, body, config.timeout_ms).await
+        fetch::send(method, url, token, body, self.inner.config.timeout_ms).await
+    }
+
+    /// A realm request with the current token; refused with a 401, sent once more after a
+    /// renewal (the body is built again for the new token), else [`Error::Unauthorized`].
+    async fn send_authed(
+        &self,
+        method: &str,
+        url: &str,
+        body: impl Fn(&CurrentToken) -> Body,
+    ) -> Result<Reply> {
+        let credentials = &self.inner.credentials;
+        let token = credentials.current();
+        match self
+            .send(method, url, Some(&token.text), body(&token))
+            .await
+        {
+            Err(refused @ Error::Unauthorized { .. }) => {
+                credentials.renew(token.generation, refused).await?;
+                let token = credentials.current();
+                self.send(method, url, Some(&token.text), body(&token))
+                    .await
+            }
+            other => other,
+        }
     }
 
     /// The server's limits (`GET /api/info`, no authentication). Fetched once: after the first
@@ -98,7 +147,7 @@ impl HttpStorage {
             return Ok(limits);
         }
         let url = wire::info_url(&self.inner.config.base_url);
-        let reply = self.send("GET", &url, false, Body::None).await?;
+        let reply = self.send("GET", &url, None, Body::None).await?;
         let limits = wire::parse_info(reply.status, &reply.body)?;
         *self.inner.limits.borrow_mut() = Some(limits);
         Ok(limits)
@@ -151,8 +200,9 @@ impl HttpStorage {
         let mut found = Vec::with_capacity(group.len());
         while found.len() < group.len() {
             let asked = &group[found.len()..];
-            let body = Body::Json(wire::get_body(asked));
-            let reply = self.send("POST", url, true, body).await?;
+            let reply = self
+                .send_authed("POST", url, |_| Body::Json(wire::get_body(asked)))
+                .await?;
             found.extend(wire::parse_get_many(reply.status, reply.body, asked)?);
         }
         Ok(found)
@@ -161,7 +211,7 @@ impl HttpStorage {
     /// One `GET .../raw/{key}`.
     async fn get_one(&self, key: Key) -> Result<Option<Bytes>> {
         let url = wire::raw_url(&self.inner.config.base_url, &self.inner.config.realm, &key);
-        match self.send("GET", &url, true, Body::None).await {
+        match self.send_authed("GET", &url, |_| Body::None).await {
             Ok(reply) if key.matches(&reply.body) => Ok(Some(Bytes::from(reply.body))),
             Ok(_) => Err(Error::HashMismatch { key }),
             Err(Error::Http {
@@ -245,9 +295,11 @@ impl HttpStorage {
         let url = self.url(wire::batch_url);
         for range in wire::plan_batches(&lengths, limits.batch_bytes(), limits.max_batch_nodes) {
             let indices = &sendable[range];
-            let body = batch::encode(indices.iter().map(|&i| &nodes[i].1[..]));
             let keys: Vec<Key> = indices.iter().map(|&i| nodes[i].0).collect();
-            let reply = self.send("POST", &url, true, Body::Binary(body)).await?;
+            let body = |_: &CurrentToken| {
+                Body::Binary(batch::encode(indices.iter().map(|&i| &nodes[i].1[..])))
+            };
+            let reply = self.send_authed("POST", &url, body).await?;
             let results = wire::parse_item_results(reply.status, &reply.body, &keys)?;
             for (&index, result) in indices.iter().zip(results) {
                 outcomes[index] = Some(result);
@@ -272,8 +324,8 @@ impl HttpStorage {
         let url = &url;
         let parts: Vec<CheckResult> = stream::iter(wire::split_keys(&keys, limits.max_check_keys))
             .map(|group| async move {
-                let body = Body::Json(wire::check_body(group));
-                let reply = self.send("POST", url, true, body).await?;
+                let body = |_: &CurrentToken| Body::Json(wire::check_body(group));
+                let reply = self.send_authed("POST", url, body).await?;
                 wire::parse_check(reply.status, &reply.body)
             })
             .buffered(CHECK_CONCURRENCY)
@@ -288,18 +340,19 @@ impl HttpStorage {
         Ok(merged)
     }
 
-    fn proof(&self, bytes: &[u8]) -> String {
-        pop::proof(&self.inner.config.token_bytes, bytes)
-    }
-
     /// Claims a stored node with a proof of possession computed from `bytes` and this
     /// storage's token. Errors are the server's: `Http { 404, "not_found" }`,
     /// `Http { 403, "invalid_pop" }` (the bytes are not the node's), `Http { 409,
     /// "missing_nodes" }` (claim or put the children first). Claiming an owned node succeeds.
     pub async fn claim(&self, key: Key, bytes: &[u8]) -> Result<()> {
         let url = wire::claim_url(&self.inner.config.base_url, &self.inner.config.realm, &key);
-        let body = Body::Json(wire::claim_body(&self.proof(bytes)));
-        self.send("POST", &url, true, body).await.map(|_| ())
+        let body = |token: &CurrentToken| {
+            Body::Json(wire::claim_body(&pop::proof_with_key(
+                &token.pop_key,
+                bytes,
+            )))
+        };
+        self.send_authed("POST", &url, body).await.map(|_| ())
     }
 
     /// Claims many nodes, children before parents, in requests of at most `maxClaimBatch`,
@@ -314,13 +367,15 @@ impl HttpStorage {
         let url = self.url(wire::claim_many_url);
         let mut outcomes = Vec::with_capacity(nodes.len());
         for group in nodes.chunks(limits.max_claim_batch.max(1)) {
-            let claims: Vec<(Key, String)> = group
-                .iter()
-                .map(|(key, bytes)| (*key, self.proof(bytes)))
-                .collect();
             let keys: Vec<Key> = group.iter().map(|(key, _)| *key).collect();
-            let body = Body::Json(wire::claims_body(&claims));
-            let reply = self.send("POST", &url, true, body).await?;
+            let body = |token: &CurrentToken| {
+                let claims: Vec<(Key, String)> = group
+                    .iter()
+                    .map(|(key, bytes)| (*key, pop::proof_with_key(&token.pop_key, bytes)))
+                    .collect();
+                Body::Json(wire::claims_body(&claims))
+            };
+            let reply = self.send_authed("POST", &url, body).await?;
             outcomes.extend(wire::parse_item_results(reply.status, &reply.body, &keys)?);
         }
         Ok(outcomes)
@@ -342,7 +397,7 @@ impl StorageProvider for HttpStorage {
     /// Uploads one node (`PUT`); succeeds if the realm now owns it (stored now or before).
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
         let url = wire::raw_url(&self.inner.config.base_url, &self.inner.config.realm, &key);
-        self.send("PUT", &url, true, Body::Binary(bytes.to_vec()))
+        self.send_authed("PUT", &url, |_| Body::Binary(bytes.to_vec()))
             .await
             .map(|_| ())
     }

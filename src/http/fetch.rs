@@ -113,7 +113,7 @@ fn build_request(
     Request::new_with_str_and_init(url, &init)
 }
 
-/// Sends one request; `token` (base64) goes in `Authorization: Bearer`. Resolves with a 2xx
+/// Sends one request; `token` goes in `Authorization: Bearer`. Resolves with a 2xx
 /// answer's status and body, fails as described in the module documentation.
 pub async fn send(
     method: &str,

@@ -16,9 +16,11 @@ use crate::key::Key;
 use crate::protocol::get_answer::{self, GetItem};
 pub use crate::protocol::CheckResult;
 use crate::protocol::{
-    self, is_valid_realm, CheckRequest, ClaimItem, ClaimManyRequest, ClaimRequest, GetRequest,
-    Limits, Token, MAX_REALM_LEN,
+    is_valid_realm, CheckRequest, ClaimItem, ClaimManyRequest, ClaimRequest, Credential,
+    GetRequest, Limits, MAX_REALM_LEN,
 };
+
+pub use super::credentials::TokenSource;
 
 /// Default time a request may take, from sending to the end of the answer's body.
 pub const DEFAULT_TIMEOUT_MS: u32 = 30_000;
@@ -35,14 +37,18 @@ pub struct HttpConfig {
     pub base_url: String,
     /// The realm: 1 to 64 characters of `A-Z a-z 0-9 _ -`.
     pub realm: String,
-    /// The realm's token: standard base64 (with padding) of 32 bytes, 44 characters.
+    /// The token: an access token of the realm (`cwa1.…`, what a page holds) or a realm token
+    /// (base64 of 32 bytes, a backend's credential).
     pub token: String,
     /// How long one request may take, in milliseconds (default [`DEFAULT_TIMEOUT_MS`]).
     pub timeout_ms: u32,
+    /// Gives a new token when the server refuses the current one (401: expired, revoked,
+    /// unknown); without it such a refusal is [`Error::Unauthorized`] at once.
+    pub get_token: Option<TokenSource>,
 }
 
 impl HttpConfig {
-    /// A configuration with the default timeout.
+    /// A configuration with the default timeout and no token renewal.
     pub fn new(
         base_url: impl Into<String>,
         realm: impl Into<String>,
@@ -53,6 +59,7 @@ impl HttpConfig {
             realm: realm.into(),
             token: token.into(),
             timeout_ms: DEFAULT_TIMEOUT_MS,
+            get_token: None,
         }
     }
 }
@@ -63,21 +70,23 @@ impl Default for HttpConfig {
     }
 }
 
-/// A configuration after its checks: the base URL without trailing slashes, the token's bytes.
+/// A configuration after its checks: the base URL without trailing slashes, the parsed token.
 #[derive(Clone, Debug)]
 pub struct ValidConfig {
     pub base_url: String,
     pub realm: String,
     pub token: String,
-    pub token_bytes: [u8; 32],
+    /// The key of the proofs of possession made with `token`.
+    pub pop_key: [u8; 32],
     pub timeout_ms: u32,
+    pub get_token: Option<TokenSource>,
 }
 
 /// Checks a configuration; every problem is an [`Error::InvalidArgument`] naming the field.
 pub fn validate_config(config: &HttpConfig) -> Result<ValidConfig> {
     let base_url = normalize_base_url(&config.base_url)?;
     validate_realm(&config.realm)?;
-    let token_bytes = decode_token(&config.token)?;
+    let credential = check_token(&config.token, &config.realm)?;
     if config.timeout_ms == 0 {
         return Err(Error::InvalidArgument(
             "timeoutMs must be at least 1 (milliseconds)".into(),
@@ -87,8 +96,9 @@ pub fn validate_config(config: &HttpConfig) -> Result<ValidConfig> {
         base_url,
         realm: config.realm.clone(),
         token: config.token.clone(),
-        token_bytes,
+        pop_key: credential.pop_key(),
         timeout_ms: config.timeout_ms,
+        get_token: config.get_token.clone(),
     })
 }
 
@@ -121,13 +131,27 @@ pub fn validate_realm(realm: &str) -> Result<()> {
     }
 }
 
-/// Decodes a token: standard base64 with padding of exactly 32 bytes (44 characters).
-pub fn decode_token(token: &str) -> Result<Token> {
-    protocol::decode_token(token).ok_or_else(|| {
-        Error::InvalidArgument(
-            "token must be standard base64 (with padding) of 32 bytes: 44 characters".into(),
-        )
-    })
+/// Checks a token for `realm`: an access token of that realm, or a realm token. An admin token
+/// is refused (it manages tokens; it never belongs in a client, least of all a page), and so is
+/// an access token of another realm. Whether the token is known, valid and unexpired only the
+/// server can tell.
+pub fn check_token(token: &str, realm: &str) -> Result<Credential> {
+    let credential =
+        Credential::parse(token).map_err(|e| Error::InvalidArgument(format!("token: {e}")))?;
+    match &credential {
+        Credential::Admin(_) => Err(Error::InvalidArgument(
+            "token: an admin token manages tokens through the admin API; give HttpStorage an \
+             access token (or, on a backend, a realm token)"
+                .into(),
+        )),
+        Credential::Access(access) if access.realm() != realm => {
+            Err(Error::InvalidArgument(format!(
+                "token: this access token is for realm {:?}, not {realm:?}",
+                access.realm()
+            )))
+        }
+        _ => Ok(credential),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -330,7 +354,21 @@ impl ErrorBody {
 /// The error of a non-2xx answer: `{error, message}` becomes [`Error::Http`] with that code.
 /// A body that is not such JSON (e.g. a proxy's HTML page) gives code [`INVALID_RESPONSE`] with
 /// the start of the body as message; the status is kept either way (so 5xx stay transient).
+/// A 401 is [`Error::Unauthorized`] with the server's code (`token_expired`, `token_revoked`,
+/// `unauthorized`).
 pub fn error_from_response(status: u16, body: &[u8]) -> Error {
+    if status == 401 {
+        return match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(error) => Error::Unauthorized {
+                code: error.error,
+                message: error.message,
+            },
+            Err(_) => Error::Unauthorized {
+                code: "unauthorized".into(),
+                message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+            },
+        };
+    }
     match serde_json::from_slice::<ErrorBody>(body) {
         Ok(error) => {
             let (code, message) = error.full_message();
@@ -488,7 +526,7 @@ mod tests {
         assert_eq!(good.timeout_ms, DEFAULT_TIMEOUT_MS);
         let valid = validate_config(&good).unwrap();
         assert_eq!(valid.base_url, "http://127.0.0.1:8080");
-        assert_eq!(valid.token_bytes, [1u8; 32]);
+        assert_eq!(valid.pop_key, *blake3::hash(&[1u8; 32]).as_bytes());
 
         let code = |config: HttpConfig| validate_config(&config).unwrap_err().code();
         for url in [
@@ -516,12 +554,17 @@ mod tests {
     }
 
     #[test]
-    fn tokens_are_base64_of_32_bytes() {
-        assert_eq!(decode_token(TOKEN).unwrap(), [1u8; 32]);
+    fn realm_tokens_are_base64_of_32_bytes() {
+        let realm_token = |text: &str| match check_token(text, "a") {
+            Ok(Credential::Realm(bytes)) => Ok(bytes),
+            Ok(other) => panic!("{other:?}"),
+            Err(error) => Err(error),
+        };
+        assert_eq!(realm_token(TOKEN).unwrap(), [1u8; 32]);
         let all: Vec<u8> = (0..32).map(|i| i * 8 + 3).collect();
         // Independently encoded with Python's base64.b64encode(bytes(range(3, 256, 8))).
         let text = "AwsTGyMrMztDS1NbY2tze4OLk5ujq7O7w8vT2+Pr8/s=";
-        assert_eq!(decode_token(text).unwrap().to_vec(), all);
+        assert_eq!(realm_token(text).unwrap().to_vec(), all);
         for bad in [
             "",
             "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE", // no padding
@@ -529,8 +572,41 @@ mod tests {
             "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQF=", // non-zero trailing bits
             "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBA-E=", // url-safe alphabet
         ] {
-            assert!(decode_token(bad).is_err(), "{bad:?}");
+            let error = realm_token(bad).unwrap_err();
+            assert_eq!(error.code(), "invalid_argument", "{bad:?}");
         }
+    }
+
+    #[test]
+    fn access_tokens_must_be_of_the_realm_and_admin_tokens_are_refused() {
+        use crate::protocol::{encode_admin_token, AccessClaims, AccessToken, Scope};
+        let access = AccessToken::sign(
+            AccessClaims {
+                realm: "alpha".into(),
+                scope: Scope::Read,
+                expires: 2_000_000_000,
+                id: "0123456789abcdef".into(),
+            },
+            &[5u8; 32],
+        )
+        .unwrap();
+        let valid = validate_config(&HttpConfig::new("http://h", "alpha", access.text())).unwrap();
+        assert_eq!(
+            valid.pop_key,
+            *blake3::hash(access.text().as_bytes()).as_bytes()
+        );
+        let error = check_token(access.text(), "beta").unwrap_err();
+        assert!(error.to_string().contains("\"alpha\""), "{error}");
+        let admin = encode_admin_token(&[6u8; 32]);
+        assert_eq!(
+            check_token(&admin, "alpha").unwrap_err().code(),
+            "invalid_argument"
+        );
+        let tampered = access.text().replace("cwa1.", "cwa9.");
+        assert_eq!(
+            check_token(&tampered, "alpha").unwrap_err().code(),
+            "invalid_argument"
+        );
     }
 
     #[test]
@@ -763,5 +839,19 @@ mod tests {
         assert!(html.is_transient());
         let empty = error_from_response(500, b"");
         assert!(matches!(empty, Error::Http { status: 500, .. }));
+        let expired = error_from_response(
+            401,
+            br#"{"error": "token_expired", "message": "the token expired"}"#,
+        );
+        assert_eq!(
+            expired,
+            Error::Unauthorized {
+                code: "token_expired".into(),
+                message: "the token expired".into()
+            }
+        );
+        assert!(!expired.is_transient());
+        let proxy = error_from_response(401, b"<html>login</html>");
+        assert!(matches!(&proxy, Error::Unauthorized { code, .. } if code == "unauthorized"));
     }
 }

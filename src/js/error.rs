@@ -23,10 +23,18 @@ extern "C" {
 /// Converts a library error into a JS `CaswebError` with its `code`.
 pub fn to_js_error(error: Error) -> JsValue {
     let js = JsCaswebError::new(error.code(), &error.to_string());
-    if let Error::Http { status, .. } = &error {
-        let _ = js_sys::Reflect::set(&js, &"status".into(), &(*status).into());
+    let status = match &error {
+        Error::Http { status, .. } => Some(*status),
+        Error::Unauthorized { .. } => Some(401),
+        _ => None,
+    };
+    if let Some(status) = status {
+        let _ = js_sys::Reflect::set(&js, &"status".into(), &status.into());
     }
-    if let Error::Http { code, .. } | Error::Rejected { code, .. } = &error {
+    if let Error::Http { code, .. }
+    | Error::Unauthorized { code, .. }
+    | Error::Rejected { code, .. } = &error
+    {
         let _ = js_sys::Reflect::set(&js, &"serverCode".into(), &code.as_str().into());
     }
     js.into()

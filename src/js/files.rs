@@ -1,7 +1,7 @@
 //! Files exported to JS: `storeFile` (from an array, a `Blob`/`File`, a `ReadableStream` or an
-//! async iterable, with bounded memory), `readFile` (a small file, whole) and `readFileStream`
+//! async iterable, with bounded memory), `readFile` (a small file, whole), `readFileStream`
 //! (any range as a `ReadableStream`, every node verified first), each with `signal` and
-//! `onProgress`.
+//! `onProgress`, and `fileInfo` (size and content type from the root).
 
 use std::rc::Rc;
 
@@ -10,7 +10,7 @@ use js_sys::{Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::abort::{abortable, signal_option};
+use super::abort::{abortable, call_signal, signal_option, CallOptionsArg};
 use super::byte_source::ByteSource;
 use super::codec::chunk_options;
 use super::convert::{
@@ -25,6 +25,14 @@ use crate::error::{Error, Result};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_FILES: &'static str = r#"
+/** A file's size and content type, from its root node alone. */
+export interface FileInfo {
+  /** The file's length in bytes. */
+  size: number;
+  /** Its MIME type ("" if none was given). */
+  contentType: string;
+}
+
 /** How far a storeFile or a read got; both counts only grow. */
 export interface FileProgress {
   /** storeFile: bytes of the data taken so far. Reads: bytes delivered so far. */
@@ -145,6 +153,27 @@ pub fn store_file(
         let store = chunker::store_stream(&storage, input, &store_options, report(&progress));
         let root = js(abortable(signal.as_ref(), store).await)?;
         Ok(root.to_string().into())
+    })
+}
+
+/// A file's size and content type from its root node alone (fetched and verified: hash, size
+/// flag, structure; `corrupt_dag` if the root is not a file node): what a player or a download
+/// needs before reading, e.g. to answer an HTTP Range request.
+#[wasm_bindgen(js_name = fileInfo, unchecked_return_type = "Promise<FileInfo>")]
+pub fn file_info(
+    #[wasm_bindgen(unchecked_param_type = "StorageProviderLike")] storage: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] root: JsValue,
+    options: Option<CallOptionsArg>,
+) -> Promise {
+    promise(async move {
+        let storage = js(provider_from_js(&storage, "storage"))?;
+        let root = js(key_from_js(&root))?;
+        let signal = js(call_signal(options))?;
+        let info = js(abortable(signal.as_ref(), chunker::file_info(&storage, root)).await)?;
+        let result = Object::new();
+        set_field(&result, "size", &(info.size as f64).into());
+        set_field(&result, "contentType", &info.content_type.into());
+        Ok(result.into())
     })
 }
 

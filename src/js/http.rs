@@ -2,20 +2,22 @@
 //! (`get`/`put`, e.g. the remote of a `CachedStorage`) and with the protocol's batch calls.
 
 use bytes::Bytes;
-use js_sys::{Array, Object, Promise, Uint8Array};
+use js_sys::{Array, Function, Object, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 
 use super::abort::{abortable, call_signal, CallOptionsArg};
 use super::convert::{
     bytes_from_js, key_from_js, keys_to_js, known_fields, option_field, set_field, string_from_js,
-    type_name, whole_number_field,
+    thrown_message, type_name, whole_number_field,
 };
 use super::error::{js, JsResult};
 use super::promise::promise;
 use super::provider::{AnyProvider, Registered};
 use super::storage::provider_methods;
 use crate::error::{Error, Result};
-use crate::http::{HttpConfig, HttpStorage};
+use crate::http::{HttpConfig, HttpStorage, TokenSource};
 use crate::key::Key;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -26,10 +28,15 @@ export interface HttpStorageConfig {
   baseUrl: string;
   /** The realm: 1 to 64 characters of A-Z a-z 0-9 _ -. */
   realm: string;
-  /** The realm's token: standard base64 of 32 bytes (44 characters). */
+  /** An access token of the realm ("cwa1.…", minted by your backend for this session), or a
+   *  realm token (base64 of 32 bytes: a backend's credential, never a page's). */
   token: string;
   /** How long one request may take, in milliseconds (default 30000). */
   timeoutMs?: number;
+  /** Called when the server refuses the token (401: expired, revoked, unknown): resolves with a
+   *  new token (ask your backend), and the refused request is sent once more with it. Without
+   *  it, or if it fails, the request rejects with code "unauthorized". */
+  getToken?: () => string | Promise<string>;
 }
 
 /** The limits a server advertises at GET /api/info. */
@@ -71,7 +78,8 @@ export interface CheckResult { missing: string[]; unowned: string[]; owned: stri
 fn config_from_js(value: &JsValue) -> Result<HttpConfig> {
     if !value.is_object() || value.is_array() {
         return Err(Error::InvalidArgument(format!(
-            "HttpStorage needs a config object {{ baseUrl, realm, token, timeoutMs? }}, got {}",
+            "HttpStorage needs a config object {{ baseUrl, realm, token, timeoutMs?, getToken? }}, \
+             got {}",
             type_name(value)
         )));
     }
@@ -86,13 +94,41 @@ fn config_from_js(value: &JsValue) -> Result<HttpConfig> {
     known_fields(
         value,
         "HttpStorage",
-        &["baseUrl", "realm", "token", "timeoutMs"],
+        &["baseUrl", "realm", "token", "timeoutMs", "getToken"],
     )?;
     let mut config = HttpConfig::new(required("baseUrl")?, required("realm")?, required("token")?);
     if let Some(ms) = whole_number_field(value, "timeoutMs", 1, u64::from(u32::MAX))? {
         config.timeout_ms = ms as u32;
     }
+    if let Some(get_token) = option_field(value, "getToken")? {
+        let function = get_token.dyn_into::<Function>().map_err(|other| {
+            Error::InvalidArgument(format!(
+                "config.getToken must be a function returning a token (or a promise of one), \
+                 got {}",
+                type_name(&other)
+            ))
+        })?;
+        config.get_token = Some(token_source_from_js(function));
+    }
     Ok(config)
+}
+
+/// Wraps a JS `getToken(): string | Promise<string>`; a throw, a rejection or a non-string is
+/// the renewal's failure (the request then rejects with `unauthorized`).
+fn token_source_from_js(function: Function) -> TokenSource {
+    TokenSource::new(move || {
+        let returned = function.call0(&JsValue::UNDEFINED);
+        async move {
+            let settled = match returned {
+                Ok(value) => JsFuture::from(Promise::resolve(&value)).await,
+                Err(error) => Err(error),
+            };
+            let value = settled.map_err(|e| Error::Provider(thrown_message(&e)))?;
+            value.as_string().ok_or_else(|| {
+                Error::Provider(format!("it returned {}, not a string", type_name(&value)))
+            })
+        }
+    })
 }
 
 fn array_from_js(value: &JsValue, what: &str) -> Result<Array> {
@@ -306,6 +342,18 @@ impl JsHttpStorage {
         options: Option<CallOptionsArg>,
     ) -> Promise {
         items_promise(&self.storage, Upload::Claim, nodes, options)
+    }
+
+    /// Replaces the token for the requests sent from now on (throws `invalid_argument` if it is
+    /// not an access token of this realm or a realm token). Nodes a `BufferedHttpStorage` parked
+    /// as `unauthorized` go again at its next `flush()`.
+    #[wasm_bindgen(js_name = setToken)]
+    pub fn set_token(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] token: JsValue,
+    ) -> JsResult<()> {
+        let token = js(string_from_js(&token, "token"))?;
+        js(self.storage.set_token(&token))
     }
 
     /// HTTP requests sent so far (diagnostics).

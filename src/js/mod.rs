@@ -28,7 +28,7 @@ pub use advertiser::{JsAdvertiser, JsAdvertisingStorage};
 pub use codec::{child_keys, chunk_file, key_of, parse_key, validate_node};
 pub use dag::topo_sort_levels_js;
 pub use error::to_js_error;
-pub use files::{read_file, read_file_stream, store_file};
+pub use files::{file_info, read_file, read_file_stream, store_file};
 pub use http::JsHttpStorage;
 #[cfg(feature = "p2p")]
 pub use p2p::JsP2pNode;

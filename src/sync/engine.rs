@@ -13,7 +13,9 @@
 //!   exponential backoff and jitter; a node held up by a child neither counts an attempt nor
 //!   gets a timer of its own: it goes with that child's next pass. Permanent failures (4xx) park
 //!   the node until an explicit `flush()`, [`retry`](SyncEngine::retry) or
-//!   [`discard`](SyncEngine::discard).
+//!   [`discard`](SyncEngine::discard). A node refused as `unauthorized` (the token expired or
+//!   was revoked, and the remote could not renew it) is parked too, and also released as soon
+//!   as a later pass gets anything owned: the credentials work again.
 //! - A pass starts only when something can be attempted; every pass sends at least one request,
 //!   and an idle engine with a failing server sleeps until the earliest due time.
 //! - `flush()` takes every pending node, parked ones included, and resolves with the outcome of
@@ -436,6 +438,20 @@ where
         }
     }
 
+    /// Entries parked because the server refused the credentials become due: a pass just got
+    /// something owned, so the token works again (renewed, or replaced with `set_token`).
+    fn release_unauthorized(&self) {
+        for entry in self.inner.buffer.borrow_mut().values_mut() {
+            if let EntryState::Parked {
+                error: Error::Unauthorized { .. },
+            } = entry.state
+            {
+                entry.state = EntryState::Pending;
+                entry.attempts = 0;
+            }
+        }
+    }
+
     fn now(&self) -> u64 {
         self.inner.runtime.now_ms()
     }
@@ -670,10 +686,14 @@ where
     }
 
     /// Applies a pass's outcome to the entries still buffered: a node's own failure is retried
-    /// (transient) or parked (permanent); a node held up by a child waits for it.
+    /// (transient) or parked (permanent); a node held up by a child waits for it. A pass that
+    /// got something owned first releases the nodes earlier passes parked as `unauthorized`.
     fn apply(&self, result: &SyncResult) {
         for key in result.synced.iter().chain(&result.skipped) {
             self.remove(key);
+        }
+        if !result.synced.is_empty() || !result.skipped.is_empty() {
+            self.release_unauthorized();
         }
         let now = self.now();
         let backoff = self.inner.config.backoff;

@@ -224,3 +224,36 @@ export function streamOf(chunks) {
 export function jsHeapBytes() {
   return performance.memory?.usedJSHeapSize ?? -1;
 }
+
+/** POST /api/admin/realms/{realm}/tokens with `credential` (a realm or admin token): what an
+ *  app's backend does to give a page an access token. Resolves with { token, id, expires }. */
+export async function mintToken(baseUrl, realm, credential, scope, ttl) {
+  const response = await fetch(`${baseUrl}/api/admin/realms/${realm}/tokens`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${credential}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ scope, ttl }),
+  });
+  const body = await response.json();
+  if (!response.ok) throw new Error(`mint answered ${response.status}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** DELETE /api/admin/realms/{realm}/tokens/{id} with `credential`. */
+export async function revokeToken(baseUrl, realm, credential, id) {
+  const response = await fetch(`${baseUrl}/api/admin/realms/${realm}/tokens/${id}`, {
+    method: "DELETE",
+    headers: { Authorization: `Bearer ${credential}` },
+  });
+  if (!response.ok) throw new Error(`revoke answered ${response.status}: ${await response.text()}`);
+}
+
+/** A `getToken` for HttpStorage, as a page would write it: asks "the backend" (here the mint
+ *  endpoint with the realm token) for a fresh write token; `getToken.calls` counts the calls. */
+export function tokenRenewer(baseUrl, realm, credential, ttl) {
+  const getToken = async () => {
+    getToken.calls += 1;
+    return (await mintToken(baseUrl, realm, credential, "write", ttl)).token;
+  };
+  getToken.calls = 0;
+  return getToken;
+}

@@ -1,6 +1,6 @@
 //! An in-memory model of the server's ownership rules for one realm, for native tests of the
 //! sync pass and the sync engine: request log, refusals, vanishing nodes, a failing check, a
-//! seeded share of 503s, and a whole outage. Include it with
+//! seeded share of 503s, a whole outage, and a refused token. Include it with
 //! `#[path = "support/fake_server.rs"] mod fake_server;`.
 #![allow(dead_code)]
 
@@ -30,6 +30,9 @@ pub struct FakeServer {
     fault_state: Cell<u64>,
     /// While true every request fails as if the server were down (connection refused).
     pub down: Cell<bool>,
+    /// While true every request is refused as if the token had expired (401 `token_expired`,
+    /// which the HTTP client could not renew).
+    pub refuse_token: Cell<bool>,
     /// The largest node the server says it accepts (`None`: not known yet).
     pub max_node: Cell<Option<usize>>,
 }
@@ -49,6 +52,12 @@ impl FakeServer {
     fn fault(&self) -> Option<Error> {
         if self.down.get() {
             return Some(Error::Network("connection refused".into()));
+        }
+        if self.refuse_token.get() {
+            return Some(Error::Unauthorized {
+                code: "token_expired".into(),
+                message: "the token expired".into(),
+            });
         }
         if self.fault_percent.get() == 0 {
             return None;

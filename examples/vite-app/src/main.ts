@@ -31,7 +31,8 @@ function describe(error: unknown): string {
   return isCaswebError(error) ? `${error.code}: ${error.message}` : String(error);
 }
 
-/** The demo realm of a server in --dev mode (its dev-only GET /api/dev). */
+/** The demo realm and a fresh access token of it, from a server in --dev mode (its dev-only
+ *  GET /api/dev). */
 async function devRealm(): Promise<{ realm: string; token: string }> {
   const response = await fetch(`${server}/api/dev`);
   if (!response.ok) throw new Error(`${server}/api/dev answered ${response.status}: is the server in --dev mode?`);
@@ -41,7 +42,9 @@ async function devRealm(): Promise<{ realm: string; token: string }> {
 async function main(): Promise<void> {
   await init({ module_or_path: wasmUrl });
   const { realm, token } = await devRealm();
-  const http = new HttpStorage({ baseUrl: server, realm, token });
+  // The dev server mints short-lived tokens (as an app's backend would): ask again on expiry.
+  const getToken = async () => (await devRealm()).token;
+  const http = new HttpStorage({ baseUrl: server, realm, token, getToken });
   const remote = await BufferedHttpStorage.open(http, { pendingStore: "vite-example-pending" });
   const storage = new CachedStorage(await IndexedDbStorage.open("vite-example"), remote);
 

@@ -110,14 +110,15 @@ pub struct Claim {
     pub proof: String,
 }
 
-/// Claims nodes for `realm` with proofs of possession made with `token`, in order. Per item:
+/// Claims nodes for `realm` with proofs of possession keyed with `pop_key` (the request's own
+/// token's, see `casweb::protocol::Credential::pop_key`), in order. Per item:
 /// `Ok(true)` if the realm already owned the node, `Ok(false)` if it owns it now, or the refusal
 /// (`NotFound`, `InvalidProof`, `MissingChildren`: a child neither owned nor claimed earlier in
 /// this list). Returns also how many nodes became owned.
 pub async fn claim_nodes(
     store: &dyn NodeStore,
     realm: &str,
-    token: &[u8],
+    pop_key: &[u8; 32],
     claims: Vec<Result<Claim, Rejection>>,
 ) -> Result<(Outcomes<bool>, u64), StoreError> {
     let keys: Vec<Key> = claims.iter().flatten().map(|claim| claim.key).collect();
@@ -145,7 +146,7 @@ pub async fn claim_nodes(
         .map(|(index, claim)| {
             let Claim { key, proof } = claim?;
             let bytes = stored.get(&key).ok_or(Rejection::NotFound(key))?;
-            if !pop::verify(token, bytes, &proof) {
+            if !pop::verify_with_key(pop_key, bytes, &proof) {
                 return Err(Rejection::InvalidProof(key));
             }
             if owned_here.contains(&key) || owned.contains(&key) {
@@ -365,6 +366,7 @@ mod tests {
             .unwrap();
         store.take_calls();
         let token = [7u8; 32];
+        let pop_key = *blake3::hash(&token).as_bytes();
         let claim = |u: &Upload| {
             Ok(Claim {
                 key: u.key,
@@ -385,14 +387,14 @@ mod tests {
                 proof: String::new(),
             }),
         ];
-        let (outcomes, accepted) = claim_nodes(&store, "other", &token, items).await.unwrap();
+        let (outcomes, accepted) = claim_nodes(&store, "other", &pop_key, items).await.unwrap();
         assert_eq!(store.take_calls(), vec!["bytes", "status", "apply"]);
         assert!(matches!(&outcomes[0], Err(Rejection::MissingChildren(_))));
         assert_eq!(outcomes[1..3], [Ok(false), Ok(false)]);
         assert_eq!(outcomes[3], Err(Rejection::InvalidProof(child.key)));
         assert!(matches!(outcomes[4], Err(Rejection::NotFound(_))));
         assert_eq!(accepted, 2);
-        let (outcomes, accepted) = claim_nodes(&store, "other", &token, vec![claim(&parent)])
+        let (outcomes, accepted) = claim_nodes(&store, "other", &pop_key, vec![claim(&parent)])
             .await
             .unwrap();
         assert_eq!((outcomes[0].clone(), accepted), (Ok(true), 0));

@@ -13,7 +13,7 @@ use casweb::Key;
 use serde_json::{json, Value};
 
 use super::{item_error, item_ok};
-use crate::auth::RealmAccess;
+use crate::auth::WriteAccess;
 use crate::error::ApiError;
 use crate::extract::read_binary;
 use crate::nodes::rules::{self, Upload};
@@ -21,7 +21,7 @@ use crate::nodes::validate::check_node;
 use crate::state::AppState;
 
 pub async fn put_batch(
-    access: RealmAccess,
+    WriteAccess(access): WriteAccess,
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,

@@ -5,7 +5,7 @@ use axum::Json;
 use casweb::protocol::{CheckRequest, CheckResult};
 use casweb::Key;
 
-use crate::auth::RealmAccess;
+use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::nodes::Status;
@@ -14,7 +14,7 @@ use crate::state::AppState;
 /// `{keys}` -> `{missing, unowned, owned}`; each key once, in request order. 400 `too_many_keys`
 /// over `maxCheckKeys`, 400 `invalid_key` for the first malformed key.
 pub async fn check(
-    access: RealmAccess,
+    ReadAccess(access): ReadAccess,
     State(state): State<AppState>,
     JsonBody(request): JsonBody<CheckRequest>,
 ) -> Result<Json<CheckResult>, ApiError> {

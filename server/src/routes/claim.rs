@@ -12,7 +12,7 @@ use casweb::Key;
 use serde_json::{json, Value};
 
 use super::{item_error, item_ok};
-use crate::auth::RealmAccess;
+use crate::auth::{RealmAccess, WriteAccess};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, KeyParam};
 use crate::nodes::rules::{self, Claim, Outcomes};
@@ -21,7 +21,7 @@ use crate::state::AppState;
 
 /// `{pop}` -> `{key, alreadyOwned}`; 404 `not_found`, 403 `invalid_pop`, 409 `missing_nodes`.
 pub async fn claim_one(
-    access: RealmAccess,
+    WriteAccess(access): WriteAccess,
     KeyParam(key): KeyParam,
     State(state): State<AppState>,
     JsonBody(request): JsonBody<ClaimRequest>,
@@ -42,7 +42,7 @@ pub async fn claim_one(
 /// `{claims: [{key, pop}]}` -> `{results: [{key, ok, alreadyOwned} | {key, ok: false, error,
 /// message, ...}]}`, one per claim in order; 400 `too_many_claims` over `maxClaimBatch`.
 pub async fn claim_many(
-    access: RealmAccess,
+    WriteAccess(access): WriteAccess,
     State(state): State<AppState>,
     JsonBody(request): JsonBody<ClaimManyRequest>,
 ) -> Result<Json<Value>, ApiError> {
@@ -86,7 +86,7 @@ async fn claim_all(
     claims: Vec<Result<Claim, Rejection>>,
 ) -> Result<Outcomes<bool>, ApiError> {
     let (outcomes, accepted) =
-        rules::claim_nodes(state.store.as_ref(), &access.realm, &access.token, claims).await?;
+        rules::claim_nodes(state.store.as_ref(), &access.realm, &access.pop_key, claims).await?;
     state.metrics.claims_accepted(accepted);
     Ok(outcomes)
 }

@@ -11,7 +11,7 @@ use casweb::protocol::get_answer::{self, GetItem};
 use casweb::protocol::GetRequest;
 use casweb::Key;
 
-use crate::auth::RealmAccess;
+use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::nodes::{rules, Rejection};
@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 /// 400 `too_many_keys` over `maxGetKeys`, 400 `invalid_key` for the first malformed key.
 pub async fn get_many(
-    access: RealmAccess,
+    ReadAccess(access): ReadAccess,
     State(state): State<AppState>,
     JsonBody(request): JsonBody<GetRequest>,
 ) -> Result<Response, ApiError> {

@@ -1,6 +1,7 @@
 //! The HTTP routes: assembles the API router, static files, CORS, fault injection and the
 //! safety net that turns any non-JSON error response into the JSON error format.
 
+mod admin;
 mod batch;
 mod check;
 mod claim;
@@ -11,7 +12,7 @@ mod ops;
 mod p2p;
 mod raw;
 
-pub use dev::DEV_REALM;
+pub use dev::{DEFAULT_DEV_TOKEN_TTL, DEV_REALM};
 
 use std::path::Path;
 
@@ -20,7 +21,7 @@ use axum::http::header::{ALLOW, CONTENT_TYPE};
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use serde_json::Value;
 use tower_http::services::ServeDir;
@@ -59,8 +60,16 @@ pub fn router(state: AppState, www: Option<&Path>, cors_origins: &[String]) -> R
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route(
+            "/api/admin/realms/{realm}/tokens",
+            post(admin::mint).get(admin::list),
+        )
+        .route(
+            "/api/admin/realms/{realm}/tokens/{id}",
+            delete(admin::revoke),
+        )
         .merge(realm_routes)
-        .merge(dev::routes(state.dev_token.as_deref()))
+        .merge(dev::routes(state.dev_token_ttl.is_some()))
         .route_layer(from_fn(request_log::remember_route));
     let app = match www {
         Some(dir) => app.fallback_service(

@@ -11,7 +11,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::RealmAccess;
+use crate::auth::WriteAccess;
 use crate::error::ApiError;
 use crate::extract::KeyParam;
 use crate::nodes::rules;
@@ -71,7 +71,7 @@ pub async fn providers(
 /// The server announces a node the realm owns: `{key, providing: true}` once the record reached
 /// the closest peers; 404 `not_found` / 403 `not_owned` as for reads.
 pub async fn provide(
-    access: RealmAccess,
+    WriteAccess(access): WriteAccess,
     KeyParam(key): KeyParam,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
@@ -83,7 +83,7 @@ pub async fn provide(
 
 /// Stops announcing: `{key, providing: false}` (records already stored elsewhere expire).
 pub async fn stop_providing(
-    _access: RealmAccess,
+    _access: WriteAccess,
     KeyParam(key): KeyParam,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {

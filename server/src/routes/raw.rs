@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::auth::RealmAccess;
+use crate::auth::{ReadAccess, WriteAccess};
 use crate::error::ApiError;
 use crate::extract::{read_binary, KeyParam};
 use crate::nodes::rules::{self, Upload};
@@ -17,7 +17,7 @@ use crate::state::AppState;
 
 /// 200 with the bytes if the realm owns the node; 404 `not_found`; 403 `not_owned`.
 pub async fn get(
-    access: RealmAccess,
+    ReadAccess(access): ReadAccess,
     KeyParam(key): KeyParam,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
@@ -40,7 +40,7 @@ pub async fn get(
 /// Validates and stores a node, making the realm an owner: `{key, stored}` where `stored` is
 /// false if the realm already owned it (nothing was written).
 pub async fn put(
-    access: RealmAccess,
+    WriteAccess(access): WriteAccess,
     KeyParam(key): KeyParam,
     State(state): State<AppState>,
     headers: HeaderMap,

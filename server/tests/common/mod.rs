@@ -1,6 +1,7 @@
 //! Test support: run the real `casweb-server` binary on a free loopback port with a temporary
-//! data directory, create tokens with the real `token create`, and talk to it over HTTP.
-//! Every server started here is killed when its handle is dropped.
+//! data directory, create and revoke tokens with the real `token` commands, talk to it over
+//! HTTP (realm routes and the admin API), and collect bad-input cases. Every server started
+//! here is killed when its handle is dropped.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
@@ -122,6 +123,136 @@ impl Server {
         let token = self.token(realm);
         self.client(realm, &token)
     }
+
+    /// Runs `casweb-server token ARGS --data-dir <this server's>`; its output.
+    pub fn token_cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
+            .arg("token")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .output()
+            .expect("run casweb-server token")
+    }
+
+    /// A new admin token (`token create --admin`).
+    pub fn admin_token(&self) -> String {
+        let output = self.token_cli(&["create", "--admin"]);
+        assert!(output.status.success(), "token create --admin: {output:?}");
+        String::from_utf8(output.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    }
+
+    /// The admin API with `credential` as bearer token.
+    pub fn admin(&self, credential: &str) -> Admin {
+        Admin {
+            http: reqwest::Client::new(),
+            base: self.url.clone(),
+            credential: credential.to_owned(),
+        }
+    }
+}
+
+/// The admin API (`/api/admin/realms/{realm}/tokens`) with one credential.
+#[derive(Clone)]
+pub struct Admin {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub credential: String,
+}
+
+impl Admin {
+    pub fn url(&self, realm: &str) -> String {
+        format!("{}/api/admin/realms/{realm}/tokens", self.base)
+    }
+
+    fn auth(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request.header("Authorization", format!("Bearer {}", self.credential))
+    }
+
+    /// `POST` with any JSON body.
+    pub async fn mint_body(&self, realm: &str, body: &Value) -> Answer {
+        let request = self.auth(self.http.post(self.url(realm))).json(body);
+        answer(request.send().await.expect("send")).await
+    }
+
+    /// `POST {scope, ttl}`.
+    pub async fn mint(&self, realm: &str, scope: &str, ttl: u64) -> Answer {
+        self.mint_body(realm, &json!({"scope": scope, "ttl": ttl}))
+            .await
+    }
+
+    /// Mints and asserts 200; the token's text and id.
+    pub async fn mint_ok(&self, realm: &str, scope: &str, ttl: u64) -> (String, String) {
+        let (status, body) = self.mint(realm, scope, ttl).await;
+        assert_eq!(status, StatusCode::OK, "mint: {body}");
+        (
+            body["token"].as_str().expect("token").to_owned(),
+            body["id"].as_str().expect("id").to_owned(),
+        )
+    }
+
+    pub async fn list(&self, realm: &str) -> Answer {
+        let request = self.auth(self.http.get(self.url(realm)));
+        answer(request.send().await.expect("send")).await
+    }
+
+    pub async fn revoke(&self, realm: &str, id: &str) -> Answer {
+        let url = format!("{}/{id}", self.url(realm));
+        let request = self.auth(self.http.delete(url));
+        answer(request.send().await.expect("send")).await
+    }
+}
+
+/// Collects the outcome of bad-input cases so that one run reports every mismatch.
+pub struct Cases {
+    seen: Vec<String>,
+    failures: Vec<String>,
+}
+
+impl Cases {
+    pub fn new() -> Cases {
+        Cases {
+            seen: Vec::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    /// Expects `status` and the JSON error `code` (with a message) for the case `name`.
+    pub fn expect(
+        &mut self,
+        name: &str,
+        (status, body): Answer,
+        want_status: u16,
+        want_code: &str,
+    ) {
+        assert!(
+            !self.seen.contains(&name.to_string()),
+            "duplicate case {name}"
+        );
+        self.seen.push(name.to_string());
+        let ok = status.as_u16() == want_status
+            && body["error"] == want_code
+            && body["message"].is_string();
+        if !ok {
+            self.failures.push(format!(
+                "{name}: expected {want_status} {want_code}, got {status} {body}"
+            ));
+        }
+    }
+
+    /// Fails with every mismatch, or if fewer than `at_least` cases ran.
+    pub fn finish(self, at_least: usize) {
+        assert!(self.failures.is_empty(), "{}", self.failures.join("\n"));
+        assert!(
+            self.seen.len() >= at_least,
+            "only {} cases",
+            self.seen.len()
+        );
+        eprintln!("{} bad-input cases checked", self.seen.len());
+    }
 }
 
 impl Drop for Server {
@@ -166,8 +297,11 @@ pub async fn answer(response: reqwest::Response) -> Answer {
 }
 
 impl Client {
-    pub fn token_bytes(&self) -> [u8; 32] {
-        casweb_server::tokens::decode_token(&self.token).expect("token")
+    /// The key of this client's proofs of possession (its own token's).
+    pub fn pop_key(&self) -> [u8; 32] {
+        casweb::protocol::Credential::parse(&self.token)
+            .expect("a token")
+            .pop_key()
     }
 
     pub fn url(&self, tail: &str) -> String {
@@ -237,7 +371,7 @@ impl Client {
     }
 
     pub fn pop(&self, bytes: &[u8]) -> String {
-        casweb::pop::proof(&self.token_bytes(), bytes)
+        casweb::pop::proof_with_key(&self.pop_key(), bytes)
     }
 
     pub async fn batch(&self, nodes: &[&[u8]]) -> Answer {
