@@ -8,7 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use casweb::dht::{kad_config, record_key, ProviderStore, StoreLimits};
-use casweb_server::p2p::{self, P2pConfig, P2pHandle};
+use casweb_server::p2p::P2pConfig;
+use common::dht::{local_dht, tcp_address};
 use common::leaf;
 use futures::StreamExt;
 use libp2p::identity::Keypair;
@@ -85,41 +86,9 @@ async fn run_queries(swarm: &mut Swarm<Hostile>, mut pending: usize, limit: Dura
     }
 }
 
-async fn local_dht(count: usize) -> Vec<P2pHandle> {
-    let first = p2p::start(P2pConfig::default(), None).await.expect("first");
-    let bootstrap = tcp_address(&first);
-    let mut nodes = vec![first];
-    for _ in 1..count {
-        let config = P2pConfig {
-            bootstrap: vec![bootstrap.parse().expect("multiaddr")],
-            ..P2pConfig::default()
-        };
-        nodes.push(p2p::start(config, None).await.expect("node"));
-    }
-    for node in &nodes[1..] {
-        let start = Instant::now();
-        while node.connected_peers().await.expect("peers").is_empty() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "a node did not connect"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    nodes
-}
-
-fn tcp_address(node: &P2pHandle) -> String {
-    node.info()
-        .addrs
-        .into_iter()
-        .find(|a| a.contains("/tcp/") && !a.contains("/ws"))
-        .expect("a TCP address")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_peer_cannot_hide_a_legitimate_provider() {
-    let nodes = local_dht(3).await;
+    let nodes = local_dht(3, P2pConfig::default().provider_ttl).await;
     let (key, _) = leaf(4242);
     let legitimate = nodes[2].peer_id().to_string();
     nodes[2].provide(&key).await.expect("provide");

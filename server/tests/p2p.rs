@@ -4,60 +4,12 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use casweb_server::p2p::{self, P2pConfig, P2pHandle};
+use casweb_server::p2p;
+use common::dht::local_dht;
 use common::{answer, leaf, Server};
 use reqwest::StatusCode;
-
-/// Starts `count` in-process nodes, each bootstrapping from the first one over TCP.
-async fn local_dht(count: usize, provider_ttl: Duration) -> Vec<P2pHandle> {
-    let config = P2pConfig {
-        provider_ttl,
-        ..P2pConfig::default()
-    };
-    let first = p2p::start(config.clone(), None).await.expect("first node");
-    let bootstrap = tcp_address(&first);
-    let mut nodes = vec![first];
-    for _ in 1..count {
-        let config = P2pConfig {
-            bootstrap: vec![bootstrap.parse().expect("multiaddr")],
-            ..config.clone()
-        };
-        nodes.push(p2p::start(config, None).await.expect("node"));
-    }
-    // Every node is connected to the first one before the test starts.
-    for node in &nodes[1..] {
-        wait_until(Duration::from_secs(10), || async {
-            !node.connected_peers().await.expect("peers").is_empty()
-        })
-        .await;
-    }
-    nodes
-}
-
-fn tcp_address(node: &P2pHandle) -> String {
-    node.info()
-        .addrs
-        .into_iter()
-        .find(|a| a.contains("/tcp/") && !a.contains("/ws"))
-        .expect("a TCP address")
-}
-
-async fn wait_until<F, Fut>(limit: Duration, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !condition().await {
-        assert!(
-            start.elapsed() < limit,
-            "condition not met within {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_nodes_find_each_others_provider_records() {
