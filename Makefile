@@ -5,13 +5,14 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 DEMO_ADDR ?= 127.0.0.1:8080
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup test lint native-test browser-test e2e-test pkg demo bench check-reproducible
+.PHONY: setup test lint native-test backend-test browser-test e2e-test pkg demo bench check-reproducible
 
 setup:
 	./scripts/setup.sh
 
-## Everything CI runs: formatting, lints on both targets, native tests, browser tests, end-to-end tests.
-test: setup lint native-test browser-test e2e-test
+## Everything CI runs: formatting, lints on both targets, native tests (redb, then the server suite
+## again on postgres+s3), browser tests, end-to-end tests.
+test: setup lint native-test backend-test browser-test e2e-test
 
 lint:
 	cargo fmt --all -- --check
@@ -21,6 +22,11 @@ lint:
 
 native-test:
 	cargo test --workspace
+
+## The server suite on the postgres+s3 backend: a throwaway PostgreSQL and an s3s-fs S3 server,
+## on 127.0.0.1, stopped on exit (server/tests/replicas.rs runs here for real).
+backend-test:
+	./scripts/server-backend-test.sh
 
 browser-test:
 	./scripts/browser-test.sh

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing casweb needs, skipping whatever is already present:
 # the wasm32 target (with an offline Debian fallback), rustfmt/clippy, wasm-bindgen-cli pinned to
-# the crate's wasm-bindgen, wasm-pack, and Debian's chromium + chromium-driver. Nothing here
+# the crate's wasm-bindgen, wasm-pack, Debian's chromium + chromium-driver, and for the
+# postgres+s3 backend tests Debian's postgresql and the s3s-fs S3 server (crates.io). Nothing here
 # downloads a browser or a prebuilt binary.
 set -euo pipefail
 
 WASM_BINDGEN_VERSION="0.2.108"
+# Pinned: s3s-fs 0.17 needs rustc 1.96; 0.14.1 builds with the toolchain here.
+S3S_FS_VERSION="0.14.1"
 TARGET="wasm32-unknown-unknown"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -79,4 +82,18 @@ else
   say "installing Debian's chromium and chromium-driver"
   apt_install chromium chromium-driver
 fi
+if [ -n "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null)" ]; then
+  say "postgresql: present"
+else
+  say "installing Debian's postgresql (the postgres+s3 backend tests)"
+  apt_install postgresql
+fi
+
+if s3s-fs --version 2>/dev/null | grep -q " $S3S_FS_VERSION\$"; then
+  say "s3s-fs $S3S_FS_VERSION: present"
+else
+  say "installing the s3s-fs S3 server $S3S_FS_VERSION (about 5 minutes)"
+  cargo install -q s3s-fs --version "$S3S_FS_VERSION" --features binary --locked --force
+fi
+
 say "ready"

@@ -1,10 +1,12 @@
 //! Loopback benchmark of the reference server: single puts, batch puts, checks and gets.
 //!
 //! Runs the server in-process on 127.0.0.1 (port 0, temporary data directory, durable commits
-//! as in production) and drives it with concurrent HTTP clients:
+//! as in production) and drives it with concurrent HTTP clients. Arguments are extra `serve`
+//! flags (e.g. `--store postgres+s3 --postgres-url ...`); `BENCH_REPLICAS=N` starts N servers on
+//! that backend and spreads the requests over them round-robin (scripts/bench-backends.sh):
 //!
 //! ```text
-//! cargo run --release -p casweb-server --example http_bench
+//! cargo run --release -p casweb-server --example http_bench [-- SERVE FLAGS]
 //! ```
 
 use std::time::Instant;
@@ -43,37 +45,54 @@ fn report(what: &str, count: usize, unit: &str, started: Instant) -> f64 {
 
 #[tokio::main]
 async fn main() {
+    let replicas: usize = std::env::var("BENCH_REPLICAS")
+        .ok()
+        .map_or(1, |n| n.parse().expect("BENCH_REPLICAS is a number"));
     let dir = tempfile::tempdir().expect("temp dir");
     let data_dir = dir.path().to_str().expect("utf-8 path");
-    let cli = Cli::try_parse_from([
+    let mut arguments: Vec<String> = [
         "casweb-server",
         "serve",
         "--listen",
         "127.0.0.1:0",
+        "--no-p2p",
         "--data-dir",
         data_dir,
-    ])
-    .expect("arguments");
+    ]
+    .map(String::from)
+    .into();
+    arguments.extend(std::env::args().skip(1));
+    let cli = Cli::try_parse_from(arguments).expect("arguments");
     let Command::Serve(args) = cli.command else {
         unreachable!("serve was parsed")
     };
-    let token = casweb_server::tokens::TokenStore::open(dir.path())
-        .and_then(|tokens| tokens.create_realm_token("bench"))
+    let token = casweb_server::backend::open_tokens(&args.store, dir.path())
+        .await
+        .expect("token log")
+        .create_realm_token("bench")
+        .await
         .expect("token");
     let bearer = format!("Bearer {}", casweb_server::tokens::encode_token(&token));
-    let prepared = casweb_server::server::prepare(&args).await.expect("server");
-    let base = format!("http://{}/api/realm/bench/nodes", prepared.address);
-    tokio::spawn(prepared.run());
+    let mut bases = Vec::new();
+    for _ in 0..replicas {
+        let prepared = casweb_server::server::prepare(&args).await.expect("server");
+        bases.push(format!("http://{}/api/realm/bench/nodes", prepared.address));
+        tokio::spawn(prepared.run());
+    }
+    let base_of = |i: usize| &bases[i % bases.len()];
     let http = reqwest::Client::new();
-    println!("casweb-server loopback benchmark ({NODE_DATA}-byte nodes, {CONCURRENCY} concurrent requests)");
+    println!(
+        "casweb-server loopback benchmark ({NODE_DATA}-byte nodes, {CONCURRENCY} concurrent requests, store {:?}, {replicas} replica(s))",
+        args.store.store
+    );
 
     // Single puts.
     let nodes: Vec<(Key, Vec<u8>)> = (0..PUTS).map(leaf).collect();
     let started = Instant::now();
-    stream::iter(&nodes)
-        .for_each_concurrent(CONCURRENCY, |(key, bytes)| {
+    stream::iter(nodes.iter().enumerate())
+        .for_each_concurrent(CONCURRENCY, |(i, (key, bytes))| {
             let request = http
-                .put(format!("{base}/raw/{key}"))
+                .put(format!("{}/raw/{key}", base_of(i)))
                 .header("Authorization", &bearer)
                 .header("Content-Type", "application/octet-stream")
                 .body(bytes.clone())
@@ -93,10 +112,10 @@ async fn main() {
         .map(|group| casweb::batch::encode(group.iter().map(|(_, b)| b.as_slice())))
         .collect();
     let started = Instant::now();
-    stream::iter(bodies)
-        .for_each_concurrent(CONCURRENCY / 4, |body| {
+    stream::iter(bodies.into_iter().enumerate())
+        .for_each_concurrent(CONCURRENCY / 4, |(i, body)| {
             let request = http
-                .post(format!("{base}/batch"))
+                .post(format!("{}/batch", base_of(i)))
                 .header("Authorization", &bearer)
                 .header("Content-Type", "application/octet-stream")
                 .body(body)
@@ -130,7 +149,7 @@ async fn main() {
             let start = (i * CHECK_KEYS) % (all.len() - CHECK_KEYS);
             let keys = &all[start..start + CHECK_KEYS];
             let request = http
-                .post(format!("{base}/check"))
+                .post(format!("{}/check", base_of(i)))
                 .header("Authorization", &bearer)
                 .json(&json!({ "keys": keys }))
                 .send();
@@ -156,10 +175,10 @@ async fn main() {
 
     // Gets.
     let started = Instant::now();
-    stream::iter(nodes.iter().cycle().take(GETS))
-        .for_each_concurrent(CONCURRENCY, |(key, _)| {
+    stream::iter(nodes.iter().cycle().take(GETS).enumerate())
+        .for_each_concurrent(CONCURRENCY, |(i, (key, _))| {
             let request = http
-                .get(format!("{base}/raw/{key}"))
+                .get(format!("{}/raw/{key}", base_of(i)))
                 .header("Authorization", &bearer)
                 .send();
             async move {

@@ -59,7 +59,7 @@ async fn admit(
     state: &AppState,
     needed: Scope,
 ) -> Result<RealmAccess, ApiError> {
-    let (credential, principal) = authenticate(parts, state)?;
+    let (credential, principal) = authenticate(parts, state).await?;
     let (realm, scope) =
         match principal {
             Principal::Realm { realm, .. } => (realm, Scope::Write),
@@ -106,7 +106,7 @@ impl FromRequestParts<AppState> for TokenAdmin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (_, principal) = authenticate(parts, state)?;
+        let (_, principal) = authenticate(parts, state).await?;
         let wanted = path_realm(parts, state).await?;
         let manager =
             match principal {
@@ -128,11 +128,15 @@ impl FromRequestParts<AppState> for TokenAdmin {
 }
 
 /// The credential of the request and who it is, or the 401 that refuses it.
-fn authenticate(parts: &Parts, state: &AppState) -> Result<(Credential, Principal), ApiError> {
+async fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<(Credential, Principal), ApiError> {
     let credential = bearer(parts)?;
     let principal = state
         .tokens
         .authenticate(&credential, state.clock.now())
+        .await
         .map_err(|refusal| match refusal {
             Refusal::Unknown(why) => ApiError::unauthorized(why),
             Refusal::Revoked(why) => ApiError::token_revoked(why),

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use libp2p::Multiaddr;
 
 use crate::logging::LogFormat;
@@ -115,6 +115,8 @@ pub enum TokenCommand {
         /// Directory holding the database and the token file.
         #[arg(long, default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// List tokens (ids, never secrets): realm and admin tokens, and the access tokens minted
     /// here that have not expired.
@@ -125,6 +127,8 @@ pub enum TokenCommand {
         /// Directory holding the database and the token file.
         #[arg(long, default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Revoke a token by id (as listed); a revoked realm token takes the access tokens it signed
     /// with it. A running server refuses it from its next request on.
@@ -134,6 +138,8 @@ pub enum TokenCommand {
         /// Directory holding the database and the token file.
         #[arg(long, default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -206,6 +212,61 @@ pub struct ServeArgs {
     pub no_p2p: bool,
     #[command(flatten)]
     pub p2p: P2pArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Where nodes, ownership and tokens are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// redb and the token file in the data directory (one process).
+    Redb,
+    /// PostgreSQL for ownership and tokens, an S3-compatible object store for node bytes (any
+    /// number of replicas).
+    #[value(name = "postgres+s3")]
+    PostgresS3,
+}
+
+/// The backend flags, shared by `serve` and the `token` commands (each also read from the
+/// environment variable named, so secrets need not be on the command line).
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// The backend: `redb` (embedded, the default) or `postgres+s3`.
+    #[arg(long, value_enum, env = "CASWEB_STORE", default_value_t = StoreKind::Redb)]
+    pub store: StoreKind,
+    /// postgres+s3: the PostgreSQL connection URL, e.g. postgres://user:password@host/db.
+    #[arg(
+        long,
+        env = "CASWEB_POSTGRES_URL",
+        hide_env_values = true,
+        required_if_eq("store", "postgres+s3")
+    )]
+    pub postgres_url: Option<String>,
+    /// postgres+s3: the schema holding casweb's tables (created and migrated at start).
+    #[arg(long, env = "CASWEB_POSTGRES_SCHEMA", default_value = "casweb")]
+    pub postgres_schema: String,
+    /// postgres+s3: most PostgreSQL connections one process opens.
+    #[arg(long, env = "CASWEB_POSTGRES_POOL", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub postgres_pool: u16,
+    /// postgres+s3: the S3-compatible endpoint, e.g. http://127.0.0.1:9000 (default: AWS S3).
+    /// Credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "CASWEB_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// postgres+s3: the bucket node bytes are put in (it must exist).
+    #[arg(long, env = "CASWEB_S3_BUCKET", required_if_eq("store", "postgres+s3"))]
+    pub s3_bucket: Option<String>,
+    /// postgres+s3: prefix of every object name, e.g. `casweb/`.
+    #[arg(long, env = "CASWEB_S3_PREFIX", default_value = "")]
+    pub s3_prefix: String,
+    /// postgres+s3: the region requests are signed for.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    /// postgres+s3: milliseconds between two reads of the token log by one process, the bound
+    /// on how late a replica sees a token created or revoked elsewhere.
+    #[arg(long, env = "CASWEB_TOKEN_REFRESH_MS", default_value_t = 250,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub token_refresh_ms: u64,
 }
 
 impl ServeArgs {
@@ -238,6 +299,7 @@ mod tests {
             panic!("serve expected")
         };
         assert_eq!(args.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(args.store.store, StoreKind::Redb);
         assert_eq!(args.limits().max_node_size, 100);
         assert_eq!(args.limits().max_batch_bytes, DEFAULT_MAX_BATCH_BYTES);
         assert!(Cli::try_parse_from(["casweb-server", "serve", "--max-node-size", "8"]).is_err());
@@ -264,6 +326,15 @@ mod tests {
             "ttl needs scope"
         );
         assert!(parse(&["list", "--realm", "a"]).is_ok());
+        let postgres = [
+            "list",
+            "--store",
+            "postgres+s3",
+            "--postgres-url",
+            "postgres://h/db",
+        ];
+        assert!(parse(&postgres).is_err(), "a bucket is required");
+        assert!(parse(&[&postgres[..], &["--s3-bucket", "b"]].concat()).is_ok());
         assert!(parse(&["revoke", "0011223344556677"]).is_ok());
         assert_eq!(parse_ttl("90"), Ok(90));
         assert_eq!(parse_ttl("15m"), Ok(900));

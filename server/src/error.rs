@@ -237,9 +237,3 @@ impl From<Rejection> for ApiError {
         }
     }
 }
-
-impl From<tokio::task::JoinError> for ApiError {
-    fn from(error: tokio::task::JoinError) -> ApiError {
-        ApiError::internal(format!("blocking task: {error}"))
-    }
-}

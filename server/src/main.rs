@@ -1,31 +1,31 @@
 //! The `casweb-server` binary: parses the command line and runs `serve`, `p2p` or `token
 //! create|list|revoke`.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 
+use casweb_server::backend::open_tokens;
 use casweb_server::clock::{format_utc, unix_now};
 use casweb_server::config::{Cli, Command, TokenCommand};
-use casweb_server::tokens::{encode_admin_token, encode_token, Scope, TokenInfo, TokenStore};
+use casweb_server::tokens::{encode_admin_token, encode_token, Scope, TokenInfo};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     casweb_server::logging::init(cli.log_format);
-    let result = match cli.command {
-        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the async runtime: {e}"))
-            .and_then(|runtime| runtime.block_on(casweb_server::server::serve(args))),
-        Command::Token(command) => token_command(command),
-        Command::P2p(args) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the async runtime: {e}"))
-            .and_then(|runtime| runtime.block_on(casweb_server::server::serve_p2p_only(args))),
-    };
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                match cli.command {
+                    Command::Serve(args) => casweb_server::server::serve(args).await,
+                    Command::Token(command) => token_command(command).await,
+                    Command::P2p(args) => casweb_server::server::serve_p2p_only(args).await,
+                }
+            })
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -35,14 +35,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn open_tokens(data_dir: &Path) -> Result<TokenStore, String> {
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
-    TokenStore::open(data_dir)
-        .map_err(|e| format!("cannot read tokens in {}: {e}", data_dir.display()))
-}
-
-fn token_command(command: TokenCommand) -> Result<(), String> {
+async fn token_command(command: TokenCommand) -> Result<(), String> {
     match command {
         TokenCommand::Create {
             realm,
@@ -50,39 +43,51 @@ fn token_command(command: TokenCommand) -> Result<(), String> {
             ttl,
             admin,
             data_dir,
+            store,
         } => {
-            let tokens = open_tokens(&data_dir)?;
+            let tokens = open_tokens(&store, &data_dir).await?;
             let failed = |e: std::io::Error| format!("cannot create a token: {e}");
             let text = match (admin, realm, scope.as_deref().and_then(Scope::parse)) {
-                (true, _, _) => encode_admin_token(&tokens.create_admin_token().map_err(failed)?),
+                (true, _, _) => {
+                    encode_admin_token(&tokens.create_admin_token().await.map_err(failed)?)
+                }
                 (false, Some(realm), Some(scope)) => tokens
                     .mint(&realm, scope, ttl, unix_now())
+                    .await
                     .map_err(failed)?
                     .token
                     .text()
                     .to_owned(),
                 (false, Some(realm), None) => {
-                    encode_token(&tokens.create_realm_token(&realm).map_err(failed)?)
+                    encode_token(&tokens.create_realm_token(&realm).await.map_err(failed)?)
                 }
                 (false, None, _) => return Err("--realm or --admin is required".into()),
             };
             println!("{text}");
             Ok(())
         }
-        TokenCommand::List { realm, data_dir } => {
-            let tokens = open_tokens(&data_dir)?;
+        TokenCommand::List {
+            realm,
+            data_dir,
+            store,
+        } => {
+            let tokens = open_tokens(&store, &data_dir).await?;
             let now = unix_now();
             println!(
                 "ID                KIND    REALM             SCOPE  EXPIRES               STATUS"
             );
-            for info in tokens.list(realm.as_deref(), now) {
+            for info in tokens.list(realm.as_deref(), now).await {
                 println!("{}", list_line(&info));
             }
             Ok(())
         }
-        TokenCommand::Revoke { id, data_dir } => {
-            let tokens = open_tokens(&data_dir)?;
-            match tokens.revoke(&id) {
+        TokenCommand::Revoke {
+            id,
+            data_dir,
+            store,
+        } => {
+            let tokens = open_tokens(&store, &data_dir).await?;
+            match tokens.revoke(&id).await {
                 Ok(Some(info)) => {
                     println!("revoked {} ({} token)", info.id, info.kind.as_str());
                     Ok(())

@@ -1,4 +1,4 @@
-//! Starting the server: open the data directory, set up the realm for `--dev`, bind, print the
+//! Starting the server: open the backend (`--store`), set up the realm for `--dev`, bind, print the
 //! address lines tests and people read, and serve until Ctrl-C or SIGTERM.
 
 use std::io::Write as _;
@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::backend::{self, Backend};
 use crate::clock::{Clock, FileClock, SystemClock};
 use crate::config::{P2pOnlyArgs, ServeArgs};
 use crate::fault::FaultInjector;
-use crate::nodes::embedded::{EmbeddedStore, DB_FILE};
 use crate::p2p::{self, P2pHandle};
 use crate::routes::{self, DEV_REALM};
 use crate::state::AppState;
-use crate::tokens::{encode_token, Token, TokenStore};
+use crate::tokens::{encode_token, Token};
 
 /// A server that is bound and ready: [`Prepared::run`] serves until a shutdown signal.
 pub struct Prepared {
@@ -52,15 +52,13 @@ pub async fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
     let data_dir = &args.data_dir;
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
-    let tokens = TokenStore::open(data_dir)
-        .map_err(|e| format!("cannot read tokens in {}: {e}", data_dir.display()))?;
-    let db_path = data_dir.join(DB_FILE);
-    let store = EmbeddedStore::open(&db_path).map_err(|e| e.to_string())?;
+    let Backend { nodes, tokens } = backend::open(&args.store, data_dir).await?;
     let dev_token = if args.dev {
-        let token = match tokens.realm_token_of(DEV_REALM) {
+        let token = match tokens.realm_token_of(DEV_REALM).await {
             Some(token) => token,
             None => tokens
                 .create_realm_token(DEV_REALM)
+                .await
                 .map_err(|e| format!("cannot create the {DEV_REALM} token: {e}"))?,
         };
         Some(token)
@@ -81,7 +79,7 @@ pub async fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
         )
     };
     let state = AppState {
-        store: Arc::new(store),
+        store: nodes,
         tokens: Arc::new(tokens),
         clock,
         limits: args.limits(),

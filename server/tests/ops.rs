@@ -149,7 +149,13 @@ async fn readiness_fails_while_the_database_does_not_answer() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = AppState {
         store: Arc::new(BrokenStore),
-        tokens: Arc::new(casweb_server::tokens::TokenStore::open(dir.path()).expect("tokens")),
+        tokens: Arc::new(
+            casweb_server::tokens::TokenStore::open(Box::new(casweb_server::tokens::FileLog::new(
+                dir.path(),
+            )))
+            .await
+            .expect("tokens"),
+        ),
         clock: Arc::new(casweb_server::clock::SystemClock),
         limits: casweb_server::config::Limits::default(),
         fault: Arc::new(casweb_server::fault::FaultInjector::new(0)),

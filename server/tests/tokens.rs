@@ -181,9 +181,13 @@ async fn a_token_is_valid_until_its_expiry_second() {
     );
 }
 
+/// Runs `token ARGS`; after a `revoke`, waits until the running server must have seen it.
 fn cli_ok(server: &Server, args: &[&str]) -> String {
     let output = server.token_cli(args);
     assert!(output.status.success(), "token {args:?}: {output:?}");
+    if args.first() == Some(&"revoke") {
+        std::thread::sleep(common::revocation_delay());
+    }
     String::from_utf8(output.stdout).expect("utf-8")
 }
 

@@ -7,13 +7,16 @@
 //! HTTP edge (`crate::error`) turns them into status codes.
 //!
 //! - [`embedded`]: redb in one file, the default; [`group_commit`]: its writer thread;
+//! - [`postgres_s3`]: PostgreSQL rows and S3 objects, shared by replicas; [`s3`]: the objects;
 //! - [`validate`]: the pure checks of a node's bytes;
 //! - [`rejection`]: why a node, a read or a claim is refused.
 
 pub mod embedded;
 pub mod group_commit;
+pub mod postgres_s3;
 pub mod rejection;
 pub mod rules;
+pub mod s3;
 pub mod validate;
 
 use async_trait::async_trait;

@@ -60,11 +60,10 @@ pub async fn mint(
             .with("limit", MAX_TTL_SECS)
         })?;
     let now = state.clock.now();
-    let tokens = state.tokens.clone();
-    let realm = admin.realm.clone();
-    // Appending to the token file waits for an fsync: off the async workers.
-    let minted = tokio::task::spawn_blocking(move || tokens.mint(&realm, scope, ttl, now))
-        .await?
+    let minted = state
+        .tokens
+        .mint(&admin.realm, scope, ttl, now)
+        .await
         .map_err(|e| ApiError::internal(format!("cannot mint a token: {e}")))?;
     let token = &minted.token;
     Ok(Json(json!({
@@ -86,6 +85,7 @@ pub async fn list(
     let tokens: Vec<Value> = state
         .tokens
         .list(Some(&admin.realm), now)
+        .await
         .iter()
         .map(info_json)
         .collect();
@@ -102,6 +102,7 @@ pub async fn revoke(
     let info = state
         .tokens
         .find(&id)
+        .await
         .filter(|info| info.realm.as_deref() == Some(admin.realm.as_str()))
         .ok_or_else(|| ApiError::token_not_found(&id))?;
     if info.kind == Kind::Realm && admin.manager != Manager::Admin {
@@ -109,11 +110,12 @@ pub async fn revoke(
             "a realm token revokes access tokens only; revoking a realm token needs an admin token",
         ));
     }
-    let tokens = state.tokens.clone();
-    let revoked = tokio::task::spawn_blocking(move || tokens.revoke(&id))
-        .await?
+    let revoked = state
+        .tokens
+        .revoke(&id)
+        .await
         .map_err(|e| ApiError::internal(format!("cannot revoke: {e}")))?
-        .ok_or_else(|| ApiError::internal("a token vanished from the token file"))?;
+        .ok_or_else(|| ApiError::internal("a token vanished from the token log"))?;
     Ok(Json(json!({ "id": revoked.id, "revoked": true })))
 }
 

@@ -39,7 +39,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     };
     let gauges = Gauges {
         nodes_stored,
-        tokens: state.tokens.counts(state.clock.now()),
+        tokens: state.tokens.counts(state.clock.now()).await,
         dht,
     };
     (

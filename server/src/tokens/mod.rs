@@ -1,38 +1,34 @@
-//! Credentials on the server: the token file and the table read from it (no HTTP here; the
+//! Credentials on the server: the token log and the table read from it (no HTTP here; the
 //! extractors that admit requests are `auth`).
 //!
-//! Everything lives in the append-only text file `<data-dir>/tokens` (mode 0600; [`line`] has
-//! its format): realm tokens, admin tokens, records of minted access tokens, revocations. The
-//! CLI (`casweb-server token create|list|revoke`) appends to it while a server runs on the same
-//! data directory, and the server sees the change on its next request: every admission first
-//! compares the file's length and modification time with what it read, and reads the lines
-//! appended since (the whole file again if it was replaced). So a revocation takes effect at the
-//! next request, from the CLI as from the admin API.
-//!
-//! Appends are one `write` of whole lines (concurrent appenders never interleave within a line)
-//! followed by an fsync: a token is never handed out, nor a revocation confirmed, before it is
-//! durable. The file is never rewritten: records of expired tokens stay in it (they are skipped
-//! when listing).
+//! Everything lives in an append-only log of lines ([`line`] has their format): realm tokens,
+//! admin tokens, records of minted access tokens, revocations. The log is a seam ([`log`]):
+//! the file `<data-dir>/tokens` by default ([`file_log`]), the `token_lines` table with
+//! `--store postgres+s3` ([`postgres_log`]). The CLI (`casweb-server token create|list|revoke`)
+//! appends to it while servers run, and a server sees the change on its next request: every
+//! admission first asks the log what was appended (the file: a stat; PostgreSQL: a query at most
+//! once per refresh interval). The log is never rewritten: records of expired tokens stay in it
+//! (they are skipped when listing).
 
+pub mod file_log;
 pub mod line;
+pub mod log;
+pub mod postgres_log;
 pub mod table;
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
-use std::time::SystemTime;
+use std::io;
+use std::sync::RwLock;
 
 pub use casweb::protocol::{
     decode_token, encode_admin_token, encode_token, is_valid_realm, token_id, AccessClaims,
     AccessToken, Credential, Scope, Token, MAX_REALM_LEN, MAX_TTL_SECS, TOKEN_LEN,
 };
+pub use file_log::{FileLog, TOKEN_FILE};
 pub use line::Line;
+pub use log::{Changes, TokenLog};
+pub use postgres_log::PostgresLog;
 use table::Table;
 pub use table::{Counts, Kind, Principal, Refusal, TokenInfo};
-
-/// Name of the token file inside the data directory.
-pub const TOKEN_FILE: &str = "tokens";
 
 /// 32 fresh bytes from the operating system's random source.
 pub fn generate_token() -> io::Result<Token> {
@@ -52,37 +48,6 @@ fn invalid_input(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, message)
 }
 
-/// What identifies the file's content as read: a change means lines to read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    len: u64,
-    modified: Option<SystemTime>,
-    /// Unix: a replaced file (new inode) is read again whole.
-    inode: u64,
-}
-
-fn stamp_of(path: &Path) -> Option<Stamp> {
-    let meta = fs::metadata(path).ok()?;
-    #[cfg(unix)]
-    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
-    #[cfg(not(unix))]
-    let inode = 0;
-    Some(Stamp {
-        len: meta.len(),
-        modified: meta.modified().ok(),
-        inode,
-    })
-}
-
-#[derive(Default)]
-struct Loaded {
-    /// The file as last read completely; `None` if it did not exist.
-    stamp: Option<Stamp>,
-    /// Bytes of the file read so far (whole lines).
-    read_to: u64,
-    table: Table,
-}
-
 /// A freshly minted access token.
 #[derive(Debug, Clone)]
 pub struct Minted {
@@ -91,158 +56,115 @@ pub struct Minted {
     pub created: u64,
 }
 
-/// The server's (or the CLI's) view of the token file.
+/// The server's (or the CLI's) view of the token log.
 pub struct TokenStore {
-    path: PathBuf,
-    loaded: RwLock<Loaded>,
+    log: Box<dyn TokenLog>,
+    table: RwLock<Table>,
     /// One refresh at a time (the others wait and find the work done).
-    refreshing: Mutex<()>,
+    refreshing: tokio::sync::Mutex<()>,
     /// One writer at a time in this process: deciding what to append and appending it (e.g.
     /// creating a realm's signing key once) is one step.
-    writing: Mutex<()>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl TokenStore {
-    /// Reads `<data_dir>/tokens` (absent means no tokens yet).
-    pub fn open(data_dir: &Path) -> io::Result<TokenStore> {
+    /// Reads the whole log.
+    pub async fn open(log: Box<dyn TokenLog>) -> io::Result<TokenStore> {
         let store = TokenStore {
-            path: data_dir.join(TOKEN_FILE),
-            loaded: RwLock::default(),
-            refreshing: Mutex::default(),
-            writing: Mutex::default(),
+            log,
+            table: RwLock::default(),
+            refreshing: tokio::sync::Mutex::default(),
+            writing: tokio::sync::Mutex::default(),
         };
-        store.read_changes()?;
+        store.read_changes(true).await?;
         Ok(store)
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
         // A panic while holding the lock cannot leave the table half-updated in a way that
         // matters: lines are applied one by one and each is a whole fact.
-        self.loaded
+        self.table
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Loaded> {
-        self.loaded
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
+        self.table
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Reads what changed in the file since it was last read (a stat when nothing did). An
-    /// unreadable file keeps the table as it was, with a warning.
-    pub fn refresh(&self) {
-        if self.read().stamp == stamp_of(&self.path) {
-            return;
-        }
-        if let Err(error) = self.read_changes() {
-            tracing::warn!(path = %self.path.display(), %error, "cannot reread the token file");
+    /// Reads what was appended to the log since it was last read. An unreadable log keeps the
+    /// table as it was, with a warning.
+    pub async fn refresh(&self) {
+        if let Err(error) = self.read_changes(false).await {
+            tracing::warn!(%error, "cannot reread the token log");
         }
     }
 
-    fn read_changes(&self) -> io::Result<()> {
-        let _refreshing = lock(&self.refreshing);
-        let (known, read_to) = {
-            let loaded = self.read();
-            (loaded.stamp, loaded.read_to)
-        };
-        let now = stamp_of(&self.path);
-        if known == now {
-            return Ok(()); // read meanwhile by another request
-        }
-        let Some(stamp) = now else {
-            *self.write() = Loaded::default();
-            return Ok(());
-        };
-        // Appended to: read from where we stopped. Replaced or shrunk: read it all again.
-        let appended = known.is_some_and(|k| k.inode == stamp.inode && stamp.len >= read_to);
-        let start = if appended { read_to } else { 0 };
-        let mut file = File::open(&self.path)?;
-        file.seek(SeekFrom::Start(start))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
-        // Only whole lines: an append in progress is read when it is complete.
-        let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-        let mut lines = Vec::new();
-        for text in bytes[..whole].split(|b| *b == b'\n') {
-            let text = String::from_utf8_lossy(text);
-            let trimmed = text.trim();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
+    async fn read_changes(&self, fresh: bool) -> io::Result<()> {
+        let _refreshing = self.refreshing.lock().await;
+        match self.log.changes(fresh).await? {
+            Changes::Unchanged => {}
+            Changes::Appended(lines) => {
+                let mut table = self.write();
+                for line in lines {
+                    table.apply(line);
+                }
             }
-            match Line::parse(trimmed) {
-                Some(line) => lines.push(line),
-                None => tracing::warn!(
-                    path = %self.path.display(),
-                    "a line of the token file is not a token, key or revocation: ignored"
-                ),
+            Changes::Replaced(lines) => {
+                let mut table = Table::default();
+                for line in lines {
+                    table.apply(line);
+                }
+                *self.write() = table;
             }
         }
-        let mut loaded = self.write();
-        if !appended {
-            loaded.table = Table::default();
-        }
-        for line in lines {
-            loaded.table.apply(line);
-        }
-        loaded.read_to = start + whole as u64;
-        // A partial last line leaves the stamp stale, so the next request reads it.
-        loaded.stamp = (loaded.read_to == stamp.len).then_some(stamp);
         Ok(())
     }
 
-    /// Appends `lines` in one write, makes them durable, and reads them back into the table.
-    fn append(&self, lines: &[Line]) -> io::Result<()> {
-        let existed = self.path.exists();
-        let mut options = OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&self.path)?;
-        let text: String = lines.iter().map(Line::render).collect();
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        if !existed {
-            sync_dir(self.path.parent())?;
-        }
-        self.read_changes()
+    /// Appends `lines` durably and reads them back into the table.
+    async fn append(&self, lines: &[Line]) -> io::Result<()> {
+        self.log.append(lines).await?;
+        self.read_changes(true).await
     }
 
     /// Creates a realm token for `realm`, durably, and returns it. It becomes the realm's
     /// signing key for access tokens minted from now on.
-    pub fn create_realm_token(&self, realm: &str) -> io::Result<Token> {
+    pub async fn create_realm_token(&self, realm: &str) -> io::Result<Token> {
         if !is_valid_realm(realm) {
             return Err(invalid_input(format!(
                 "invalid realm name {realm:?}: use 1 to {MAX_REALM_LEN} of A-Z a-z 0-9 _ -"
             )));
         }
-        let _writing = lock(&self.writing);
+        let _writing = self.writing.lock().await;
         let token = generate_token()?;
         self.append(&[Line::RealmToken {
             realm: realm.to_owned(),
             token,
-        }])?;
+        }])
+        .await?;
         Ok(token)
     }
 
     /// Creates an admin token, durably, and returns it.
-    pub fn create_admin_token(&self) -> io::Result<Token> {
-        let _writing = lock(&self.writing);
+    pub async fn create_admin_token(&self) -> io::Result<Token> {
+        let _writing = self.writing.lock().await;
         let token = generate_token()?;
-        self.append(&[Line::AdminToken { token }])?;
+        self.append(&[Line::AdminToken { token }]).await?;
         Ok(token)
     }
 
     /// Mints an access token for `realm` valid `ttl_secs` from `now`, signed with the realm's
     /// newest realm token (created first if the realm has none), and records it (no secret)
     /// for listing and revocation. `ttl_secs` must be 1 to [`MAX_TTL_SECS`].
-    pub fn mint(&self, realm: &str, scope: Scope, ttl_secs: u64, now: u64) -> io::Result<Minted> {
+    pub async fn mint(
+        &self,
+        realm: &str,
+        scope: Scope,
+        ttl_secs: u64,
+        now: u64,
+    ) -> io::Result<Minted> {
         if !is_valid_realm(realm) {
             return Err(invalid_input(format!("invalid realm name {realm:?}")));
         }
@@ -251,10 +173,11 @@ impl TokenStore {
                 "the lifetime must be 1 to {MAX_TTL_SECS} seconds, not {ttl_secs}"
             )));
         }
-        let _writing = lock(&self.writing);
-        self.refresh();
+        let _writing = self.writing.lock().await;
+        self.read_changes(true).await?;
         let mut lines = Vec::new();
-        let key = match self.read().table.signing_key(realm) {
+        let signing_key = self.read().signing_key(realm);
+        let key = match signing_key {
             Some(key) => key,
             None => {
                 let token = generate_token()?;
@@ -281,7 +204,7 @@ impl TokenStore {
             kid: token.kid().to_owned(),
             created: now,
         });
-        self.append(&lines)?;
+        self.append(&lines).await?;
         Ok(Minted {
             token,
             created: now,
@@ -290,66 +213,77 @@ impl TokenStore {
 
     /// Revokes the token named `id` (any kind), durably; revoking a realm token also revokes
     /// every access token it signed. `None` if no token has this id; revoking twice is fine.
-    pub fn revoke(&self, id: &str) -> io::Result<Option<TokenInfo>> {
-        let _writing = lock(&self.writing);
-        self.refresh();
-        let Some(mut info) = self.read().table.find(id) else {
+    pub async fn revoke(&self, id: &str) -> io::Result<Option<TokenInfo>> {
+        let _writing = self.writing.lock().await;
+        self.read_changes(true).await?;
+        let (found, already) = {
+            let table = self.read();
+            (table.find(id), table.has_revocation(id))
+        };
+        let Some(mut info) = found else {
             return Ok(None);
         };
-        if !self.read().table.has_revocation(id) {
+        if !already {
             self.append(&[Line::Revoke {
                 id: id.to_owned(),
                 until: info.expires.unwrap_or(0),
-            }])?;
+            }])
+            .await?;
         }
         info.revoked = true;
         Ok(Some(info))
     }
 
-    /// Admits a credential at `now` (after reading what changed in the file).
-    pub fn authenticate(&self, credential: &Credential, now: u64) -> Result<Principal, Refusal> {
-        self.refresh();
-        self.read().table.authenticate(credential, now)
+    /// Admits a credential at `now` (after reading what changed in the log). A credential the
+    /// table does not know makes the log be read now, whatever its refresh interval, so a token
+    /// created through another process or replica works at once (revocations are what the
+    /// interval bounds).
+    pub async fn authenticate(
+        &self,
+        credential: &Credential,
+        now: u64,
+    ) -> Result<Principal, Refusal> {
+        self.refresh().await;
+        let admitted = self.read().authenticate(credential, now);
+        if !matches!(admitted, Err(Refusal::Unknown(_))) {
+            return admitted;
+        }
+        if let Err(error) = self.read_changes(true).await {
+            tracing::warn!(%error, "cannot reread the token log");
+        }
+        self.read().authenticate(credential, now)
     }
 
     /// The token named `id`.
-    pub fn find(&self, id: &str) -> Option<TokenInfo> {
-        self.refresh();
-        self.read().table.find(id)
+    pub async fn find(&self, id: &str) -> Option<TokenInfo> {
+        self.refresh().await;
+        self.read().find(id)
     }
 
     /// Tokens of `realm` (every token without), minus access tokens expired by `now`.
-    pub fn list(&self, realm: Option<&str>, now: u64) -> Vec<TokenInfo> {
-        self.refresh();
-        self.read().table.list(realm, now)
+    pub async fn list(&self, realm: Option<&str>, now: u64) -> Vec<TokenInfo> {
+        self.refresh().await;
+        self.read().list(realm, now)
     }
 
     /// Live tokens by kind at `now`.
-    pub fn counts(&self, now: u64) -> Counts {
-        self.refresh();
-        self.read().table.counts(now)
+    pub async fn counts(&self, now: u64) -> Counts {
+        self.refresh().await;
+        self.read().counts(now)
     }
 
     /// The realm token that signs `realm`'s access tokens, if it has one (`--dev` reuses it).
-    pub fn realm_token_of(&self, realm: &str) -> Option<Token> {
-        self.refresh();
-        self.read().table.signing_key(realm)
+    pub async fn realm_token_of(&self, realm: &str) -> Option<Token> {
+        self.refresh().await;
+        self.read().signing_key(realm)
     }
-}
-
-/// Makes a new directory entry durable (Unix: fsync the directory).
-fn sync_dir(dir: Option<&Path>) -> io::Result<()> {
-    #[cfg(unix)]
-    if let Some(dir) = dir {
-        fs::File::open(dir)?.sync_all()?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs::{self, OpenOptions};
+    use std::io::Write;
+
     use super::*;
 
     /// The worked example of docs/protocol.md.
@@ -376,61 +310,96 @@ mod tests {
         assert_eq!(casweb::pop::proof_with_key(&key, &node), pop);
     }
 
-    #[test]
-    fn tokens_persist_and_are_reread() {
+    #[tokio::test]
+    async fn tokens_persist_and_are_reread() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let server = TokenStore::open(dir.path()).expect("open");
-        let cli = TokenStore::open(dir.path()).expect("open");
-        let token = cli.create_realm_token("alpha").expect("create");
+        let server = TokenStore::open(Box::new(FileLog::new(dir.path())))
+            .await
+            .expect("open");
+        let cli = TokenStore::open(Box::new(FileLog::new(dir.path())))
+            .await
+            .expect("open");
+        let token = cli.create_realm_token("alpha").await.expect("create");
         // The other instance sees it at its next admission.
         assert!(matches!(
-            server.authenticate(&Credential::Realm(token), 0),
+            server.authenticate(&Credential::Realm(token), 0).await,
             Ok(Principal::Realm { realm, .. }) if realm == "alpha"
         ));
-        assert_eq!(server.realm_token_of("alpha"), Some(token));
-        assert!(server.authenticate(&Credential::Realm([0; 32]), 0).is_err());
-        assert!(cli.create_realm_token("bad realm").is_err());
-        let reopened = TokenStore::open(dir.path()).expect("reopen");
-        assert!(reopened.authenticate(&Credential::Realm(token), 0).is_ok());
+        assert_eq!(server.realm_token_of("alpha").await, Some(token));
+        assert!(server
+            .authenticate(&Credential::Realm([0; 32]), 0)
+            .await
+            .is_err());
+        assert!(cli.create_realm_token("bad realm").await.is_err());
+        let reopened = TokenStore::open(Box::new(FileLog::new(dir.path())))
+            .await
+            .expect("reopen");
+        assert!(reopened
+            .authenticate(&Credential::Realm(token), 0)
+            .await
+            .is_ok());
     }
 
-    #[test]
-    fn a_revocation_by_another_process_is_seen_at_the_next_admission() {
+    #[tokio::test]
+    async fn a_revocation_by_another_process_is_seen_at_the_next_admission() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let server = TokenStore::open(dir.path()).expect("open");
-        let minted = server.mint("alpha", Scope::Write, 60, 1_000).expect("mint");
+        let server = TokenStore::open(Box::new(FileLog::new(dir.path())))
+            .await
+            .expect("open");
+        let minted = server
+            .mint("alpha", Scope::Write, 60, 1_000)
+            .await
+            .expect("mint");
         let credential = Credential::Access(minted.token.clone());
-        assert!(server.authenticate(&credential, 1_000).is_ok());
-        let cli = TokenStore::open(dir.path()).expect("open");
+        assert!(server.authenticate(&credential, 1_000).await.is_ok());
+        let cli = TokenStore::open(Box::new(FileLog::new(dir.path())))
+            .await
+            .expect("open");
         let revoked = cli
             .revoke(minted.token.id())
+            .await
             .expect("revoke")
             .expect("known");
         assert_eq!(revoked.kind, Kind::Access);
         assert!(matches!(
-            server.authenticate(&credential, 1_000),
+            server.authenticate(&credential, 1_000).await,
             Err(Refusal::Revoked(_))
         ));
-        assert!(cli.revoke("ffffffffffffffff").expect("revoke").is_none());
+        assert!(cli
+            .revoke("ffffffffffffffff")
+            .await
+            .expect("revoke")
+            .is_none());
         // Revoking the signing key revokes what it signed, and a new key signs from then on.
-        let second = server.mint("alpha", Scope::Read, 60, 1_000).expect("mint");
+        let second = server
+            .mint("alpha", Scope::Read, 60, 1_000)
+            .await
+            .expect("mint");
         let kid = second.token.kid().to_owned();
-        cli.revoke(&kid).expect("revoke").expect("known");
+        cli.revoke(&kid).await.expect("revoke").expect("known");
         assert!(matches!(
-            server.authenticate(&Credential::Access(second.token), 1_000),
+            server
+                .authenticate(&Credential::Access(second.token), 1_000)
+                .await,
             Err(Refusal::Revoked(_))
         ));
-        let third = server.mint("alpha", Scope::Read, 60, 1_000).expect("mint");
+        let third = server
+            .mint("alpha", Scope::Read, 60, 1_000)
+            .await
+            .expect("mint");
         assert_ne!(third.token.kid(), kid);
         assert!(server
             .authenticate(&Credential::Access(third.token), 1_000)
+            .await
             .is_ok());
     }
 
-    #[test]
-    fn a_partial_line_is_read_once_complete() {
+    #[tokio::test]
+    async fn a_partial_line_is_read_once_complete() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = TokenStore::open(dir.path()).expect("open");
+        let store = TokenStore::open(Box::new(FileLog::new(dir.path())))
+            .await
+            .expect("open");
         let token = [5u8; 32];
         let line = Line::RealmToken {
             realm: "alpha".into(),
@@ -439,22 +408,40 @@ mod tests {
         .render();
         let path = dir.path().join(TOKEN_FILE);
         fs::write(&path, &line[..10]).expect("write");
-        assert!(store.authenticate(&Credential::Realm(token), 0).is_err());
+        assert!(store
+            .authenticate(&Credential::Realm(token), 0)
+            .await
+            .is_err());
         let mut file = OpenOptions::new().append(true).open(&path).expect("open");
         file.write_all(&line.as_bytes()[10..]).expect("write");
-        assert!(store.authenticate(&Credential::Realm(token), 0).is_ok());
+        assert!(store
+            .authenticate(&Credential::Realm(token), 0)
+            .await
+            .is_ok());
     }
 
-    #[test]
-    fn minting_checks_its_arguments() {
+    #[tokio::test]
+    async fn minting_checks_its_arguments() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = TokenStore::open(dir.path()).expect("open");
-        assert!(store.mint("bad realm", Scope::Read, 60, 0).is_err());
-        assert!(store.mint("a", Scope::Read, 0, 0).is_err());
-        assert!(store.mint("a", Scope::Read, MAX_TTL_SECS + 1, 0).is_err());
-        let minted = store.mint("a", Scope::Read, MAX_TTL_SECS, 7).expect("mint");
+        let store = TokenStore::open(Box::new(FileLog::new(dir.path())))
+            .await
+            .expect("open");
+        assert!(store.mint("bad realm", Scope::Read, 60, 0).await.is_err());
+        assert!(store.mint("a", Scope::Read, 0, 0).await.is_err());
+        assert!(store
+            .mint("a", Scope::Read, MAX_TTL_SECS + 1, 0)
+            .await
+            .is_err());
+        let minted = store
+            .mint("a", Scope::Read, MAX_TTL_SECS, 7)
+            .await
+            .expect("mint");
         assert_eq!(minted.token.expires(), 7 + MAX_TTL_SECS);
-        assert_eq!(store.counts(8).access, 1);
-        assert_eq!(store.counts(8).realm, 1, "the realm's key was created");
+        assert_eq!(store.counts(8).await.access, 1);
+        assert_eq!(
+            store.counts(8).await.realm,
+            1,
+            "the realm's key was created"
+        );
     }
 }

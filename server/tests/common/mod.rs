@@ -2,6 +2,13 @@
 //! data directory, create and revoke tokens with the real `token` commands, talk to it over
 //! HTTP (realm routes and the admin API), and collect bad-input cases. Every server started
 //! here is killed when its handle is dropped.
+//!
+//! The backend is redb unless `CASWEB_TEST_STORE=postgres+s3` (scripts/server-backend-test.sh
+//! sets it with `CASWEB_TEST_POSTGRES_URL`, `CASWEB_TEST_S3_ENDPOINT`, `CASWEB_TEST_S3_BUCKET`
+//! and the AWS credentials of its throwaway servers): then every process started for a data
+//! directory gets a PostgreSQL schema and an S3 prefix of its own, named after that directory,
+//! so tests running in parallel never share state and a restart on the same directory finds
+//! its data again.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
@@ -18,6 +25,65 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_casweb-server");
+
+/// The PostgreSQL + S3 services of a `CASWEB_TEST_STORE=postgres+s3` run.
+pub struct SharedBackend {
+    pub postgres_url: String,
+    pub s3_endpoint: String,
+    pub s3_bucket: String,
+}
+
+/// The shared backend the tests run against, if `CASWEB_TEST_STORE=postgres+s3`; `None` for
+/// redb (the default). Any other value, or a missing variable, is a failure, not a skip.
+pub fn shared_backend() -> Option<SharedBackend> {
+    let store = std::env::var("CASWEB_TEST_STORE").ok()?;
+    assert_eq!(
+        store, "postgres+s3",
+        "CASWEB_TEST_STORE is redb (unset) or postgres+s3"
+    );
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
+    Some(SharedBackend {
+        postgres_url: var("CASWEB_TEST_POSTGRES_URL"),
+        s3_endpoint: var("CASWEB_TEST_S3_ENDPOINT"),
+        s3_bucket: var("CASWEB_TEST_S3_BUCKET"),
+    })
+}
+
+/// The environment selecting the backend for a process working on `data_dir`: nothing for
+/// redb; for postgres+s3 the services, a schema and an object prefix named after the directory.
+pub fn backend_env(data_dir: &Path) -> Vec<(&'static str, String)> {
+    let Some(shared) = shared_backend() else {
+        return Vec::new();
+    };
+    let hash = blake3::hash(data_dir.as_os_str().as_encoded_bytes()).to_hex();
+    let name = format!("t_{}", &hash.as_str()[..16]);
+    vec![
+        ("CASWEB_STORE", "postgres+s3".to_owned()),
+        ("CASWEB_POSTGRES_URL", shared.postgres_url),
+        ("CASWEB_POSTGRES_SCHEMA", name.clone()),
+        ("CASWEB_POSTGRES_POOL", "4".to_owned()),
+        ("CASWEB_S3_ENDPOINT", shared.s3_endpoint),
+        ("CASWEB_S3_BUCKET", shared.s3_bucket),
+        ("CASWEB_S3_PREFIX", format!("{name}/")),
+    ]
+}
+
+/// What a running server may take to see a revocation made by another process: nothing on
+/// redb (the token file is checked at every request), one token refresh interval (250 ms by
+/// default) plus slack on postgres+s3.
+pub fn revocation_delay() -> std::time::Duration {
+    match shared_backend() {
+        Some(_) => std::time::Duration::from_millis(400),
+        None => std::time::Duration::ZERO,
+    }
+}
+
+/// `casweb-server` with the backend environment of `data_dir`.
+pub fn casweb(data_dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command.envs(backend_env(data_dir));
+    command
+}
 
 /// A running server process.
 pub struct Server {
@@ -56,7 +122,7 @@ impl Server {
     }
 
     fn spawn(data_dir: &Path, extra: &[&str], stderr: Stdio) -> Server {
-        let mut child = Command::new(BIN)
+        let mut child = casweb(data_dir)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -95,6 +161,12 @@ impl Server {
         }
     }
 
+    /// SIGKILLs the process (no graceful shutdown).
+    pub fn kill_9(&mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+
     /// SIGKILLs the process (no graceful shutdown) and starts a new one on the same data dir.
     pub fn kill_and_restart(&mut self) {
         self.child.kill().expect("kill");
@@ -128,7 +200,7 @@ impl Server {
 
     /// Runs `casweb-server token ARGS --data-dir <this server's>`; its output.
     pub fn token_cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(BIN)
+        casweb(&self.data_dir)
             .arg("token")
             .args(args)
             .arg("--data-dir")
@@ -265,7 +337,7 @@ impl Drop for Server {
 }
 
 pub fn create_token(data_dir: &Path, realm: &str) -> String {
-    let output = Command::new(BIN)
+    let output = casweb(data_dir)
         .args(["token", "create", "--realm", realm, "--data-dir"])
         .arg(data_dir)
         .output()
