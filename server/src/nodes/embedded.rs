@@ -199,59 +199,6 @@ impl Tables {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn dedup_and_ownership() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = EmbeddedStore::open(&dir.path().join(DB_FILE)).expect("open");
-        let bytes = Bytes::from(casweb::node::encode_dict(&[]).expect("encode"));
-        let key = Key::for_bytes(&bytes);
-        let put = |realm: &str| Write {
-            realm: realm.into(),
-            key,
-            bytes: Some(bytes.clone()),
-        };
-        assert_eq!(
-            store.status("a", &[key]).await.unwrap(),
-            vec![Status::Missing]
-        );
-        assert_eq!(store.bytes(&[key]).await.unwrap(), vec![None]);
-        assert_eq!(
-            store.apply(vec![put("a"), put("a")]).await.unwrap(),
-            vec![true, false]
-        );
-        assert_eq!(
-            store.status("a", &[key]).await.unwrap(),
-            vec![Status::Owned]
-        );
-        assert_eq!(
-            store.status("b", &[key]).await.unwrap(),
-            vec![Status::Unowned]
-        );
-        let claim = Write {
-            realm: "b".into(),
-            key,
-            bytes: None,
-        };
-        assert_eq!(store.apply(vec![claim]).await.unwrap(), vec![true]);
-        assert_eq!(
-            store.status("b", &[key]).await.unwrap(),
-            vec![Status::Owned]
-        );
-        assert_eq!(store.bytes(&[key]).await.unwrap(), vec![Some(bytes)]);
-        assert_eq!(store.node_count().await.unwrap(), 1);
-        let other = Key::for_bytes(b"other");
-        let bad_claim = Write {
-            realm: "b".into(),
-            key: other,
-            bytes: None,
-        };
-        assert!(store.apply(vec![bad_claim]).await.is_err());
-        assert_eq!(
-            store.status("b", &[other]).await.unwrap(),
-            vec![Status::Missing]
-        );
-    }
-
     #[test]
     fn a_second_open_is_in_use() {
         let dir = tempfile::tempdir().expect("tempdir");
