@@ -14,6 +14,9 @@
 #                                GET /health, /hang/... (never answers in time)
 #   CASWEB_TEST_SHORT_TTL_BOOTSTRAP  multiaddrs (comma-separated) of a second local DHT whose
 #                                nodes keep provider records 3 s only (for expiry tests)
+#   CASWEB_TEST_REPLICA_A, CASWEB_TEST_REPLICA_B  two replicas of one postgres+s3 backend (a
+#                                throwaway PostgreSQL and s3s-fs, scripts/services.sh), and
+#                                CASWEB_TEST_REPLICA_TOKEN_ALPHA a token of realm alpha on them
 #
 # The main server's libp2p node and 4 `casweb-server p2p` nodes form a local DHT of 5 nodes
 # (fixed ports for the main server, so a restart keeps its addresses); the faulty server runs
@@ -41,6 +44,8 @@ cleanup() {
   if [ -f "$work/control.pid" ]; then
     kill -KILL "$(cat "$work/control.pid")" 2>/dev/null || true
   fi
+  # PostgreSQL gets a fast shutdown (it stops its own worker processes).
+  stop_pid_file "$work/postgres.pid"
   for pidfile in "$work"/*.pid; do
     [ -f "$pidfile" ] && kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
   done
@@ -53,9 +58,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 
-# Distinct free ports: five TCP, one UDP.
+# Distinct free ports: nine TCP, one UDP.
 read -r main_port faulty_port faulty20_port faulty50_port control_port p2p_tcp_port p2p_ws_port \
-  p2p_webrtc_port < <(free_ports 7 1)
+  replica_a_port replica_b_port p2p_webrtc_port < <(free_ports 9 1)
 
 token() { "$server" token create --realm "$1" --data-dir "$2"; }
 
@@ -84,6 +89,18 @@ for percent in 20 50; do
     --fault-503-percent "$percent" --no-p2p >>"$work/faulty$percent.log" 2>&1 &
   echo $! >"$work/faulty$percent.pid"
 done
+# Two replicas of one postgres+s3 backend.
+start_postgres
+start_s3 casweb-browser
+replica_env=(CASWEB_STORE=postgres+s3 "CASWEB_POSTGRES_URL=$POSTGRES_URL"
+  "CASWEB_S3_ENDPOINT=$S3_ENDPOINT" CASWEB_S3_BUCKET=casweb-browser)
+replica_alpha="$(env "${replica_env[@]}" "$server" token create --realm alpha --data-dir "$work/replica-a-data")"
+for replica in a b; do
+  port_var="replica_${replica}_port"
+  env "${replica_env[@]}" "$server" serve --listen "127.0.0.1:${!port_var}" \
+    --data-dir "$work/replica-$replica-data" --no-p2p >>"$work/replica-$replica.log" 2>&1 &
+  echo $! >"$work/replica-$replica.pid"
+done
 python3 scripts/test_control.py --port "$control_port" --main-url "$main_url" \
   --pid-file "$work/main.pid" --log-file "$work/main.log" -- "${main_cmd[@]}" \
   >>"$work/control.log" 2>&1 &
@@ -97,6 +114,11 @@ wait_for "$faulty_url/api/info" "$(cat "$work/faulty.pid")" "the faulty server"
 wait_for "http://127.0.0.1:$faulty20_port/api/info" "$(cat "$work/faulty20.pid")" "the 20% faulty server"
 wait_for "http://127.0.0.1:$faulty50_port/api/info" "$(cat "$work/faulty50.pid")" "the 50% faulty server"
 wait_for "$control_url/health" "$(cat "$work/control.pid")" "the control service"
+for replica in a b; do
+  port_var="replica_${replica}_port"
+  wait_for "http://127.0.0.1:${!port_var}/api/info" "$(cat "$work/replica-$replica.pid")" \
+    "replica $replica"
+done
 
 main_peer="$(curl -fsS "$main_url/api/p2p" | python3 -c 'import json,sys; print(json.load(sys.stdin)["peerId"])')"
 main_tcp="/ip4/127.0.0.1/tcp/$p2p_tcp_port/p2p/$main_peer"
@@ -130,6 +152,9 @@ config = {
     "CASWEB_TEST_FAULTY50_TOKEN": "$faulty50_alpha",
     "CASWEB_TEST_CONTROL": "$control_url",
     "CASWEB_TEST_SHORT_TTL_BOOTSTRAP": "$short_ttl_bootstrap",
+    "CASWEB_TEST_REPLICA_A": "http://127.0.0.1:$replica_a_port",
+    "CASWEB_TEST_REPLICA_B": "http://127.0.0.1:$replica_b_port",
+    "CASWEB_TEST_REPLICA_TOKEN_ALPHA": "$replica_alpha",
 }
 with open(sys.argv[1], "w") as out:
     json.dump(config, out, indent=2)

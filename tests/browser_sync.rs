@@ -1,8 +1,9 @@
 //! Browser tests of the sync engine (`BufferedStorage` over `HttpStorage`) in real headless
 //! Chromium against the real reference server: composition with the IndexedDB cache, request
 //! counts per DAG level, claims across realms, debounce, concurrent flushes, backpressure, and
-//! faults (server killed mid-flush, injected 503s, reload mid-sync, bad getChildKeys): in every
-//! case the server ends up owning every node, and nothing is lost.
+//! faults (server killed mid-flush, injected 503s, reload mid-sync, bad getChildKeys), and two
+//! replicas of one postgres+s3 backend taking the requests in turn: in every case the server
+//! ends up owning every node, and nothing is lost.
 #![cfg(target_arch = "wasm32")]
 
 #[path = "support/server.rs"]
@@ -206,6 +207,69 @@ impl StorageProvider for Counting {
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
         self.inner.put(key, bytes).await
     }
+}
+
+/// A load balancer in the page: each call goes to the next of two replicas.
+#[derive(Clone)]
+struct Alternating {
+    replicas: [HttpStorage; 2],
+    calls: Rc<Cell<usize>>,
+}
+
+impl Alternating {
+    fn next(&self) -> &HttpStorage {
+        let call = self.calls.get();
+        self.calls.set(call + 1);
+        &self.replicas[call % 2]
+    }
+}
+
+impl SyncRemote for Alternating {
+    async fn check_many(&self, keys: &[Key]) -> Result<CheckResult> {
+        self.next().check_many(keys).await
+    }
+    async fn claim_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
+        self.next().claim_many(nodes).await
+    }
+    async fn put_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
+        self.next().put_many(nodes).await
+    }
+}
+
+impl StorageProvider for Alternating {
+    async fn get(&self, key: Key) -> Result<Option<Bytes>> {
+        self.next().get(key).await
+    }
+    async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
+        self.next().put(key, bytes).await
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_dag_synced_through_two_replicas_in_turn_is_owned_on_both() {
+    let dag = unique_dag(60_000);
+    let replicas =
+        server::replica_urls().map(|url| http(url, "alpha", server::replica_token_alpha()));
+    let remote = Alternating {
+        replicas: replicas.clone(),
+        calls: Rc::default(),
+    };
+    let engine = BufferedStorage::open(remote.clone(), config())
+        .await
+        .unwrap();
+    put_all(&engine, &dag.nodes).await;
+    let result = engine.flush().await.unwrap();
+    assert_eq!(result.synced.len(), dag.nodes.len());
+    // A check and an upload per level, each on the other replica than the one before.
+    assert!(remote.calls.get() >= 4, "{} calls", remote.calls.get());
+    for replica in &replicas {
+        assert_all_owned(replica, &dag).await;
+    }
+    let (root, bytes) = dag.nodes.last().unwrap();
+    for replica in &replicas {
+        assert_eq!(replica.get(*root).await.unwrap().as_ref(), Some(bytes));
+    }
+    engine.dispose();
 }
 
 #[wasm_bindgen_test]

@@ -45,6 +45,11 @@ fn report(what: &str, count: usize, unit: &str, started: Instant) -> f64 {
 
 #[tokio::main]
 async fn main() {
+    // Server errors (a 500's cause) on stderr; RUST_LOG=info adds a line per request.
+    if std::env::var_os("RUST_LOG").is_none() {
+        std::env::set_var("RUST_LOG", "warn");
+    }
+    casweb_server::logging::init(casweb_server::logging::LogFormat::Text);
     let replicas: usize = std::env::var("BENCH_REPLICAS")
         .ok()
         .map_or(1, |n| n.parse().expect("BENCH_REPLICAS is a number"));
@@ -99,7 +104,9 @@ async fn main() {
                 .send();
             async move {
                 let response = request.await.expect("put");
-                assert!(response.status().is_success(), "put: {}", response.status());
+                let status = response.status();
+                let body = response.text().await.unwrap_or_default();
+                assert!(status.is_success(), "put: {status} {body}");
             }
         })
         .await;
@@ -122,11 +129,9 @@ async fn main() {
                 .send();
             async move {
                 let response = request.await.expect("batch");
-                assert!(
-                    response.status().is_success(),
-                    "batch: {}",
-                    response.status()
-                );
+                let status = response.status();
+                let body = response.text().await.unwrap_or_default();
+                assert!(status.is_success(), "batch: {status} {body}");
             }
         })
         .await;

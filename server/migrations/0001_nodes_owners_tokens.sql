@@ -7,11 +7,12 @@ CREATE TABLE nodes (
     stored_at timestamptz NOT NULL DEFAULT now()
 );
 
--- A realm owns a node once it put or claimed it. Never deleted.
+-- A realm owns a node once it put or claimed it. Never deleted. Looked up by key first: a
+-- batch's keys are few, a realm's nodes many.
 CREATE TABLE owners (
-    realm text NOT NULL,
     key bytea NOT NULL REFERENCES nodes (key),
-    PRIMARY KEY (realm, key)
+    realm text NOT NULL,
+    PRIMARY KEY (key, realm)
 );
 
 -- The token log: one line of the token file format per row, in id order (appends take an

@@ -50,6 +50,19 @@ pub fn token_alpha() -> &'static str {
     required("CASWEB_TEST_TOKEN_ALPHA")
 }
 
+/// Base URLs of the two replicas of one postgres+s3 backend.
+pub fn replica_urls() -> [&'static str; 2] {
+    [
+        required("CASWEB_TEST_REPLICA_A"),
+        required("CASWEB_TEST_REPLICA_B"),
+    ]
+}
+
+/// A token of realm `alpha` on the replicas.
+pub fn replica_token_alpha() -> &'static str {
+    required("CASWEB_TEST_REPLICA_TOKEN_ALPHA")
+}
+
 /// A token of realm `beta` on the main server.
 pub fn token_beta() -> &'static str {
     required("CASWEB_TEST_TOKEN_BETA")

@@ -10,7 +10,7 @@
 //! upload of the same node overwrites with the same bytes; it never leaves a row, and so an
 //! owner, without its bytes. A 200 is sent after the commit, so it means durable in both.
 //!
-//! Round trips per batch: `status` one query; `bytes` one query then the gets; `apply` one
+//! Statements are prepared once per connection. Round trips per batch: `status` one query; `bytes` one query then the gets; `apply` one
 //! query to find which nodes are new (nodes already stored are not uploaded again), the puts,
 //! then the one write statement. Whether a realm became an owner comes from
 //! `INSERT ... ON CONFLICT DO NOTHING RETURNING`, so concurrent replicas agree on who inserted
@@ -54,13 +54,13 @@ impl PostgresS3Store {
         if keys.is_empty() {
             return Ok(HashSet::new());
         }
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT key FROM nodes WHERE key = ANY($1)",
-                &[&raw_keys(keys)],
-            )
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT key FROM nodes WHERE key = ANY($1)")
+            .await
+            .map_err(StoreError::new)?;
+        let rows = client
+            .query(&statement, &[&raw_keys(keys)])
             .await
             .map_err(StoreError::new)?;
         rows.iter()
@@ -75,24 +75,40 @@ impl NodeStore for PostgresS3Store {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT EXISTS (SELECT 1 FROM owners o WHERE o.realm = $1 AND o.key = k.key),
-                        EXISTS (SELECT 1 FROM nodes n WHERE n.key = k.key)
-                 FROM unnest($2::bytea[]) WITH ORDINALITY AS k(key, n)
-                 ORDER BY k.n",
-                &[&realm, &raw_keys(keys)],
+        // Two index lookups by `= ANY` (a join with the unnested keys may be planned as scans
+        // of whole tables), in one round trip.
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT key, true FROM owners WHERE realm = $1 AND key = ANY($2)
+                 UNION ALL
+                 SELECT key, false FROM nodes WHERE key = ANY($2)",
             )
             .await
             .map_err(StoreError::new)?;
-        Ok(rows
+        let rows = client
+            .query(&statement, &[&realm, &raw_keys(keys)])
+            .await
+            .map_err(StoreError::new)?;
+        let (mut owned, mut stored) = (HashSet::new(), HashSet::new());
+        for row in &rows {
+            let key = Key::from_slice(row.get::<_, &[u8]>(0)).map_err(StoreError::new)?;
+            if row.get(1) {
+                owned.insert(key);
+            } else {
+                stored.insert(key);
+            }
+        }
+        Ok(keys
             .iter()
-            .map(|row| match (row.get(0), row.get(1)) {
-                (true, _) => Status::Owned,
-                (false, true) => Status::Unowned,
-                (false, false) => Status::Missing,
+            .map(|key| {
+                if owned.contains(key) {
+                    Status::Owned
+                } else if stored.contains(key) {
+                    Status::Unowned
+                } else {
+                    Status::Missing
+                }
             })
             .collect())
     }
@@ -142,10 +158,9 @@ impl NodeStore for PostgresS3Store {
                     .map(|bytes| i32::try_from(bytes.len()).unwrap_or(i32::MAX))
             })
             .collect();
-        let rows = self
-            .client()
-            .await?
-            .query(
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
                 "WITH w AS (
                      SELECT * FROM unnest($1::text[], $2::bytea[], $3::int4[])
                          WITH ORDINALITY AS w(realm, key, size, n)
@@ -158,7 +173,7 @@ impl NodeStore for PostgresS3Store {
                  owned AS (
                      INSERT INTO owners (realm, key)
                      SELECT DISTINCT realm, key FROM w
-                     ON CONFLICT (realm, key) DO NOTHING
+                     ON CONFLICT (key, realm) DO NOTHING
                      RETURNING realm, key
                  ),
                  firsts AS (
@@ -170,8 +185,11 @@ impl NodeStore for PostgresS3Store {
                  JOIN firsts f ON f.n = w.n
                  LEFT JOIN owned o ON o.realm = w.realm AND o.key = w.key
                  ORDER BY w.n",
-                &[&realms, &keys, &sizes],
             )
+            .await
+            .map_err(StoreError::new)?;
+        let rows = client
+            .query(&statement, &[&realms, &keys, &sizes])
             .await
             .map_err(|e| match e.code() {
                 Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION) => {
