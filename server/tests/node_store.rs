@@ -2,7 +2,8 @@
 //! scripts/server-backend-test.sh sets `CASWEB_TEST_STORE` (a schema and object prefix of its
 //! own). Status, deduplication, per-realm ownership, claims, one owner per concurrent insert,
 //! and a batch is all or nothing (a claim of a node not stored fails all of it). On postgres+s3
-//! also: a node already stored is not put to S3 again, and a damaged object is an error.
+//! also: a node already stored is not put to S3 again, a damaged object is an error, and
+//! replicas starting together apply each migration once.
 
 mod common;
 
@@ -145,8 +146,10 @@ fn bucket() -> object_store::aws::AmazonS3 {
 #[tokio::test]
 async fn stored_nodes_are_not_uploaded_again_and_objects_are_checked() {
     if common::shared_backend().is_none() {
-        let line = "stored_nodes_are_not_uploaded_again_and_objects_are_checked: SKIPPED on redb (S3 only)\n";
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+        common::skipped(
+            "stored_nodes_are_not_uploaded_again_and_objects_are_checked",
+            "on redb (S3 only)",
+        );
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -172,4 +175,44 @@ async fn stored_nodes_are_not_uploaded_again_and_objects_are_checked() {
         .expect("overwrite");
     let error = store.bytes(&[node.0]).await.expect_err("damaged");
     assert!(error.to_string().contains("does not hash"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_migrate_the_schema_once() {
+    let Some(shared) = common::shared_backend() else {
+        common::skipped(
+            "replicas_starting_together_migrate_the_schema_once",
+            "on redb (PostgreSQL only)",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let dir = dir.path().to_path_buf();
+            tokio::spawn(async move { open(&dir).await.0.node_count().await })
+        })
+        .collect();
+    for start in starts {
+        assert_eq!(start.await.expect("task").expect("count"), 0);
+    }
+    let schema = backend_env(dir.path())
+        .into_iter()
+        .find_map(|(name, value)| (name == "CASWEB_POSTGRES_SCHEMA").then_some(value))
+        .expect("a schema");
+    let (client, connection) = tokio_postgres::connect(&shared.postgres_url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let versions: Vec<i32> = client
+        .query(
+            &format!("SELECT version FROM \"{schema}\".casweb_migrations ORDER BY version"),
+            &[],
+        )
+        .await
+        .expect("migrations table")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(versions, [1], "each migration applied once");
 }

@@ -13,7 +13,6 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,11 +35,10 @@ type Nodes = Vec<(Key, Vec<u8>)>;
 /// for nothing shared), or `None` (with a message) on redb.
 fn replicas(test: &str) -> Option<(tempfile::TempDir, Vec<Server>)> {
     if shared_backend().is_none() {
-        // Straight to stderr, past the test harness's capture, so the skip shows.
-        let line = format!(
-            "{test}: SKIPPED on redb (needs CASWEB_TEST_STORE=postgres+s3: scripts/server-backend-test.sh)\n"
+        common::skipped(
+            test,
+            "on redb (needs CASWEB_TEST_STORE=postgres+s3: scripts/server-backend-test.sh)",
         );
-        let _ = std::io::stderr().write_all(line.as_bytes());
         return None;
     }
     let dir = tempfile::tempdir().expect("tempdir");

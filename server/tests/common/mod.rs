@@ -68,6 +68,13 @@ pub fn backend_env(data_dir: &Path) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Says on stderr, past the test harness's capture (so it shows even when the test passes),
+/// that `test` was skipped and why.
+pub fn skipped(test: &str, why: &str) {
+    let line = format!("{test}: SKIPPED {why}\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+}
+
 /// What a running server may take to see a revocation made by another process: nothing on
 /// redb (the token file is checked at every request), one token refresh interval (250 ms by
 /// default) plus slack on postgres+s3.
