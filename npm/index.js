@@ -31,6 +31,7 @@ const ASYNC_METHODS = {
   ],
   Advertiser: ["start", "stop"],
   AdvertisingStorage: ["get", "put"],
+  PeerStorage: ["get", "put", "getMany"],
 };
 
 const FREED = "null pointer passed to rust";
@@ -105,7 +106,7 @@ for (const [name, asyncNames] of Object.entries(ASYNC_METHODS)) {
 
 export const {
   MemoryStorage, IndexedDbStorage, CachedStorage, HttpStorage, BufferedHttpStorage, P2pNode,
-  Advertiser, AdvertisingStorage,
+  Advertiser, AdvertisingStorage, PeerStorage,
 } = classes;
 
 /** In Node, the wasm file's bytes (Node's fetch cannot read file: URLs); elsewhere undefined. */

@@ -261,7 +261,11 @@ fn build_swarm(
             let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
             kad.set_mode(Some(kad::Mode::Server));
             // Every peer shares 127.0.0.1 in tests and demos: no per-IP or per-peer rate limits,
-            // generous reservation and circuit counts, long circuits.
+            // generous reservation and circuit counts. Circuits carry the block exchange between
+            // browsers (they cannot dial each other directly), so libp2p's defaults (2 min,
+            // 128 KiB per circuit) would cut a single 5 MiB file: a circuit lasts up to an hour
+            // and carries up to 64 MiB (a dozen 5 MiB files), and a page whose circuit closes
+            // under a request dials a new one (exchange::fetch asks that provider once more).
             let relay = relay::Behaviour::new(
                 peer_id,
                 relay::Config {
