@@ -20,6 +20,9 @@ export class CaswebError extends Error {
   /** For `http_error`, `unauthorized` and `rejected`: the server's error code, e.g. "not_owned",
    *  "token_expired", "token_revoked". */
   serverCode?: string;
+  /** For `peer_refused`: why the peer refused a block request: "malformed", "too_many_keys",
+   *  "busy" or "not_serving". */
+  reason?: string;
 }
 
 /** True if `value` is a CaswebError: narrows `unknown` in a `catch` block. */

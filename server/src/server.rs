@@ -11,7 +11,8 @@ use crate::clock::{Clock, FileClock, SystemClock};
 use crate::config::{P2pOnlyArgs, ServeArgs};
 use crate::fault::FaultInjector;
 use crate::nodes::embedded::{EmbeddedStore, DB_FILE};
-use crate::p2p::{self, P2pHandle};
+use crate::nodes::NodeStore;
+use crate::p2p::{self, P2pConfig, P2pHandle, ServedNodes};
 use crate::routes::{self, DEV_REALM};
 use crate::state::AppState;
 use crate::tokens::{encode_token, Token, TokenStore};
@@ -55,7 +56,8 @@ pub async fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
     let tokens = TokenStore::open(data_dir)
         .map_err(|e| format!("cannot read tokens in {}: {e}", data_dir.display()))?;
     let db_path = data_dir.join(DB_FILE);
-    let store = EmbeddedStore::open(&db_path).map_err(|e| e.to_string())?;
+    let store: Arc<dyn NodeStore> =
+        Arc::new(EmbeddedStore::open(&db_path).map_err(|e| e.to_string())?);
     let dev_token = if args.dev {
         let token = match tokens.realm_token_of(DEV_REALM) {
             Some(token) => token,
@@ -75,13 +77,19 @@ pub async fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
         None
     } else {
         Some(
-            p2p::start(args.p2p.config(), Some(data_dir))
-                .await
-                .map_err(|e| e.to_string())?,
+            p2p::start(
+                P2pConfig {
+                    served_nodes: args.serve_blocks.then(|| ServedNodes(store.clone())),
+                    ..args.p2p.config()
+                },
+                Some(data_dir),
+            )
+            .await
+            .map_err(|e| e.to_string())?,
         )
     };
     let state = AppState {
-        store: Arc::new(store),
+        store,
         tokens: Arc::new(tokens),
         clock,
         limits: args.limits(),

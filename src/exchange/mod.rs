@@ -23,7 +23,7 @@ use libp2p::StreamProtocol;
 pub use codec::BlockCodec;
 pub use fetch::{BlockNetwork, FetchOptions, FetchStats, Fetcher};
 pub use message::{BlockRequest, BlockResponse, InboundRequest, Refusal};
-pub use serve::{answer, PeerGate, ServeLimits};
+pub use serve::{answer, answer_of, answered_prefix, PeerGate, ServeLimits};
 
 /// The protocol name of the block exchange.
 pub const BLOCK_PROTOCOL: &str = "/casweb/block/1.0.0";

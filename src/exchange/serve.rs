@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
+use bytes::Bytes;
 use futures::future::join_all;
 
 use super::message::{BlockResponse, Refusal};
@@ -35,24 +36,22 @@ impl Default for ServeLimits {
     }
 }
 
-/// Answers a request for `keys` from `storage`: a prefix of the keys, planned like the asker
-/// plans its requests (by the size flags' bounds, [`affordable`]) so that the nodes read never
-/// exceed `max_answer_bytes`; the asker asks again for the rest. The prefix's nodes are read
-/// together (one `IndexedDbStorage` transaction). A key the storage does not have, cannot read,
-/// or holds a node larger than the limit for is answered `NotFound`.
-pub async fn answer<S: StorageProvider>(
-    storage: &S,
-    keys: &[Key],
-    max_answer_bytes: u64,
-) -> BlockResponse {
+/// The keys of a request that one answer covers: a prefix, planned like the asker plans its
+/// requests (by the size flags' bounds, [`affordable`]) so that the nodes read never exceed
+/// `max_answer_bytes`; the asker asks again for the rest.
+pub fn answered_prefix(keys: &[Key], max_answer_bytes: u64) -> &[Key] {
+    &keys[..affordable(keys, max_answer_bytes.min(MAX_ANSWER_BYTES))]
+}
+
+/// The answer carrying `found` (the nodes read for [`answered_prefix`], in order): a key not
+/// found, or whose node would take the answer past `max_answer_bytes`, is `NotFound`.
+pub fn answer_of(found: Vec<Option<Bytes>>, max_answer_bytes: u64) -> BlockResponse {
     let max_answer_bytes = max_answer_bytes.min(MAX_ANSWER_BYTES);
-    let prefix = &keys[..affordable(keys, max_answer_bytes)];
-    let found = join_all(prefix.iter().map(|key| storage.get(*key))).await;
     let mut total = 0u64;
     let items = found
         .into_iter()
-        .map(|result| match result {
-            Ok(Some(bytes)) if total + bytes.len() as u64 <= max_answer_bytes => {
+        .map(|node| match node {
+            Some(bytes) if total + bytes.len() as u64 <= max_answer_bytes => {
                 total += bytes.len() as u64;
                 GetItem::Node(bytes)
             }
@@ -60,6 +59,22 @@ pub async fn answer<S: StorageProvider>(
         })
         .collect();
     BlockResponse::Nodes(items)
+}
+
+/// Answers a request for `keys` from `storage`: the [`answered_prefix`]'s nodes, read together
+/// (one `IndexedDbStorage` transaction). A key the storage does not have or cannot read is
+/// `NotFound`.
+pub async fn answer<S: StorageProvider>(
+    storage: &S,
+    keys: &[Key],
+    max_answer_bytes: u64,
+) -> BlockResponse {
+    let prefix = answered_prefix(keys, max_answer_bytes);
+    let found = join_all(prefix.iter().map(|key| storage.get(*key))).await;
+    answer_of(
+        found.into_iter().map(|r| r.ok().flatten()).collect(),
+        max_answer_bytes,
+    )
 }
 
 /// The requests being answered, in all and per peer.
@@ -116,7 +131,6 @@ impl<P: Hash + Eq + Clone> PeerGate<P> {
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
     use futures::executor::block_on;
 
     use super::*;
