@@ -132,6 +132,7 @@ async fn a_five_mib_file_travels_between_two_pages_through_the_relay() {
     assert_eq!(stats.hash_mismatches, 0);
 
     // Twenty exchanges in a row: each a new file from A, read by a new PeerStorage of B.
+    let runs_started = js_sys::Date::now();
     for run in 0..20 {
         let content = data(64 << 10, &format!("run-{run}"));
         let root = chunker::store_file(
@@ -152,6 +153,9 @@ async fn a_five_mib_file_travels_between_two_pages_through_the_relay() {
         assert!(file.data == content, "run {run}: the bytes differ");
     }
 
+    web_sys::console::log_1(
+        &format!("20 exchanges: {:.0} ms", js_sys::Date::now() - runs_started).into(),
+    );
     // A gone: its record is still on the DHT, but nobody can reach it; B's answer is None
     // within its timeout.
     a.close().await;

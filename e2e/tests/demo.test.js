@@ -3,7 +3,8 @@
 // fetch it back byte-identical (cache), fetch it from a fresh browser (server); a few MiB from the
 // file picker with its progress bars, downloaded through the service worker (sha256), byte ranges
 // and a real video (played, seeked) from the service worker's files/ route, a cancelled store;
-// the page's messages for a bad key, a stopped server and a full quota; the P2P panel when its
+// the page's messages for a bad key, a stopped server and a full quota; a second browser fetching
+// the file from the first over the block exchange with the realm API cut; the P2P panel when its
 // server is killed and comes back. Steps run in order on one page.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -226,6 +227,30 @@ describe("demo page", () => {
       assert.deepEqual(second.problems, []);
     } finally {
       await second.close();
+    }
+  });
+
+  test("a second browser fetches the file from this one through the relay, with the HTTP API unreachable", async () => {
+    await page.check("#p2p-serve");
+    const fresh = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true });
+    try {
+      const other = await newPage(fresh);
+      await other.addInitScript(() => localStorage.setItem("casweb-demo-p2p-transport", "websocket"));
+      // Only the realm API is cut: the page still gets its bootstrap addresses (/api/p2p).
+      await other.route(/\/api\/realm\//, (route) => route.abort());
+      await openDemo(other);
+      await other.locator("#p2p .p2p-status[data-state=connected]").waitFor({ timeout: 30_000 });
+      await other.fill("#p2p-fetch-key", root);
+      await other.click("#p2p-fetch-form button");
+      const result = other.locator("#p2p-fetch-result");
+      await other.waitForFunction(() => ["done", "error"].includes(document.querySelector("#p2p-fetch-result")?.dataset.state),
+        null, { timeout: 60_000 });
+      assert.equal(await result.getAttribute("data-state"), "done", await result.innerText());
+      const download = await downloadBytes(other, other.locator("#p2p-fetch-result a"));
+      assert.ok(Buffer.from(download.bytes).equals(Buffer.from(FILE.bytes)), "the bytes from the peer differ");
+      await screenshot(other, "demo-p2p-fetched-from-peer");
+    } finally {
+      await fresh.close();
     }
   });
 
