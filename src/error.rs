@@ -121,7 +121,7 @@ pub enum Error {
     #[error("internal error (a bug in casweb, please report it): {0}")]
     Internal(String),
     /// A peer refused a block request (`reason`: `malformed`, `too_many_keys`, `busy`,
-    /// `not_serving`) or answered one with something that is not an answer.
+    /// `not_serving`), or answered one with something that is not an answer (`malformed`).
     #[error("the peer refused the block request ({reason}): {message}")]
     PeerRefused { reason: String, message: String },
     /// The storage does not do this (e.g. `put` on a `PeerStorage`, which only reads).

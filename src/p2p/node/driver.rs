@@ -606,6 +606,14 @@ fn block_failure(peer: &PeerId, failure: OutboundFailure) -> Error {
             reason: Refusal::NotServing.code().into(),
             message: format!("{peer} does not speak {}", crate::exchange::BLOCK_PROTOCOL),
         },
+        // The codec's verdict on an oversized or malformed answer: a bad peer, not a bad
+        // connection (which is worth one more try).
+        OutboundFailure::Io(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+            Error::PeerRefused {
+                reason: Refusal::Malformed.code().into(),
+                message: format!("{peer} sent an answer that cannot be read: {error}"),
+            }
+        }
         other => Error::Network(format!("block request to {peer}: {other}")),
     }
 }
