@@ -3,7 +3,9 @@
 //! providers; no HTTP storage and no token on the reading side): a 5 MiB three-level file
 //! served by A is read by B through `PeerStorage` with identical bytes, in a number of requests
 //! bounded by the levels; 20 exchanges in a row; with A gone B gets `None` within its timeout;
-//! a provider serving wrong bytes is detected (`hash_mismatch`) and an honest one then used.
+//! a provider serving wrong bytes is detected (`hash_mismatch`) and an honest one then used; the
+//! server (started with `--serve-blocks`) serves a node it announces, over the page's direct
+//! connection to it.
 #![cfg(all(target_arch = "wasm32", feature = "p2p"))]
 
 #[path = "support/server.rs"]
@@ -12,14 +14,23 @@ mod server;
 use std::rc::Rc;
 
 use bytes::Bytes;
+use js_sys::{Array, Promise};
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 use casweb::chunker::{self, ChunkOptions};
 use casweb::exchange::{FetchOptions, ServeLimits, MAX_KEYS_PER_REQUEST};
+use casweb::http::{HttpConfig, HttpStorage};
 use casweb::p2p::{ConnectOptions, LookupOptions, P2pNode, PeerStorage, TransportKind};
 use casweb::{node, Error, Key, MemoryStorage, StorageProvider};
 
 wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/tests/js/helpers.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = serverProvide)]
+    fn server_provide(base: &str, realm: &str, token: &str, key: &str, method: &str) -> Promise;
+}
 
 async fn connect() -> P2pNode {
     let bootstrap = server::p2p_bootstrap(server::server_url()).await;
@@ -217,4 +228,42 @@ async fn a_provider_serving_wrong_bytes_is_detected_and_an_honest_one_used() {
     for node in [liar, honest, reader] {
         node.close().await;
     }
+}
+
+#[wasm_bindgen_test]
+async fn the_server_with_serve_blocks_serves_a_node_it_announces() {
+    let bytes = node::encode_successor(&[], &data(2000, "server"), 0).unwrap();
+    let key = Key::for_bytes(&bytes);
+    let http = HttpStorage::new(HttpConfig::new(
+        server::server_url(),
+        "alpha",
+        server::token_alpha(),
+    ))
+    .unwrap();
+    http.put(key, Bytes::from(bytes.clone())).await.unwrap();
+    let answer = JsFuture::from(server_provide(
+        server::server_url(),
+        "alpha",
+        server::token_alpha(),
+        &key.to_string(),
+        "POST",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(Array::from(&answer).get(0).as_f64(), Some(200.0));
+
+    let reader = connect().await;
+    let peers = PeerStorage::new(reader.clone(), fetch_options(10_000));
+    // The server's record may reach the DHT nodes a moment after its provide resolves.
+    let mut got = None;
+    for _ in 0..20 {
+        got = peers.get(key).await.expect("no error");
+        if got.is_some() {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(200).await;
+    }
+    assert_eq!(got, Some(Bytes::from(bytes)));
+    assert_eq!(peers.stats().dropped_providers, 0);
+    reader.close().await;
 }
