@@ -13,7 +13,8 @@ export type {
   HttpStorageConfig, ServerLimits, NodeInput, ItemResult, CheckResult, BufferedHttpStorageConfig,
   SyncResult, BufferedStats, P2pTransport, P2pConnectOptions, P2pProvider, GetProvidersOptions,
   DialOptions, P2pEventType, P2pEventMap, P2pEvents, AdvertiserOptions, AdvertiseStatus,
-  PendingStoreLike,
+  PendingStoreLike, IndexedDbOpenOptions, StorageUsage, PinOptions, PinResult, PinnedRoot,
+  OriginEstimate,
   AdvertiserMetrics, InitInput, SyncInitInput,
 } from "./casweb.js";
 export { CaswebError, isCaswebError } from "./error.js";

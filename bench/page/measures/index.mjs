@@ -6,5 +6,6 @@ import topo from "./topo.mjs";
 import sync from "./sync.mjs";
 import coldRead from "./cold-read.mjs";
 import largeFile from "./large-file.mjs";
+import cache from "./cache.mjs";
 
-export const measures = [indexeddb, topo, sync, coldRead, largeFile];
+export const measures = [indexeddb, topo, sync, coldRead, largeFile, cache];
