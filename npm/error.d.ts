@@ -8,7 +8,7 @@ export type CaswebErrorCode =
   | "network_error" | "timeout" | "cycle" | "child_keys_failed" | "child_not_synced"
   | "hook_failed" | "not_connected" | "no_route" | "invalid_multiaddr" | "unsupported_transport"
   | "already_running" | "not_running" | "advertise_failed" | "channel_send_failed" | "too_large"
-  | "internal" | "aborted" | "peer_refused" | "unsupported";
+  | "internal" | "aborted" | "cap_exceeded" | "pinned" | "peer_refused" | "unsupported";
 
 /** Every casweb promise rejects with a CaswebError (and every synchronous call throws one). */
 export class CaswebError extends Error {

@@ -12,8 +12,10 @@ export type {
   ReadFileStreamOptions,
   HttpStorageConfig, ServerLimits, NodeInput, ItemResult, CheckResult, BufferedHttpStorageConfig,
   SyncResult, BufferedStats, P2pTransport, P2pConnectOptions, P2pProvider, GetProvidersOptions,
-  DialOptions, ServeOptions, PeerStorageOptions, PeerStorageStats, P2pEventType, P2pEventMap, P2pEvents, AdvertiserOptions, AdvertiseStatus,
-  PendingStoreLike,
+  DialOptions, ServeOptions, PeerStorageOptions, PeerStorageStats, P2pEventType, P2pEventMap,
+  P2pEvents, AdvertiserOptions, AdvertiseStatus,
+  PendingStoreLike, IndexedDbOpenOptions, StorageUsage, PinOptions, PinResult, PinnedRoot,
+  OriginEstimate,
   AdvertiserMetrics, InitInput, SyncInitInput,
 } from "./casweb.js";
 export { CaswebError, isCaswebError } from "./error.js";

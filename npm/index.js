@@ -21,7 +21,10 @@ export {
 // and constructor is synchronous. e2e/tests/package.test.js checks this against casweb.d.ts.
 const ASYNC_METHODS = {
   MemoryStorage: ["get", "put"],
-  IndexedDbStorage: ["get", "put", "static:open", "static:deleteDatabase"],
+  IndexedDbStorage: [
+    "get", "put", "usage", "evict", "pin", "unpin", "pins", "delete", "clear", "static:open",
+    "static:deleteDatabase", "static:estimate", "static:persist", "static:persisted",
+  ],
   CachedStorage: ["get", "put"],
   HttpStorage: ["get", "put", "info", "getMany", "putMany", "checkMany", "claim", "claimMany"],
   BufferedHttpStorage: ["get", "put", "flush", "discard", "static:open"],

@@ -130,6 +130,12 @@ pub enum Error {
     /// The caller's `AbortSignal` fired: the call stopped, leaving every store consistent.
     #[error("aborted: {0}")]
     Aborted(String),
+    /// Pinning `root` would make the pinned nodes of a capped store exceed its cap.
+    #[error("pinning {root} needs {needed} pinned bytes, more than the cap of {max} bytes")]
+    CapExceeded { root: Key, needed: u64, max: u64 },
+    /// The node belongs to a pinned DAG: it cannot be deleted until its root is unpinned.
+    #[error("node {key} belongs to a pinned DAG; unpin its root first")]
+    Pinned { key: Key },
 }
 
 fn format_keys(keys: &[Key]) -> String {
@@ -193,6 +199,8 @@ error_codes! {
     TooLarge => "too_large",
     Internal => "internal",
     Aborted => "aborted",
+    CapExceeded => "cap_exceeded",
+    Pinned => "pinned",
     PeerRefused => "peer_refused",
     Unsupported => "unsupported",
 }

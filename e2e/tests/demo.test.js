@@ -162,11 +162,25 @@ describe("demo page", () => {
     assert.equal(check.owned.length, keys.length);
   });
 
+  test("'keep offline' pins the file in the cache, shown against the cap", async () => {
+    const row = page.locator(`tr[data-root="${root}"]`);
+    await row.locator("td.offline input").check();
+    await row.locator("td.offline[data-offline=pinned]").waitFor({ timeout: 20_000 });
+    await page.waitForFunction(() => Number(document.querySelector("#cache")?.dataset.pinnedBytes) > 0, null,
+      { timeout: 5_000 });
+    const pinned = Number(await page.locator("#cache").getAttribute("data-pinned-bytes"));
+    const cached = Number(await page.locator("#cache").getAttribute("data-bytes"));
+    assert.ok(pinned >= FILE.bytes.length, `the file's DAG is kept offline (${pinned} bytes pinned)`);
+    assert.ok(cached >= pinned, `the cache counts it (${cached} bytes)`);
+    assert.match(await page.locator("#cache .cache-usage").innerText(), /local cache/);
+  });
+
   test("after a reload the file is still synced and comes back byte-identical from the cache", async () => {
     await page.reload();
     await page.waitForSelector("body[data-ready=true]");
     const row = page.locator(`tr[data-root="${root}"]`);
     await row.locator(".state[data-state=synced]").waitFor();
+    await row.locator("td.offline[data-offline=pinned]").waitFor(); // the pin outlives the page
     await row.locator("button", { hasText: "fetch" }).click();
     await page.locator(".verified[data-source=cache]").waitFor({ timeout: 20_000 });
     const download = await downloadBytes(page, page.locator("#fetch-result a.button"));

@@ -1,4 +1,4 @@
-// Measure 9: a 5 MiB file read by a browser that has no copy: from another browser node through
+// Measure 10: a 5 MiB file read by a browser that has no copy: from another browser node through
 // the server's relay (the block exchange: PeerStorage, every node verified) against from the
 // server over HTTP (HttpStorage many-nodes gets). Both into a fresh IndexedDB cache.
 import { collectGarbage, deleteDatabase, randomBlocks, timed } from "../util.mjs";
@@ -20,7 +20,7 @@ async function announce(provider, seeker, root) {
 
 export default {
   id: "peer-read",
-  title: "9. A 5 MiB file from a peer through the relay vs from the server over HTTP",
+  title: "10. A 5 MiB file from a peer through the relay vs from the server over HTTP",
   description:
     "Fresh random bytes in 64 KiB nodes (about 80 leaves under one root) read with `readFile` through " +
     "`CachedStorage(IndexedDbStorage, remote)` with a fresh database. Peer: two `P2pNode`s in " +
