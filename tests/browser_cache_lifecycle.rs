@@ -3,7 +3,7 @@
 //! while 40 MiB of files pass through it (misses refetched from the server and verified), loses
 //! nothing pending when the server is down, keeps a pinned file readable offline, keeps its
 //! usage record equal to a full scan (random operations, a connection closed mid-eviction, an
-//! upgrade from schema 1), evicts by last access, survives two connections evicting and reading
+//! upgrade from schema 1), journals small puts and indexes them exactly, evicts by last access, survives two connections evicting and reading
 //! the same database at once, retries a put once after a quota error, and its JS API.
 //!
 //! "Two tabs": two `IndexedDbStorage` connections to one database in one page. Each has its own
@@ -56,6 +56,8 @@ extern "C" {
     async fn create_schema1_database(name: &str, keys: Array, values: Array);
     #[wasm_bindgen(js_name = ageAccessTimes)]
     async fn age_access_times(name: &str, version: u32, ms: f64);
+    #[wasm_bindgen(js_name = countRecords)]
+    async fn count_records(name: &str, version: u32, store: &str) -> JsValue;
 }
 
 const KIB: usize = 1024;
@@ -485,6 +487,85 @@ async fn a_connection_closed_or_dropped_mid_eviction_leaves_usage_equal_to_a_sca
     drop_database(capped).await;
 }
 
+async fn records(name: &str, store: &str) -> f64 {
+    count_records(name, SCHEMA_VERSION, store)
+        .await
+        .as_f64()
+        .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn small_puts_are_journaled_then_indexed_exactly_on_a_pause_on_usage_and_after_a_reopen() {
+    let name = unique("journal");
+    let storage = open_cache(&name, None).await;
+    let salt = seed();
+    let nodes: Vec<(Key, Bytes)> = (0..400).map(|i| node(i, 4 * KIB, salt)).collect();
+    let put_all =
+        |slice: &[(Key, Bytes)]| join_all(slice.iter().map(|(k, b)| storage.put(*k, b.clone())));
+    let bytes = |slice: &[(Key, Bytes)]| slice.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
+
+    // Two batches (the second re-puts a third of the first): values only, one journal record
+    // each. The background indexing waits for a pause, so unless this page stalled for it,
+    // nothing is indexed yet.
+    assert!(put_all(&nodes[..300]).await.iter().all(Result::is_ok));
+    assert!(put_all(&nodes[..100]).await.iter().all(Result::is_ok));
+    let before = storage.stats().journal_indexings;
+    let (meta, journal) = (
+        records(&name, "meta").await,
+        records(&name, "journal").await,
+    );
+    if before == 0 && storage.stats().journal_indexings == 0 {
+        assert_eq!(
+            (meta, journal),
+            (0.0, 2.0),
+            "meta records and journal records before"
+        );
+    }
+    assert_eq!(records(&name, "nodes").await, 300.0);
+
+    // usage() indexes first: exact, the re-puts counted once.
+    let exact = Usage {
+        bytes: bytes(&nodes[..300]),
+        nodes: 300,
+        pinned_bytes: 0,
+    };
+    assert_eq!(storage.usage().await.unwrap(), exact);
+    assert_eq!(records(&name, "meta").await, 300.0);
+    assert_eq!(records(&name, "journal").await, 0.0);
+
+    // A pause indexes in the background.
+    let indexings = storage.stats().journal_indexings;
+    assert!(put_all(&nodes[300..350]).await.iter().all(Result::is_ok));
+    let mut waited = 0;
+    while records(&name, "journal").await > 0.0 {
+        assert!(
+            waited < 5_000,
+            "the journal was not indexed 5 s after the last put"
+        );
+        TimeoutFuture::new(50).await;
+        waited += 50;
+    }
+    assert!(storage.stats().journal_indexings > indexings);
+    assert_eq!(records(&name, "meta").await, 350.0);
+
+    // A journal left by a connection closed before its pause is indexed by the next one.
+    assert!(put_all(&nodes[350..]).await.iter().all(Result::is_ok));
+    storage.close();
+    drop(storage);
+    assert_eq!(records(&name, "journal").await, 1.0);
+    let reopened = open_cache(&name, None).await;
+    let usage = assert_usage_matches_scan(&reopened, "reopened with a journal").await;
+    assert_eq!(
+        usage,
+        Usage {
+            bytes: bytes(&nodes),
+            nodes: 400,
+            pinned_bytes: 0
+        }
+    );
+    drop_database(reopened).await;
+}
+
 #[wasm_bindgen_test]
 async fn eviction_takes_the_least_recently_read_nodes() {
     let name = unique("lru");
@@ -495,7 +576,9 @@ async fn eviction_takes_the_least_recently_read_nodes() {
     for (key, bytes) in &nodes {
         cache.put(*key, bytes.clone()).await.unwrap();
     }
-    // As if stored an hour ago; then the first 10 are read now.
+    // As if stored an hour ago (their meta records written first: usage() indexes the journal
+    // of small puts); then the first 10 are read now.
+    cache.usage().await.unwrap();
     age_access_times(&name, SCHEMA_VERSION, 3_600_000.0).await;
     for (key, _) in &nodes[..10] {
         assert!(cache.get(*key).await.unwrap().is_some());

@@ -51,6 +51,9 @@ export interface IndexedDbStats {
   evictionBatches: number;
   /** access times written back from the access log. */
   accessWrites: number;
+  /** journal indexing transactions run in the background once puts paused (meta records of
+   *  small nodes, up to 1,000 per transaction). */
+  journalIndexings: number;
 }
 
 /** The options of IndexedDbStorage.open. */

@@ -6,11 +6,14 @@
 //! `IndexedDbStorage` serves all the calls of one tick with one transaction per direction.
 //! Puts go straight into the tick's `readwrite` transaction as they are called, like a plain-JS
 //! loop (IndexedDB clones the value at once, so the caller may reuse its array); their
-//! acknowledgement is the transaction's `complete` event. Each put also adds the node's meta
-//! record (size, access stamp): IndexedDB's `add` refuses a key already stored, which tells a
-//! new node from a re-put without a lookup, and the batch's last request adds the new nodes to
-//! the usage record. Values of at least [`CHECK_BEFORE_WRITE_BYTES`] are written only if that
-//! add succeeds. Gets resolve to one array of results. The lifecycle helpers (eviction, access
+//! acknowledgement is the transaction's `complete` event. A small value is one request, its
+//! write: its key and size go into the batch's one journal record (the batch's last request),
+//! and the usage record counts them as journaled. Later, when puts pause, or first thing in any
+//! transaction that deletes or pins, the journal is indexed: each entry becomes the node's meta
+//! record (size, access stamp), IndexedDB's `add` refusing a key already stored, which tells a
+//! new node from a re-put without a lookup. Values of at least [`CHECK_BEFORE_WRITE_BYTES`] get
+//! their meta record at once and are written only if that add succeeds. Gets resolve to one
+//! array of results. The lifecycle helpers (eviction, access
 //! times, pins, deletes, recounts) each fill an outcome object read once their transaction has
 //! settled; see `idb_lifecycle.rs` for the records.
 
@@ -37,11 +40,19 @@ pub const CHECK_BEFORE_WRITE_BYTES: u32 = 64 * 1024;
 #[wasm_bindgen(inline_js = r#"
 // Records of the lifecycle stores (src/storage/idb_lifecycle.rs). meta: { s: size in bytes,
 // t: last access stamp (ms), p: pin count, e: t while p is 0 }; its "lru" index on e holds
-// exactly the evictable nodes, oldest access first. state: "usage" -> { bytes, nodes,
-// pinnedBytes }, updated in the transaction that changes what it counts.
+// exactly the evictable nodes, oldest access first. journal (auto-increment keys): [key, size,
+// stamp, key, size, stamp, ...], the nodes a write batch wrote without meta records (a record
+// per JOURNAL_RECORD_NODES of them). state: "usage" -> { bytes, nodes, pinnedBytes } of the nodes with meta records, plus
+// { journalBytes, journalNodes } of the journal's entries (an upper bound: an entry may be a
+// re-put), updated in the transaction that changes what it counts.
 const USAGE = "usage";
 const LRU = "lru";
-const zeroUsage = () => ({ bytes: 0, nodes: 0, pinnedBytes: 0 });
+const JOURNAL = "journal";
+/** Entries per journal record: the background indexes one record per transaction, so a
+ *  connection closing waits for at most this many meta records. */
+const JOURNAL_RECORD_NODES = 1000;
+const zeroUsage = () => ({ bytes: 0, nodes: 0, pinnedBytes: 0, journalBytes: 0, journalNodes: 0 });
+const readUsage = (request) => ({ ...zeroUsage(), ...request.result });
 
 function fail(tx, outcome, error) {
   if (outcome.error === undefined) outcome.error = error;
@@ -56,7 +67,7 @@ function guarded(tx, outcome, fn) {
 }
 
 export function newPutOutcome() {
-  return { written: 0, bytes: 0, nodes: 0, error: undefined, usage: undefined };
+  return { written: 0, bytes: 0, nodes: 0, journal: [], journalBytes: 0, error: undefined, usage: undefined };
 }
 
 export function newOutcome() {
@@ -67,6 +78,13 @@ export function putRecord(nodes, meta, key, value, stamp, checkFromBytes, outcom
   const tx = nodes.transaction;
   try {
     const size = value.byteLength;
+    if (size < checkFromBytes) {
+      nodes.put(value, key);
+      outcome.written++;
+      outcome.journal.push(key, size, stamp);
+      outcome.journalBytes += size;
+      return;
+    }
     // add refuses a key already stored: that answers "is it new?" with the write itself.
     const added = meta.add({ s: size, t: stamp, p: 0, e: stamp }, key);
     added.onerror = (event) => {
@@ -74,12 +92,6 @@ export function putRecord(nodes, meta, key, value, stamp, checkFromBytes, outcom
       event.preventDefault(); // stored already: nothing to count, the transaction goes on
       event.stopPropagation();
     };
-    if (size < checkFromBytes) {
-      nodes.put(value, key);
-      outcome.written++;
-      added.onsuccess = () => { outcome.bytes += size; outcome.nodes++; };
-      return;
-    }
     // The value is cloned now: the caller may reuse its array before the add answers.
     const copy = value.slice();
     added.onsuccess = guarded(tx, outcome, () => {
@@ -93,17 +105,88 @@ export function putRecord(nodes, meta, key, value, stamp, checkFromBytes, outcom
   }
 }
 
-/** Placed after the batch's puts: answers after all their adds, so the counts are final. */
-export function closePuts(state, outcome) {
+/** Placed after the batch's puts: writes its journal record, and answers after all their adds,
+ *  so the counts are final. */
+export function closePuts(state, journal, outcome) {
   const tx = state.transaction;
   try {
+    const journaled = outcome.journal.length / 3;
+    for (let at = 0; at < outcome.journal.length; at += 3 * JOURNAL_RECORD_NODES) {
+      journal.add(outcome.journal.slice(at, at + 3 * JOURNAL_RECORD_NODES));
+    }
     const read = state.get(USAGE);
     read.onsuccess = guarded(tx, outcome, () => {
-      const usage = read.result ?? zeroUsage();
+      const usage = readUsage(read);
       usage.bytes += outcome.bytes;
       usage.nodes += outcome.nodes;
-      if (outcome.nodes > 0) state.put(usage, USAGE);
+      usage.journalBytes += outcome.journalBytes;
+      usage.journalNodes += journaled;
+      if (outcome.nodes > 0 || journaled > 0) state.put(usage, USAGE);
       outcome.usage = usage;
+    });
+  } catch (error) {
+    fail(tx, outcome, error);
+  }
+}
+
+/** Indexes the journal inside `tx` (over meta, state and journal): a meta record for each entry
+ *  not stored with one yet, the usage moved from its journal part to its exact part; then calls
+ *  `next(usage, more)` in the same transaction (so nothing can delete a journaled node before
+ *  its meta record exists, and what `next` reads is indexed). `limit`: at most that many journal
+ *  records (`more`: some may be left), undefined for all of them. */
+function indexJournal(tx, meta, state, journal, limit, outcome, next) {
+  const usageRead = state.get(USAGE);
+  const keys = journal.getAllKeys(null, limit);
+  const records = journal.getAll(null, limit);
+  records.onsuccess = guarded(tx, outcome, () => {
+    const usage = readUsage(usageRead);
+    const entries = records.result;
+    const more = limit !== undefined && entries.length === limit;
+    let waiting = 0;
+    let indexedBytes = 0;
+    let indexedNodes = 0;
+    const finish = () => {
+      if (entries.length > 0) {
+        usage.journalBytes = more ? Math.max(0, usage.journalBytes - indexedBytes) : 0;
+        usage.journalNodes = more ? Math.max(0, usage.journalNodes - indexedNodes) : 0;
+        journal.delete(IDBKeyRange.bound(keys.result[0], keys.result[keys.result.length - 1]));
+        state.put(usage, USAGE);
+      }
+      next(usage, more);
+    };
+    for (const entry of entries) {
+      for (let i = 0; i < entry.length; i += 3) {
+        const size = entry[i + 1];
+        const t = entry[i + 2];
+        waiting++;
+        indexedBytes += size;
+        indexedNodes += 1;
+        const added = meta.add({ s: size, t, p: 0, e: t }, entry[i]);
+        added.onsuccess = guarded(tx, outcome, () => {
+          usage.bytes += size;
+          usage.nodes += 1;
+          if (--waiting === 0) finish();
+        });
+        added.onerror = (event) => {
+          if (added.error?.name !== "ConstraintError") return; // aborts the transaction
+          event.preventDefault(); // a re-put of a node indexed already: nothing to count
+          event.stopPropagation();
+          guarded(tx, outcome, () => { if (--waiting === 0) finish(); })();
+        };
+      }
+    }
+    if (waiting === 0) finish();
+  });
+}
+
+/** Indexes up to `limit` journal records (0: all); the usage after in `outcome.usage`, and
+ *  whether records may be left in `outcome.more`. */
+export function indexJournalNow(meta, state, journal, limit, outcome) {
+  const tx = meta.transaction;
+  try {
+    indexJournal(tx, meta, state, journal, limit > 0 ? limit : undefined, outcome, (usage, more) => {
+      outcome.usage = usage;
+      outcome.more = more;
     });
   } catch (error) {
     fail(tx, outcome, error);
@@ -133,14 +216,12 @@ export function getRecords(store, keys) {
 /** Deletes the least recently used unpinned nodes (skipping `skip`) while the stored bytes are
  *  above `target`, at most `maxNodes`. The candidates come in two bulk reads of the `lru` index
  *  (keys, then records, in the same order), not a cursor step per node. */
-export function evictBatch(nodes, meta, state, target, maxNodes, skip, outcome) {
+export function evictBatch(nodes, meta, state, journal, target, maxNodes, skip, outcome) {
   const tx = meta.transaction;
   outcome.evicted = 0;
   try {
     const protectedKeys = new Set(skip);
-    const read = state.get(USAGE);
-    read.onsuccess = guarded(tx, outcome, () => {
-      const usage = read.result ?? zeroUsage();
+    indexJournal(tx, meta, state, journal, undefined, outcome, (usage) => {
       outcome.usage = usage;
       if (usage.bytes <= target) return;
       const lru = meta.index(LRU);
@@ -166,12 +247,13 @@ export function evictBatch(nodes, meta, state, target, maxNodes, skip, outcome) 
   }
 }
 
-/** Writes access times: a record's t moves only if the new stamp is `resolution` ms later. */
-export function touchRecords(meta, keys, stamps, resolution, outcome) {
+/** Writes access times (once the journal is indexed): a record's t moves only if the new stamp
+ *  is `resolution` ms later. */
+export function touchRecords(meta, state, journal, keys, stamps, resolution, outcome) {
   const tx = meta.transaction;
   outcome.written = 0;
   try {
-    keys.forEach((key, i) => {
+    indexJournal(tx, meta, state, journal, undefined, outcome, () => keys.forEach((key, i) => {
       const read = meta.get(key);
       read.onsuccess = guarded(tx, outcome, () => {
         const record = read.result;
@@ -181,7 +263,7 @@ export function touchRecords(meta, keys, stamps, resolution, outcome) {
         meta.put(record, key);
         outcome.written++;
       });
-    });
+    }));
   } catch (error) {
     fail(tx, outcome, error);
   }
@@ -190,54 +272,58 @@ export function touchRecords(meta, keys, stamps, resolution, outcome) {
 /** Pins the DAG `keys` (root first, each key once) under `root`, all or nothing: nothing is
  *  written if the root is pinned already (already), a node is missing (missing), or the pinned
  *  bytes would exceed `maxPinned` (needed). */
-export function pinRoot(meta, state, pins, root, keys, maxPinned, stamp, outcome) {
+export function pinRoot(meta, state, pins, journal, root, keys, maxPinned, stamp, outcome) {
   const tx = meta.transaction;
   Object.assign(outcome, { already: false, missing: [], needed: 0, bytes: 0, nodes: keys.length });
   try {
-    const existing = pins.get(root);
-    const usageRead = state.get(USAGE);
-    const records = new Array(keys.length);
-    let waiting = keys.length;
-    const finish = () => {
-      if (existing.result !== undefined) {
-        outcome.already = true;
-        outcome.bytes = existing.result.bytes;
-        outcome.nodes = existing.result.nodes;
-        return;
-      }
-      if (outcome.missing.length > 0) return;
-      const usage = usageRead.result ?? zeroUsage();
-      let newlyPinned = 0;
-      for (const record of records) {
-        outcome.bytes += record.s;
-        if (record.p === 0) newlyPinned += record.s;
-      }
-      if (usage.pinnedBytes + newlyPinned > maxPinned) {
-        outcome.needed = usage.pinnedBytes + newlyPinned;
-        return;
-      }
-      keys.forEach((key, i) => {
-        const record = records[i];
-        record.p += 1;
-        delete record.e;
-        meta.put(record, key);
-      });
-      usage.pinnedBytes += newlyPinned;
-      state.put(usage, USAGE);
-      pins.put({ keys, bytes: outcome.bytes, nodes: keys.length, at: stamp }, root);
-      outcome.usage = usage;
-    };
-    keys.forEach((key, i) => {
-      const read = meta.get(key);
-      read.onsuccess = guarded(tx, outcome, () => {
-        records[i] = read.result;
-        if (read.result === undefined) outcome.missing.push(key);
-        if (--waiting === 0) finish();
-      });
-    });
+    indexJournal(tx, meta, state, journal, undefined, outcome, (usage) => pinIndexed(tx, meta, state, pins, root, keys,
+      maxPinned, stamp, usage, outcome));
   } catch (error) {
     fail(tx, outcome, error);
   }
+}
+
+/** pinRoot's work once the journal is indexed (runs inside a guarded handler). */
+function pinIndexed(tx, meta, state, pins, root, keys, maxPinned, stamp, usage, outcome) {
+  const existing = pins.get(root);
+  const records = new Array(keys.length);
+  let waiting = keys.length;
+  const finish = () => {
+    if (existing.result !== undefined) {
+      outcome.already = true;
+      outcome.bytes = existing.result.bytes;
+      outcome.nodes = existing.result.nodes;
+      return;
+    }
+    if (outcome.missing.length > 0) return;
+    let newlyPinned = 0;
+    for (const record of records) {
+      outcome.bytes += record.s;
+      if (record.p === 0) newlyPinned += record.s;
+    }
+    if (usage.pinnedBytes + newlyPinned > maxPinned) {
+      outcome.needed = usage.pinnedBytes + newlyPinned;
+      return;
+    }
+    keys.forEach((key, i) => {
+      const record = records[i];
+      record.p += 1;
+      delete record.e;
+      meta.put(record, key);
+    });
+    usage.pinnedBytes += newlyPinned;
+    state.put(usage, USAGE);
+    pins.put({ keys, bytes: outcome.bytes, nodes: keys.length, at: stamp }, root);
+    outcome.usage = usage;
+  };
+  keys.forEach((key, i) => {
+    const read = meta.get(key);
+    read.onsuccess = guarded(tx, outcome, () => {
+      records[i] = read.result;
+      if (read.result === undefined) outcome.missing.push(key);
+      if (--waiting === 0) finish();
+    });
+  });
 }
 
 /** Unpins `root`: each node of its DAG loses one pin; a node left with none becomes evictable
@@ -252,7 +338,7 @@ export function unpinRoot(meta, state, pins, root, outcome) {
       const pin = read.result;
       if (pin === undefined) return;
       outcome.found = true;
-      const usage = usageRead.result ?? zeroUsage();
+      const usage = readUsage(usageRead);
       let waiting = pin.keys.length;
       let freed = 0;
       for (const key of pin.keys) {
@@ -281,39 +367,43 @@ export function unpinRoot(meta, state, pins, root, outcome) {
 }
 
 /** Deletes `keys` (distinct), all or nothing: none if any is pinned (listed in `pinned`). */
-export function deleteRecords(nodes, meta, state, keys, outcome) {
+export function deleteRecords(nodes, meta, state, journal, keys, outcome) {
   const tx = meta.transaction;
   Object.assign(outcome, { deleted: 0, pinned: [] });
   try {
-    const usageRead = state.get(USAGE);
-    const records = new Array(keys.length);
-    let waiting = keys.length;
-    const finish = () => {
-      if (outcome.pinned.length > 0) return;
-      const usage = usageRead.result ?? zeroUsage();
-      keys.forEach((key, i) => {
-        nodes.delete(key);
-        const record = records[i];
-        if (record === undefined) return;
-        meta.delete(key);
-        usage.bytes -= record.s;
-        usage.nodes -= 1;
-        outcome.deleted++;
-      });
-      if (outcome.deleted > 0) state.put(usage, USAGE);
-      outcome.usage = usage;
-    };
-    keys.forEach((key, i) => {
-      const read = meta.get(key);
-      read.onsuccess = guarded(tx, outcome, () => {
-        records[i] = read.result;
-        if (read.result !== undefined && read.result.p > 0) outcome.pinned.push(key);
-        if (--waiting === 0) finish();
-      });
-    });
+    indexJournal(tx, meta, state, journal, undefined, outcome, (usage) => deleteIndexed(tx, nodes, meta, state, keys, usage,
+      outcome));
   } catch (error) {
     fail(tx, outcome, error);
   }
+}
+
+/** deleteRecords' work once the journal is indexed (runs inside a guarded handler). */
+function deleteIndexed(tx, nodes, meta, state, keys, usage, outcome) {
+  const records = new Array(keys.length);
+  let waiting = keys.length;
+  const finish = () => {
+    if (outcome.pinned.length > 0) return;
+    keys.forEach((key, i) => {
+      nodes.delete(key);
+      const record = records[i];
+      if (record === undefined) return;
+      meta.delete(key);
+      usage.bytes -= record.s;
+      usage.nodes -= 1;
+      outcome.deleted++;
+    });
+    if (outcome.deleted > 0) state.put(usage, USAGE);
+    outcome.usage = usage;
+  };
+  keys.forEach((key, i) => {
+    const read = meta.get(key);
+    read.onsuccess = guarded(tx, outcome, () => {
+      records[i] = read.result;
+      if (read.result !== undefined && read.result.p > 0) outcome.pinned.push(key);
+      if (--waiting === 0) finish();
+    });
+  });
 }
 
 /** The schema's upgrade, in the versionchange transaction `tx`: creates the stores and index a
@@ -325,6 +415,7 @@ export function upgradeSchema(db, tx, stamp) {
   const nodes = open("nodes");
   const state = open("state");
   open("pins");
+  if (!names.contains(JOURNAL)) db.createObjectStore(JOURNAL, { autoIncrement: true });
   if (!names.contains("meta")) {
     const meta = db.createObjectStore("meta");
     meta.createIndex(LRU, "e");
@@ -352,26 +443,31 @@ function buildMeta(nodes, meta, state, stamp) {
 }
 
 /** Recounts the usage record from the meta records (which every change keeps in step). */
-export function rebuildUsage(meta, state, outcome) {
+export function rebuildUsage(meta, state, journal, outcome) {
   const tx = meta.transaction;
-  const usage = zeroUsage();
   try {
-    const cursor = meta.openCursor();
-    cursor.onsuccess = guarded(tx, outcome, () => {
-      const at = cursor.result;
-      if (at) {
-        usage.bytes += at.value.s;
-        usage.nodes += 1;
-        if (at.value.p > 0) usage.pinnedBytes += at.value.s;
-        at.continue();
-      } else {
-        state.put(usage, USAGE);
-        outcome.usage = usage;
-      }
-    });
+    indexJournal(tx, meta, state, journal, undefined, outcome, () => countMeta(tx, meta, state, outcome));
   } catch (error) {
     fail(tx, outcome, error);
   }
+}
+
+/** rebuildUsage's count, once the journal is indexed (runs inside a guarded handler). */
+function countMeta(tx, meta, state, outcome) {
+  const usage = zeroUsage();
+  const cursor = meta.openCursor();
+  cursor.onsuccess = guarded(tx, outcome, () => {
+    const at = cursor.result;
+    if (at) {
+      usage.bytes += at.value.s;
+      usage.nodes += 1;
+      if (at.value.p > 0) usage.pinnedBytes += at.value.s;
+      at.continue();
+    } else {
+      state.put(usage, USAGE);
+      outcome.usage = usage;
+    }
+  });
 }
 
 /** A full scan for diagnostics: every value's length in nodes, the pins in meta. */
@@ -440,13 +536,20 @@ extern "C" {
         outcome: &PutOutcome,
     );
     #[wasm_bindgen(js_name = closePuts, catch)]
-    fn close_puts(state: &IdbObjectStore, outcome: &PutOutcome) -> Result<(), JsValue>;
+    fn close_puts(
+        state: &IdbObjectStore,
+        journal: &IdbObjectStore,
+        outcome: &PutOutcome,
+    ) -> Result<(), JsValue>;
     #[wasm_bindgen(method, getter)]
     fn written(this: &PutOutcome) -> u32;
     #[wasm_bindgen(method, getter)]
     fn error(this: &PutOutcome) -> JsValue;
     #[wasm_bindgen(method, getter)]
     fn usage(this: &PutOutcome) -> JsValue;
+    /// `[key, size, stamp, ...]` of the values written without a meta record.
+    #[wasm_bindgen(method, getter)]
+    fn journal(this: &PutOutcome) -> Array;
 
     #[wasm_bindgen(js_name = getRecords)]
     fn get_records(store: &IdbObjectStore, keys: Array) -> Promise;
@@ -456,19 +559,32 @@ extern "C" {
     pub type Outcome;
     #[wasm_bindgen(js_name = newOutcome)]
     pub fn new_outcome() -> Outcome;
+    #[wasm_bindgen(js_name = indexJournalNow)]
+    pub fn index_journal_now(
+        meta: &IdbObjectStore,
+        state: &IdbObjectStore,
+        journal: &IdbObjectStore,
+        limit: u32,
+        outcome: &Outcome,
+    );
     #[wasm_bindgen(js_name = evictBatch)]
+    #[allow(clippy::too_many_arguments)]
     pub fn evict_batch(
         nodes: &IdbObjectStore,
         meta: &IdbObjectStore,
         state: &IdbObjectStore,
+        journal: &IdbObjectStore,
         target: f64,
         max_nodes: u32,
         skip: Array,
         outcome: &Outcome,
     );
     #[wasm_bindgen(js_name = touchRecords)]
+    #[allow(clippy::too_many_arguments)]
     pub fn touch_records(
         meta: &IdbObjectStore,
+        state: &IdbObjectStore,
+        journal: &IdbObjectStore,
         keys: Array,
         stamps: &[f64],
         resolution: f64,
@@ -480,6 +596,7 @@ extern "C" {
         meta: &IdbObjectStore,
         state: &IdbObjectStore,
         pins: &IdbObjectStore,
+        journal: &IdbObjectStore,
         root: &str,
         keys: Array,
         max_pinned: f64,
@@ -499,6 +616,7 @@ extern "C" {
         nodes: &IdbObjectStore,
         meta: &IdbObjectStore,
         state: &IdbObjectStore,
+        journal: &IdbObjectStore,
         keys: Array,
         outcome: &Outcome,
     );
@@ -506,7 +624,12 @@ extern "C" {
     pub fn upgrade_schema(db: &IdbDatabase, tx: &IdbTransaction, stamp: f64)
         -> Result<(), JsValue>;
     #[wasm_bindgen(js_name = rebuildUsage)]
-    pub fn rebuild_usage(meta: &IdbObjectStore, state: &IdbObjectStore, outcome: &Outcome);
+    pub fn rebuild_usage(
+        meta: &IdbObjectStore,
+        state: &IdbObjectStore,
+        journal: &IdbObjectStore,
+        outcome: &Outcome,
+    );
     #[wasm_bindgen(js_name = scanStores)]
     pub fn scan_stores(nodes: &IdbObjectStore, meta: &IdbObjectStore, outcome: &Outcome);
     /// An `AsyncIterableIterator` over `next` and `stop` (see the JS above).
@@ -560,15 +683,16 @@ fn field(object: &JsValue, name: &str) -> JsValue {
     js_sys::Reflect::get(object, &name.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// A usage record (`{ bytes, nodes, pinnedBytes }`) read from IndexedDB.
+/// A usage record read from IndexedDB: its journal part (entries not indexed yet, an upper
+/// bound) added to its exact part.
 pub fn usage_from_js(value: &JsValue) -> Option<Usage> {
     if !value.is_object() {
         return None;
     }
     let number = |name: &str| field(value, name).as_f64().unwrap_or(0.0).max(0.0) as u64;
     Some(Usage {
-        bytes: number("bytes"),
-        nodes: number("nodes"),
+        bytes: number("bytes") + number("journalBytes"),
+        nodes: number("nodes") + number("journalNodes"),
         pinned_bytes: number("pinnedBytes"),
     })
 }
@@ -586,16 +710,20 @@ pub struct Committed {
     pub keys: u32,
     /// Records of `nodes` written (large values already stored are not).
     pub written: u32,
-    /// The usage the transaction left (every tab's changes included).
+    /// The usage the transaction left (every tab's changes included; an upper bound while
+    /// the journal holds re-puts).
     pub usage: Option<Usage>,
+    /// Whether the batch wrote a journal record (the background indexing has work).
+    pub journaled: bool,
 }
 
-/// The puts of one tick, issued into one `readwrite` transaction (over the nodes, meta and state
-/// stores) as they come.
+/// The puts of one tick, issued into one `readwrite` transaction (over the nodes, meta, state and
+/// journal stores) as they come.
 pub struct WriteBatch {
     nodes: IdbObjectStore,
     meta: IdbObjectStore,
     state: IdbObjectStore,
+    journal: IdbObjectStore,
     transaction: IdbTransaction,
     outcome: PutOutcome,
     keys: HashSet<Key>,
@@ -605,13 +733,14 @@ pub struct WriteBatch {
 }
 
 impl WriteBatch {
-    /// A batch writing through `transaction`, whose stores are `[nodes, meta, state]`.
-    pub fn new(stores: [IdbObjectStore; 3], transaction: IdbTransaction) -> WriteBatch {
-        let [nodes, meta, state] = stores;
+    /// A batch writing through `transaction`, whose stores are `[nodes, meta, state, journal]`.
+    pub fn new(stores: [IdbObjectStore; 4], transaction: IdbTransaction) -> WriteBatch {
+        let [nodes, meta, state, journal] = stores;
         WriteBatch {
             nodes,
             meta,
             state,
+            journal,
             done: TransactionFuture::new(transaction.clone()),
             transaction,
             outcome: new_put_outcome(),
@@ -661,7 +790,7 @@ impl WriteBatch {
 
     /// Closes the batch (its usage update goes after every put) and waits for the commit.
     pub async fn commit(self) -> Result<Committed> {
-        if let Err(error) = close_puts(&self.state, &self.outcome) {
+        if let Err(error) = close_puts(&self.state, &self.journal, &self.outcome) {
             let _ = self.transaction.abort();
             let _ = self.done.await;
             return Err(error_from_js(&error));
@@ -676,6 +805,7 @@ impl WriteBatch {
             keys: self.keys.len() as u32,
             written: self.outcome.written(),
             usage: usage_from_js(&self.outcome.usage()),
+            journaled: self.outcome.journal().length() > 0,
         })
     }
 }

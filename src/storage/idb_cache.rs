@@ -90,10 +90,10 @@ impl IndexedDbStorage {
         self.cache().map(|cache| cache.cap.borrow().max_bytes())
     }
 
-    /// What the store holds: `{ bytes, nodes, pinned_bytes }`, read from the usage record (one
-    /// small read, never a scan; other tabs' changes included).
+    /// What the store holds: `{ bytes, nodes, pinned_bytes }`, from the usage record once the
+    /// journal is indexed (one small transaction, never a scan; other tabs' changes included).
     pub async fn usage(&self) -> Result<Usage> {
-        let usage = idb_lifecycle::read_usage(&self.database()?).await?;
+        let usage = idb_lifecycle::index_journal(&self.database()?).await?;
         self.observed(usage);
         Ok(usage)
     }

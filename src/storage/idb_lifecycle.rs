@@ -8,11 +8,15 @@
 //! | `nodes` | key text | the node's bytes (`Uint8Array`) |
 //! | `meta` | key text | `{ s: size, t: last access stamp, p: pin count, e: t while p is 0 }`; index `lru` on `e` |
 //! | `pins` | root key text | `{ keys: [every key of the DAG, once], bytes, nodes, at }` |
-//! | `state` | `"usage"` | `{ bytes, nodes, pinnedBytes }` |
+//! | `journal` | auto-increment | `[key, size, stamp, ...]`: one write batch's nodes without meta records |
+//! | `state` | `"usage"` | `{ bytes, nodes, pinnedBytes }` of the nodes with meta records, `{ journalBytes, journalNodes }` of the journal |
 //!
-//! Every transaction that adds or removes a node changes its meta record and the usage record
-//! with it, so the three never disagree: a page that dies mid-update loses the whole
-//! transaction, not half of it. The `lru` index holds only nodes without pins (IndexedDB leaves
+//! Every transaction that adds or removes a node changes its meta record (or journal entry)
+//! and the usage record with it, so they never disagree: a page that dies mid-update loses the
+//! whole transaction, not half of it. A write batch of small values journals them (one request
+//! per batch instead of one per node); the journal is indexed into meta records when puts
+//! pause ([`index_journal`]) and first thing in every transaction that deletes, evicts, pins,
+//! counts or writes access times, so a node is never deleted before its meta record exists. The `lru` index holds only nodes without pins (IndexedDB leaves
 //! a record out of an index when the indexed field is absent), so eviction, whichever tab runs
 //! it, reaches nothing pinned. Upgrading a version-1 database (nodes only) keeps its nodes and
 //! builds their meta records and usage in the upgrade transaction.
@@ -32,7 +36,7 @@ use crate::key::Key;
 
 /// Schema version of casweb's database. Bump it (and extend `upgradeSchema` in `idb_batch.rs`)
 /// to add stores.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// The object store holding node bytes, keyed by the key's text form.
 pub const NODES_STORE: &str = "nodes";
 /// Per node: size, last access, pin count (and the `lru` index over evictable nodes).
@@ -41,6 +45,8 @@ pub const META_STORE: &str = "meta";
 pub const PINS_STORE: &str = "pins";
 /// The usage record.
 pub const STATE_STORE: &str = "state";
+/// Write batches' nodes waiting for their meta records.
+pub const JOURNAL_STORE: &str = "journal";
 const USAGE_KEY: &str = "usage";
 
 /// Creates what the database lacks, inside `upgradeneeded`.
@@ -74,13 +80,25 @@ fn key_array(keys: &[Key]) -> Array {
     keys.iter().map(|k| JsValue::from(k.to_string())).collect()
 }
 
-/// The usage record, read without scanning anything.
-pub async fn read_usage(db: &IdbDatabase) -> Result<Usage> {
-    let (stores, _) = transaction(db, &[STATE_STORE], IdbTransactionMode::Readonly)?;
-    let request = stores[0]
-        .get(&USAGE_KEY.into())
-        .map_err(|e| error_from_js(&e))?;
-    Ok(usage_from_js(&RequestFuture::new(request).await?).unwrap_or_default())
+/// Indexes the journal (a meta record for each node written without one) and returns the
+/// exact usage: one small transaction when the journal is empty, never a scan.
+pub async fn index_journal(db: &IdbDatabase) -> Result<Usage> {
+    Ok(index_journal_records(db, 0).await?.0)
+}
+
+/// Indexes at most `limit` journal records (0: all of them): the usage after (exact once the
+/// journal is empty), and whether records may be left.
+pub async fn index_journal_records(db: &IdbDatabase, limit: u32) -> Result<(Usage, bool)> {
+    let (stores, transaction) = transaction(
+        db,
+        &[META_STORE, STATE_STORE, JOURNAL_STORE],
+        IdbTransactionMode::Readwrite,
+    )?;
+    let done = TransactionFuture::new(transaction);
+    let outcome = new_outcome();
+    idb_batch::index_journal_now(&stores[0], &stores[1], &stores[2], limit, &outcome);
+    outcome.settle(done).await?;
+    Ok((outcome.usage().unwrap_or_default(), outcome.flag("more")))
 }
 
 /// The usage record, checked at open against the number of meta records (counted from the
@@ -96,22 +114,27 @@ pub async fn checked_usage(db: &IdbDatabase) -> Result<Usage> {
     let (count, record) =
         futures::future::join(RequestFuture::new(count), RequestFuture::new(record)).await;
     let count = count?.as_f64().unwrap_or(0.0) as u64;
-    match usage_from_js(&record?) {
-        Some(usage) if usage.nodes == count => Ok(usage),
+    let record = record?;
+    // Meta records count the exact part only; the journal's entries have none yet.
+    let indexed = js_sys::Reflect::get(&record, &"nodes".into())
+        .ok()
+        .and_then(|nodes| nodes.as_f64());
+    match usage_from_js(&record) {
+        Some(usage) if indexed == Some(count as f64) => Ok(usage),
         _ => rebuild_usage(db).await,
     }
 }
 
-/// Recounts the usage record from every meta record.
+/// Indexes the journal, then recounts the usage record from every meta record.
 pub async fn rebuild_usage(db: &IdbDatabase) -> Result<Usage> {
     let (stores, transaction) = transaction(
         db,
-        &[META_STORE, STATE_STORE],
+        &[META_STORE, STATE_STORE, JOURNAL_STORE],
         IdbTransactionMode::Readwrite,
     )?;
     let done = TransactionFuture::new(transaction);
     let outcome = new_outcome();
-    idb_batch::rebuild_usage(&stores[0], &stores[1], &outcome);
+    idb_batch::rebuild_usage(&stores[0], &stores[1], &stores[2], &outcome);
     outcome.settle(done).await?;
     Ok(outcome.usage().unwrap_or_default())
 }
@@ -127,7 +150,7 @@ pub async fn evict(
 ) -> Result<(Usage, u32)> {
     let (stores, transaction) = transaction(
         db,
-        &[NODES_STORE, META_STORE, STATE_STORE],
+        &[NODES_STORE, META_STORE, STATE_STORE, JOURNAL_STORE],
         IdbTransactionMode::Readwrite,
     )?;
     let done = TransactionFuture::new(transaction);
@@ -136,6 +159,7 @@ pub async fn evict(
         &stores[0],
         &stores[1],
         &stores[2],
+        &stores[3],
         target as f64,
         max_nodes,
         key_array(skip),
@@ -154,13 +178,19 @@ pub async fn write_accesses(db: &IdbDatabase, accesses: &[(Key, f64)]) -> Result
     if accesses.is_empty() {
         return Ok(0);
     }
-    let (stores, transaction) = transaction(db, &[META_STORE], IdbTransactionMode::Readwrite)?;
+    let (stores, transaction) = transaction(
+        db,
+        &[META_STORE, STATE_STORE, JOURNAL_STORE],
+        IdbTransactionMode::Readwrite,
+    )?;
     let done = TransactionFuture::new(transaction);
     let outcome = new_outcome();
     let keys: Vec<Key> = accesses.iter().map(|(key, _)| *key).collect();
     let stamps: Vec<f64> = accesses.iter().map(|(_, stamp)| *stamp).collect();
     idb_batch::touch_records(
         &stores[0],
+        &stores[1],
+        &stores[2],
         key_array(&keys),
         &stamps,
         ACCESS_RESOLUTION_MS,
@@ -199,7 +229,7 @@ pub async fn pin(
 ) -> Result<PinOutcome> {
     let (stores, transaction) = transaction(
         db,
-        &[META_STORE, STATE_STORE, PINS_STORE],
+        &[META_STORE, STATE_STORE, PINS_STORE, JOURNAL_STORE],
         IdbTransactionMode::Readwrite,
     )?;
     let done = TransactionFuture::new(transaction);
@@ -213,6 +243,7 @@ pub async fn pin(
         &stores[0],
         &stores[1],
         &stores[2],
+        &stores[3],
         &root.to_string(),
         key_array(keys),
         max_pinned,
@@ -309,7 +340,7 @@ pub async fn delete(db: &IdbDatabase, keys: &[Key]) -> Result<(u32, Usage)> {
     let distinct: Vec<Key> = keys.iter().copied().filter(|k| seen.insert(*k)).collect();
     let (stores, transaction) = transaction(
         db,
-        &[NODES_STORE, META_STORE, STATE_STORE],
+        &[NODES_STORE, META_STORE, STATE_STORE, JOURNAL_STORE],
         IdbTransactionMode::Readwrite,
     )?;
     let done = TransactionFuture::new(transaction);
@@ -318,6 +349,7 @@ pub async fn delete(db: &IdbDatabase, keys: &[Key]) -> Result<(u32, Usage)> {
         &stores[0],
         &stores[1],
         &stores[2],
+        &stores[3],
         key_array(&distinct),
         &outcome,
     );
@@ -331,20 +363,26 @@ pub async fn delete(db: &IdbDatabase, keys: &[Key]) -> Result<(u32, Usage)> {
     ))
 }
 
-/// Deletes every node, pin and meta record; the usage becomes zero.
+/// Deletes every node, pin, meta record and journal entry; the usage becomes zero.
 pub async fn clear(db: &IdbDatabase) -> Result<()> {
     let (stores, transaction) = transaction(
         db,
-        &[NODES_STORE, META_STORE, PINS_STORE, STATE_STORE],
+        &[
+            NODES_STORE,
+            META_STORE,
+            PINS_STORE,
+            JOURNAL_STORE,
+            STATE_STORE,
+        ],
         IdbTransactionMode::Readwrite,
     )?;
     let done = TransactionFuture::new(transaction);
     let issue = || -> std::result::Result<(), JsValue> {
-        for store in &stores[..3] {
+        for store in &stores[..4] {
             store.clear()?;
         }
         let zero = serde_wasm_bindgen::to_value(&Usage::default())?;
-        stores[3].put_with_key(&zero, &USAGE_KEY.into())?;
+        stores[4].put_with_key(&zero, &USAGE_KEY.into())?;
         Ok(())
     };
     issue().map_err(|e| error_from_js(&e))?;

@@ -71,9 +71,11 @@ impl IndexedDbStorage {
         )
     }
 
-    /// Reads every stored value to recount what the usage record says (diagnostics and tests:
-    /// O(bytes stored)).
+    /// Indexes the journal, then reads every stored value to recount what the usage record
+    /// says (diagnostics and tests: O(bytes stored)).
     pub async fn scan_usage(&self) -> Result<Scan> {
-        idb_lifecycle::scan(&self.database()?).await
+        let db = self.database()?;
+        idb_lifecycle::index_journal(&db).await?;
+        idb_lifecycle::scan(&db).await
     }
 }

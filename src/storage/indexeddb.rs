@@ -36,7 +36,8 @@ use super::eviction::Stamps;
 use super::idb_batch::{read_records, record_array, WriteBatch};
 use super::idb_cache::CacheState;
 use super::idb_future::{error_from_js, Connection, OpenFuture, RequestFuture, UpgradeFn};
-use super::idb_lifecycle::{self, META_STORE, STATE_STORE};
+use super::idb_journal::JournalState;
+use super::idb_lifecycle::{self, JOURNAL_STORE, META_STORE, STATE_STORE};
 use super::tick_queue::TickQueue;
 use super::{verify_put, StorageProvider};
 use crate::error::{Error, Result};
@@ -75,6 +76,8 @@ pub struct IndexedDbStats {
     pub eviction_batches: u32,
     /// Access times written back by the access log.
     pub access_writes: u32,
+    /// Journal indexing transactions run in the background once puts paused.
+    pub journal_indexings: u32,
 }
 
 type PutReply = oneshot::Sender<Result<()>>;
@@ -94,6 +97,8 @@ pub(super) struct Inner {
     stamps: Cell<Stamps>,
     /// Keys a pin in progress is collecting: eviction skips them (see `idb_pin`).
     pub(super) protected: RefCell<HashMap<Key, u32>>,
+    /// When the journal is due for indexing (see `idb_journal`).
+    pub(super) journal: JournalState,
 }
 
 /// Node storage in one IndexedDB database. Cheap to clone (shared handle).
@@ -172,6 +177,7 @@ impl IndexedDbStorage {
             cache: options.max_bytes.map(|max| CacheState::new(max, usage)),
             stamps: Cell::default(),
             protected: RefCell::default(),
+            journal: JournalState::default(),
         });
         let storage = IndexedDbStorage { inner };
         storage.ensure_eviction();
@@ -263,10 +269,10 @@ impl IndexedDbStorage {
             let db = self.database()?;
             let (stores, transaction) = idb_lifecycle::transaction(
                 &db,
-                &[NODES_STORE, META_STORE, STATE_STORE],
+                &[NODES_STORE, META_STORE, STATE_STORE, JOURNAL_STORE],
                 IdbTransactionMode::Readwrite,
             )?;
-            let stores: [IdbObjectStore; 3] = stores.try_into().expect("three stores asked");
+            let stores: [IdbObjectStore; 4] = stores.try_into().expect("four stores asked");
             self.update_stats(|s| s.write_transactions += 1);
             *write = Some((WriteBatch::new(stores, transaction), Vec::new()));
             spawn_local(self.clone().commit_puts());
@@ -295,6 +301,9 @@ impl IndexedDbStorage {
                 s.records_written += committed.written;
                 s.puts_skipped += committed.keys - committed.written;
             });
+            if committed.journaled {
+                self.journaled();
+            }
         }
         self.batch_settled(issued, outcome.as_ref().ok().and_then(|c| c.usage));
         for reply in replies {

@@ -13,6 +13,8 @@ mod idb_cache;
 #[cfg(target_arch = "wasm32")]
 pub(crate) mod idb_future;
 #[cfg(target_arch = "wasm32")]
+mod idb_journal;
+#[cfg(target_arch = "wasm32")]
 mod idb_lifecycle;
 #[cfg(target_arch = "wasm32")]
 mod idb_manage;

@@ -263,7 +263,7 @@ export function createSchema1Database(name, keys, values) {
   });
 }
 
-/** Moves every access time in casweb database `name` (schema 2, opened at `version`) `ms`
+/** Moves every access time in casweb database `name` (opened at `version`) `ms`
  *  into the past, as if the nodes had been stored that long ago. */
 export function ageAccessTimes(name, version, ms) {
   return new Promise((resolve, reject) => {
@@ -322,4 +322,22 @@ export function tokenRenewer(baseUrl, realm, credential, ttl) {
   };
   getToken.calls = 0;
   return getToken;
+}
+
+/** The number of records in object store `store` of database `name` (opened at `version`, as
+ *  a second connection would). */
+export function countRecords(name, version, store) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(name, version);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const count = db.transaction(store, "readonly").objectStore(store).count();
+      count.onsuccess = () => {
+        db.close();
+        resolve(count.result);
+      };
+      count.onerror = () => reject(count.error);
+    };
+  });
 }
