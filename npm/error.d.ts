@@ -8,7 +8,7 @@ export type CaswebErrorCode =
   | "network_error" | "timeout" | "cycle" | "child_keys_failed" | "child_not_synced"
   | "hook_failed" | "not_connected" | "no_route" | "invalid_multiaddr" | "unsupported_transport"
   | "already_running" | "not_running" | "advertise_failed" | "channel_send_failed" | "too_large"
-  | "internal" | "aborted";
+  | "internal" | "aborted" | "cap_exceeded" | "pinned" | "peer_refused" | "unsupported";
 
 /** Every casweb promise rejects with a CaswebError (and every synchronous call throws one). */
 export class CaswebError extends Error {
@@ -20,6 +20,9 @@ export class CaswebError extends Error {
   /** For `http_error`, `unauthorized` and `rejected`: the server's error code, e.g. "not_owned",
    *  "token_expired", "token_revoked". */
   serverCode?: string;
+  /** For `peer_refused`: why the peer refused a block request: "malformed", "too_many_keys",
+   *  "busy" or "not_serving". */
+  reason?: string;
 }
 
 /** True if `value` is a CaswebError: narrows `unknown` in a `catch` block. */

@@ -3,7 +3,7 @@
 
 export {
   MemoryStorage, IndexedDbStorage, CachedStorage, HttpStorage, BufferedHttpStorage, P2pNode,
-  Advertiser, AdvertisingStorage, keyOf, parseKey, validateNode, childKeys, chunkFile, storeFile,
+  Advertiser, AdvertisingStorage, PeerStorage, keyOf, parseKey, validateNode, childKeys, chunkFile, storeFile,
   readFile, readFileStream, fileInfo, topoSortLevels,
 } from "./casweb.js";
 export type {
@@ -12,8 +12,10 @@ export type {
   ReadFileStreamOptions,
   HttpStorageConfig, ServerLimits, NodeInput, ItemResult, CheckResult, BufferedHttpStorageConfig,
   SyncResult, BufferedStats, P2pTransport, P2pConnectOptions, P2pProvider, GetProvidersOptions,
-  DialOptions, P2pEventType, P2pEventMap, P2pEvents, AdvertiserOptions, AdvertiseStatus,
-  PendingStoreLike,
+  DialOptions, ServeOptions, PeerStorageOptions, PeerStorageStats, P2pEventType, P2pEventMap,
+  P2pEvents, AdvertiserOptions, AdvertiseStatus,
+  PendingStoreLike, IndexedDbOpenOptions, StorageUsage, PinOptions, PinResult, PinnedRoot,
+  OriginEstimate,
   AdvertiserMetrics, InitInput, SyncInitInput,
 } from "./casweb.js";
 export { CaswebError, isCaswebError } from "./error.js";

@@ -21,7 +21,10 @@ export {
 // and constructor is synchronous. e2e/tests/package.test.js checks this against casweb.d.ts.
 const ASYNC_METHODS = {
   MemoryStorage: ["get", "put"],
-  IndexedDbStorage: ["get", "put", "static:open", "static:deleteDatabase"],
+  IndexedDbStorage: [
+    "get", "put", "usage", "evict", "pin", "unpin", "pins", "delete", "clear", "static:open",
+    "static:deleteDatabase", "static:estimate", "static:persist", "static:persisted",
+  ],
   CachedStorage: ["get", "put"],
   HttpStorage: ["get", "put", "info", "getMany", "putMany", "checkMany", "claim", "claimMany"],
   BufferedHttpStorage: ["get", "put", "flush", "discard", "static:open"],
@@ -31,6 +34,7 @@ const ASYNC_METHODS = {
   ],
   Advertiser: ["start", "stop"],
   AdvertisingStorage: ["get", "put"],
+  PeerStorage: ["get", "put", "getMany"],
 };
 
 const FREED = "null pointer passed to rust";
@@ -105,7 +109,7 @@ for (const [name, asyncNames] of Object.entries(ASYNC_METHODS)) {
 
 export const {
   MemoryStorage, IndexedDbStorage, CachedStorage, HttpStorage, BufferedHttpStorage, P2pNode,
-  Advertiser, AdvertisingStorage,
+  Advertiser, AdvertisingStorage, PeerStorage,
 } = classes;
 
 /** In Node, the wasm file's bytes (Node's fetch cannot read file: URLs); elsewhere undefined. */

@@ -7,7 +7,7 @@
 # failure. Exits non-zero only if something breaks, never because a target is missed.
 #
 # Environment: BENCH_ROUNDS (override each in-page measure's rounds), BENCH_ONLY (comma-separated
-# measure ids: indexeddb, topo, sync, cold-read, large-file, bundle, lookups, lookups-1, advertiser,
+# measure ids: indexeddb, topo, sync, cold-read, large-file, peer-read, bundle, lookups, lookups-1, advertiser,
 # advertiser-memory; the other
 # measures' previous results are kept in the report),
 # WASM_OPT_FLAGS (default "-Oz"), CARGO_TARGET_DIR (honoured for every build), BENCH_RESULTS and

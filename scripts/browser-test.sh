@@ -19,8 +19,8 @@
 #                                CASWEB_TEST_REPLICA_TOKEN_ALPHA a token of realm alpha on them
 #
 # The main server's libp2p node and 4 `casweb-server p2p` nodes form a local DHT of 5 nodes
-# (fixed ports for the main server, so a restart keeps its addresses); the faulty server runs
-# with --no-p2p. The short-TTL DHT has 5 more nodes.
+# (fixed ports for the main server, so a restart keeps its addresses; it answers block requests,
+# --serve-blocks); the faulty server runs with --no-p2p. The short-TTL DHT has 5 more nodes.
 #
 # The tests read them at run time from target/browser-test/config.json (tests/support/server.rs). Every process started here is
 # stopped on exit, whether the tests pass, fail or are interrupted. Capabilities (headless,
@@ -76,7 +76,8 @@ main_url="http://127.0.0.1:$main_port"
 faulty_url="http://127.0.0.1:$faulty_port"
 control_url="http://127.0.0.1:$control_port"
 main_cmd=("$server" serve --listen "127.0.0.1:$main_port" --data-dir "$work/main-data"
-  --p2p-tcp-port "$p2p_tcp_port" --p2p-ws-port "$p2p_ws_port" --p2p-webrtc-port "$p2p_webrtc_port")
+  --p2p-tcp-port "$p2p_tcp_port" --p2p-ws-port "$p2p_ws_port" --p2p-webrtc-port "$p2p_webrtc_port"
+  --serve-blocks)
 
 "${main_cmd[@]}" >>"$work/main.log" 2>&1 &
 echo $! >"$work/main.pid"

@@ -120,9 +120,22 @@ pub enum Error {
     /// A bug in casweb: a Rust panic, reported to JS instead of a bare `unreachable` trap.
     #[error("internal error (a bug in casweb, please report it): {0}")]
     Internal(String),
+    /// A peer refused a block request (`reason`: `malformed`, `too_many_keys`, `busy`,
+    /// `not_serving`), or answered one with something that is not an answer (`malformed`).
+    #[error("the peer refused the block request ({reason}): {message}")]
+    PeerRefused { reason: String, message: String },
+    /// The storage does not do this (e.g. `put` on a `PeerStorage`, which only reads).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// The caller's `AbortSignal` fired: the call stopped, leaving every store consistent.
     #[error("aborted: {0}")]
     Aborted(String),
+    /// Pinning `root` would make the pinned nodes of a capped store exceed its cap.
+    #[error("pinning {root} needs {needed} pinned bytes, more than the cap of {max} bytes")]
+    CapExceeded { root: Key, needed: u64, max: u64 },
+    /// The node belongs to a pinned DAG: it cannot be deleted until its root is unpinned.
+    #[error("node {key} belongs to a pinned DAG; unpin its root first")]
+    Pinned { key: Key },
 }
 
 fn format_keys(keys: &[Key]) -> String {
@@ -186,6 +199,10 @@ error_codes! {
     TooLarge => "too_large",
     Internal => "internal",
     Aborted => "aborted",
+    CapExceeded => "cap_exceeded",
+    Pinned => "pinned",
+    PeerRefused => "peer_refused",
+    Unsupported => "unsupported",
 }
 
 impl Error {
@@ -200,6 +217,7 @@ impl Error {
             | Error::AdvertiseFailed { .. } => true,
             Error::Http { status, .. } => *status >= 500 || *status == 429,
             Error::ChildNotSynced { transient, .. } => *transient,
+            Error::PeerRefused { reason, .. } => reason == "busy",
             _ => false,
         }
     }

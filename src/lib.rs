@@ -21,6 +21,8 @@ pub mod crockford;
 #[cfg(feature = "dht")]
 pub mod dht;
 pub mod error;
+#[cfg(feature = "dht")]
+pub mod exchange;
 pub mod http;
 pub mod key;
 mod log;

@@ -47,21 +47,6 @@ fn unique_leaf(tag: &str) -> (Key, Bytes) {
     (Key::for_bytes(&bytes), Bytes::from(bytes))
 }
 
-async fn bootstrap_of(url: &str) -> Vec<String> {
-    let window = web_sys::window().unwrap();
-    let response: web_sys::Response =
-        JsFuture::from(window.fetch_with_str(&format!("{url}/api/p2p")))
-            .await
-            .unwrap()
-            .dyn_into()
-            .unwrap();
-    let body = JsFuture::from(response.json().unwrap()).await.unwrap();
-    Array::from(&Reflect::get(&body, &"addrs".into()).unwrap())
-        .iter()
-        .map(|a| a.as_string().unwrap())
-        .collect()
-}
-
 fn options(bootstrap: Vec<String>, transport: TransportKind) -> ConnectOptions {
     ConnectOptions {
         transports: vec![transport],
@@ -71,7 +56,7 @@ fn options(bootstrap: Vec<String>, transport: TransportKind) -> ConnectOptions {
 }
 
 async fn connect(transport: TransportKind) -> P2pNode {
-    let bootstrap = bootstrap_of(server::server_url()).await;
+    let bootstrap = server::p2p_bootstrap(server::server_url()).await;
     connect_with(options(bootstrap, transport)).await
 }
 
@@ -220,7 +205,7 @@ async fn native_node_finds_the_browser(transport: TransportKind) {
 // (c) Two nodes in the page (different identities): B finds A and dials it through the relay.
 async fn two_page_nodes_find_and_dial_each_other(transport: TransportKind) {
     let events = Rc::new(std::cell::RefCell::new(Vec::new()));
-    let bootstrap = bootstrap_of(server::server_url()).await;
+    let bootstrap = server::p2p_bootstrap(server::server_url()).await;
     let recorded = events.clone();
     let a = P2pNode::connect(
         options(bootstrap.clone(), transport),
@@ -291,7 +276,7 @@ async fn records_expire_after_stop_provide(transport: TransportKind) {
 // peers reach it through that record's relayed address.
 async fn a_kept_identity_survives_a_reconnect(transport: TransportKind) {
     let identity = Identity::generate();
-    let bootstrap = bootstrap_of(server::server_url()).await;
+    let bootstrap = server::p2p_bootstrap(server::server_url()).await;
     let kept = ConnectOptions {
         identity: Some(identity.clone()),
         ..options(bootstrap.clone(), transport)
@@ -402,7 +387,7 @@ fn strings(items: &[&str]) -> JsValue {
 // (e) Bad input: typed errors, from the JS API as an app sees it.
 #[wasm_bindgen_test]
 async fn bad_input_gets_typed_errors() {
-    let bootstrap = bootstrap_of(server::server_url()).await;
+    let bootstrap = server::p2p_bootstrap(server::server_url()).await;
     let ws_only: Vec<&str> = bootstrap
         .iter()
         .filter(|a| a.contains("/ws/"))

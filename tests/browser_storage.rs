@@ -217,7 +217,9 @@ async fn blocked_and_version_errors_are_typed() {
     // Our own connections step aside when another tab upgrades the schema.
     let ours = fresh_name("ours");
     let storage = IndexedDbStorage::open(&ours).await.unwrap();
-    let raw = JsFuture::from(open_raw(&ours, 2)).await.unwrap();
+    let raw = JsFuture::from(open_raw(&ours, casweb::storage::SCHEMA_VERSION + 1))
+        .await
+        .unwrap();
     close_raw(&raw);
     assert_eq!(storage.get(node(0, 1).0).await, Err(Error::Closed));
     IndexedDbStorage::delete_database(&ours).await.unwrap();

@@ -8,8 +8,9 @@
 // stored video plays and seeks. Imports the built package exactly as an app would; the P2P panel
 // lives in p2p-panel.js.
 import init, * as casweb from "./pkg/index.js";
+import { IndexedDbStorage } from "./pkg/index.js";
 import { isTransient } from "./errors.js";
-import { devCredentials, openStorage } from "./storage.js";
+import { CACHE_MAX_BYTES, devCredentials, openStorage } from "./storage.js";
 import { mountP2pPanel } from "./p2p-panel.js";
 import { FetchPanel } from "./fetch-panel.js";
 import { ErrorBox, el, formatSize, plural, progressBar } from "./ui.js";
@@ -141,7 +142,7 @@ function renderRoot(record) {
   const row = el("tr");
   rows.set(record, row);
   row.append(el("td", { className: "name", textContent: record.name }), el("td", { textContent: formatSize(record.size) }),
-    el("td"), el("td", { className: "key" }), el("td"), el("td"));
+    el("td"), el("td", { className: "key" }), el("td"), el("td"), el("td"));
   patchRow(row, record);
   return row;
 }
@@ -154,6 +155,49 @@ function patchRow(row, record) {
   cells[3].textContent = record.key ?? "-";
   cells[4].replaceWith(progressCell(record));
   if (cells[5].dataset.action !== actionOf(record)) cells[5].replaceWith(actionCell(record));
+  if (cells[6].dataset.offline !== offlineState(record)) cells[6].replaceWith(offlineCell(record));
+}
+
+/** The "keep offline" cell's state: "none" until stored, then "pinned", "pinning" or "cached". */
+function offlineState(record) {
+  if (!record.stored || !record.key || !openStack) return "none";
+  return record.pinning ? "pinning" : record.pinned ? "pinned" : "cached";
+}
+
+/**
+ * "keep offline": pins the file's DAG in the cache (its nodes are never evicted; those evicted
+ * already are fetched back from the server first, verified), or unpins it.
+ */
+function offlineCell(record) {
+  const td = el("td", { className: "offline" });
+  const state = offlineState(record);
+  td.dataset.offline = state;
+  if (state === "none") return td;
+  const box = el("input", { type: "checkbox", checked: state !== "cached", disabled: state === "pinning" });
+  box.onchange = () => keepOffline(record, box.checked);
+  td.append(el("label", {}, box, state === "pinning" ? " fetching..." : " keep offline"));
+  return td;
+}
+
+async function keepOffline(record, keep) {
+  const { local, remote } = openStack;
+  record.pinning = keep;
+  updateRoot(record);
+  try {
+    if (keep) {
+      await local.pin(record.key, { from: remote });
+      record.pinned = true;
+    } else {
+      await local.unpin(record.key);
+      record.pinned = false;
+    }
+  } catch (error) {
+    errors.show(error, { place: "store" });
+  } finally {
+    record.pinning = false;
+    updateRoot(record);
+    renderCache(local);
+  }
 }
 
 function renderRoots() {
@@ -308,7 +352,38 @@ function renderSync(remote) {
     total: syncPeak, state: failed > 0 ? "retrying" : "running" }));
 }
 
+/** The cache against its cap (usage() is one small read, never a scan), and the origin's quota. */
+let persisted = null;
+async function renderCache(local) {
+  const [usage, estimate] = await Promise.all([local.usage(), IndexedDbStorage.estimate().catch(() => null)]);
+  persisted ??= await IndexedDbStorage.persisted().catch(() => false);
+  const box = $("#cache");
+  box.dataset.bytes = String(usage.bytes);
+  box.dataset.pinnedBytes = String(usage.pinnedBytes);
+  const detail = `${formatSize(usage.bytes)} of ${formatSize(CACHE_MAX_BYTES)} (${plural(usage.nodes, "node")}), ` +
+    `${formatSize(usage.pinnedBytes)} kept offline; past the cap the least recently used synced nodes are evicted`;
+  const parts = [progressBar({ label: "local cache", detail, done: usage.bytes, total: CACHE_MAX_BYTES,
+    className: "cache-usage" })];
+  const quota = estimate ? `This site uses ${formatSize(estimate.usage)} of a ${formatSize(estimate.quota)} quota. ` : "";
+  const note = el("p", { className: "hint", textContent: quota + (persisted
+    ? "Storage is persistent: the browser will not clear it under storage pressure."
+    : "The browser may clear this storage under pressure. ") });
+  if (!persisted) {
+    const ask = el("button", { className: "link", type: "button", textContent: "Ask to keep it" });
+    ask.id = "persist";
+    ask.onclick = async () => {
+      persisted = await IndexedDbStorage.persist().catch(() => false);
+      if (!persisted) ask.textContent = "The browser said no (it decides from how the site is used); ask again";
+      else renderCache(local);
+    };
+    note.append(ask);
+  }
+  parts.push(note);
+  box.replaceChildren(...parts);
+}
+
 function renderStats({ http, remote, local }) {
+  renderCache(local).catch(() => {}); // a closed store (page unloading): the next tick repaints
   const db = local.stats();
   const engine = remote.stats();
   const heap = performance.memory?.usedJSHeapSize;
@@ -426,6 +501,8 @@ async function startServiceWorker() {
 }
 
 let fetchPanel = null;
+/** The storage stack, once open (the "keep offline" boxes need it). */
+let openStack = null;
 
 function bindPage(stack) {
   $("#file").addEventListener("change", (event) => {
@@ -474,6 +551,9 @@ async function main() {
   const serviceWorker = startServiceWorker();
   // The panel announces stored files to peers (again after a reload), unless its cache does.
   stack.onFileStored = p2p.onFileStored ?? (() => {});
+  openStack = stack;
+  const pinned = new Set((await stack.local.pins()).map((pin) => pin.root));
+  for (const record of roots) record.pinned = pinned.has(record.key);
   resumeTracking(stack.remote, stack.local);
   for (const record of roots) if (record.stored) stack.onFileStored(record.key);
   renderRoots();

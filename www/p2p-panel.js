@@ -12,6 +12,12 @@
 // package's module namespace; `context.server` is the server's base URL. (The panel shows its
 // own errors; app.js puts a failure to mount it in the page's error box, in this section.)
 //
+// Sharing: a "serve my files" switch (off by default, remembered) makes the node answer block
+// requests from the local IndexedDB cache (public: anyone who knows a key can read its node),
+// and "Fetch from peers" reads a file by root key through CachedStorage(IndexedDB,
+// PeerStorage(node)): every node verified, from whichever browser announced it, with progress,
+// whether or not the server's HTTP API answers.
+//
 // Peer discovery is optional: a failed connect or lookup is shown in the panel only, and never
 // stops files from being stored and synced.
 //
@@ -24,6 +30,7 @@
 // the server killed, its WebSocket connection went after about 15 s and its WebRTC-direct one
 // not within 90 s (libp2p ping failures do not close connections).
 import { describeP2pError, errorDetail } from "./errors.js";
+import { formatSize, progressBar, throttle } from "./ui.js";
 
 const TRANSPORT_KEY = "casweb-demo-p2p-transport";
 const TRANSPORTS = { "webrtc-direct": "WebRTC-direct", websocket: "WebSocket" };
@@ -42,6 +49,8 @@ const ADVERTISER_DB_KEY = "casweb-demo-advertiser-db";
 /** The kept P2P identity (base64) in localStorage, and the Web Lock that lets one tab use it. */
 const IDENTITY_KEY = "casweb-demo-p2p-identity";
 const IDENTITY_LOCK = "casweb-demo-p2p-identity";
+/** Whether this browser serves its stored files to peers ("true"; absent: off). */
+const SERVE_KEY = "casweb-demo-p2p-serve";
 
 /** `document.createElement(tag)` with properties and children. */
 function el(tag, props = {}, ...children) {
@@ -343,6 +352,22 @@ class P2pPanel {
       this.findProviders(this.findKey.value);
     });
     this.findResult = el("div", { id: "p2p-find-result", className: "result" });
+    this.serveToggle = el("input", { type: "checkbox", id: "p2p-serve" });
+    this.serveToggle.checked = localStorage.getItem(SERVE_KEY) === "true";
+    this.serveToggle.addEventListener("change", () => {
+      localStorage.setItem(SERVE_KEY, String(this.serveToggle.checked));
+      this.applyServing();
+    });
+    this.fetchKey = el("input", {
+      id: "p2p-fetch-key", placeholder: "file root key", spellcheck: false, autocomplete: "off",
+    });
+    this.fetchForm = el("form", { id: "p2p-fetch-form", className: "inline-form" },
+      this.fetchKey, el("button", { type: "submit", textContent: "Fetch from peers" }));
+    this.fetchForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.fetchFromPeers(this.fetchKey.value);
+    });
+    this.fetchResult = el("div", { id: "p2p-fetch-result", className: "result" });
     body.replaceChildren(
       el("div", { className: "p2p-head" },
         el("div", {}, this.status, this.statusDetail),
@@ -361,6 +386,16 @@ class P2pPanel {
       }),
       this.findForm,
       this.findResult,
+      el("h3", { textContent: "Share and fetch" }),
+      el("label", { className: "hint" }, this.serveToggle,
+        " Serve my stored files to peers (public: anyone who knows a key can read its node from this browser)"),
+      el("p", {
+        className: "hint",
+        textContent: "Reads a file by root key from the browsers that announce it, through the " +
+          "server's relay only (not its HTTP API), every node verified, into this browser's cache.",
+      }),
+      this.fetchForm,
+      this.fetchResult,
     );
   }
 
@@ -379,7 +414,11 @@ class P2pPanel {
     this.identity = keptIdentity(this.casweb);
     this.connect();
     return {
-      wrapCache: (local, useCache) => this.announcer.cache(local, useCache),
+      wrapCache: (local, useCache) => {
+        this.local = local;
+        this.applyServing();
+        return this.announcer.cache(local, useCache);
+      },
       onFileStored: (root) => this.announcer.add(root),
     };
   }
@@ -474,6 +513,66 @@ class P2pPanel {
     this.refreshPeers();
     this.refreshAddresses();
     this.announcer?.attach(node, this.identityKept);
+    this.applyServing();
+  }
+
+  /** Serves the local cache to peers while the switch is on (the package may predate serving). */
+  applyServing() {
+    const node = this.node;
+    if (!node || typeof node.serve !== "function") return;
+    try {
+      if (this.serveToggle.checked && this.local) node.serve(this.local);
+      else node.stopServing();
+    } catch (error) {
+      this.setStatus(this.status.dataset.state, this.status.textContent, `serving: ${errorDetail(error)}`);
+    }
+  }
+
+  /** Reads a file from peers into the local cache, verified, with a progress bar. */
+  async fetchFromPeers(rawKey) {
+    const key = rawKey.trim();
+    const node = this.node;
+    const { CachedStorage, PeerStorage, readFile } = this.casweb;
+    const started = performance.now();
+    const show = (...children) => this.fetchResult.replaceChildren(...children);
+    let reached = { bytes: 0, totalBytes: 0 };
+    const render = throttle(() => show(progressBar({
+      label: "fetching from peers",
+      detail: reached.totalBytes ? `${formatSize(reached.bytes)} of ${formatSize(reached.totalBytes)}` : formatSize(reached.bytes),
+      done: reached.bytes,
+      total: reached.totalBytes ?? 0,
+    })));
+    this.fetchResult.dataset.state = "fetching";
+    show(el("span", { className: "hint", textContent: "looking for providers..." }));
+    try {
+      if (!node) throw panelError("not_connected", "peer discovery is not connected");
+      if (typeof PeerStorage !== "function") throw panelError("unsupported", "this package cannot fetch from peers");
+      const peers = new PeerStorage(node);
+      const storage = this.local ? new CachedStorage(this.local, peers) : peers;
+      const file = await readFile(storage, key, {
+        onProgress: (progress) => {
+          reached = progress;
+          render();
+        },
+      });
+      render.cancel();
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      const { requests, lookups } = peers.stats();
+      const url = URL.createObjectURL(new Blob([file.data], { type: file.contentType || "application/octet-stream" }));
+      this.fetchResult.dataset.state = "done";
+      show(progressBar({ label: "fetched from peers", detail: formatSize(file.data.length), done: 1, total: 1, state: "done" }),
+        el("p", { className: "hint", textContent: `${formatSize(file.data.length)} verified in ${seconds} s ` +
+          `(${lookups} lookup${lookups === 1 ? "" : "s"}, ${requests} request${requests === 1 ? "" : "s"} to peers), kept in this browser's cache.` }),
+        el("a", { href: url, download: key, textContent: "Download" }));
+    } catch (error) {
+      render.cancel();
+      this.fetchResult.dataset.state = "error";
+      const text = error?.code === "not_found" ? `No peer gave ${key} (or part of it) in time.` :
+        describeP2pError(error, { server: this.server, key });
+      show(el("p", { className: "error p2p-error" },
+        el("span", { className: "error-text", textContent: text }),
+        el("small", { className: "error-detail", textContent: errorDetail(error) })));
+    }
   }
 
   /** P2pNode.connect, with the kept identity when this tab holds it. */

@@ -4,6 +4,13 @@
 // HttpStorage) over the same IndexedDB database.
 import { IndexedDbStorage, HttpStorage, BufferedHttpStorage, CachedStorage } from "./pkg/index.js";
 
+/**
+ * The page's cache cap: past it, synced nodes are evicted, least recently used first, and
+ * fetched again (verified) when read; files kept offline (pinned) and nodes not yet on the
+ * server stay (docs/storage.md, "Lifecycle").
+ */
+export const CACHE_MAX_BYTES = 512 * 1024 * 1024;
+
 /** The IndexedDB database of stored nodes, shared by the page and the service worker. */
 export const DATABASE = "casweb-demo";
 const PENDING_STORE = "casweb-demo-pending";
@@ -90,7 +97,7 @@ export async function openStorage({ server, realm, token, hooks, wrapCache }) {
     baseUrl: server, realm, token, timeoutMs: 15000, getToken: () => renewedToken(server),
   });
   const remote = await BufferedHttpStorage.open(http, { ...hooks, pendingStore: PENDING_STORE });
-  const local = await IndexedDbStorage.open(DATABASE);
+  const local = await IndexedDbStorage.open(DATABASE, { maxBytes: CACHE_MAX_BYTES });
   const stack = { http, remote, local, storage: null };
   const useCache = (cache) => {
     stack.storage = new CachedStorage(cache, remote);

@@ -25,7 +25,7 @@
 // here); a static route sends every other request straight to the network.
 import init, { fileInfo, IndexedDbStorage, isCaswebError, readFileStream } from "./pkg/index.js";
 import { contentDisposition, parseFileUrl, parseRange } from "./files-route.js";
-import { DATABASE, fetchDevCredentials, openReadStorage } from "./storage.js";
+import { CACHE_MAX_BYTES, DATABASE, fetchDevCredentials, openReadStorage } from "./storage.js";
 
 self.addEventListener("install", (event) => {
   // Chromium's static routing (ServiceWorker static routing API): only files/ wakes the worker.
@@ -59,7 +59,7 @@ async function storageFor(server) {
     throw error;
   });
   await ready;
-  local ??= IndexedDbStorage.open(DATABASE).catch((error) => {
+  local ??= IndexedDbStorage.open(DATABASE, { maxBytes: CACHE_MAX_BYTES }).catch((error) => {
     local = null;
     throw error;
   });

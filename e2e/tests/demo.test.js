@@ -3,7 +3,8 @@
 // fetch it back byte-identical (cache), fetch it from a fresh browser (server); a few MiB from the
 // file picker with its progress bars, downloaded through the service worker (sha256), byte ranges
 // and a real video (played, seeked) from the service worker's files/ route, a cancelled store;
-// the page's messages for a bad key, a stopped server and a full quota; the P2P panel when its
+// the page's messages for a bad key, a stopped server and a full quota; a second browser fetching
+// the file from the first over the block exchange with the realm API cut; the P2P panel when its
 // server is killed and comes back. Steps run in order on one page.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -161,11 +162,25 @@ describe("demo page", () => {
     assert.equal(check.owned.length, keys.length);
   });
 
+  test("'keep offline' pins the file in the cache, shown against the cap", async () => {
+    const row = page.locator(`tr[data-root="${root}"]`);
+    await row.locator("td.offline input").check();
+    await row.locator("td.offline[data-offline=pinned]").waitFor({ timeout: 20_000 });
+    await page.waitForFunction(() => Number(document.querySelector("#cache")?.dataset.pinnedBytes) > 0, null,
+      { timeout: 5_000 });
+    const pinned = Number(await page.locator("#cache").getAttribute("data-pinned-bytes"));
+    const cached = Number(await page.locator("#cache").getAttribute("data-bytes"));
+    assert.ok(pinned >= FILE.bytes.length, `the file's DAG is kept offline (${pinned} bytes pinned)`);
+    assert.ok(cached >= pinned, `the cache counts it (${cached} bytes)`);
+    assert.match(await page.locator("#cache .cache-usage").innerText(), /local cache/);
+  });
+
   test("after a reload the file is still synced and comes back byte-identical from the cache", async () => {
     await page.reload();
     await page.waitForSelector("body[data-ready=true]");
     const row = page.locator(`tr[data-root="${root}"]`);
     await row.locator(".state[data-state=synced]").waitFor();
+    await row.locator("td.offline[data-offline=pinned]").waitFor(); // the pin outlives the page
     await row.locator("button", { hasText: "fetch" }).click();
     await page.locator(".verified[data-source=cache]").waitFor({ timeout: 20_000 });
     const download = await downloadBytes(page, page.locator("#fetch-result a.button"));
@@ -226,6 +241,30 @@ describe("demo page", () => {
       assert.deepEqual(second.problems, []);
     } finally {
       await second.close();
+    }
+  });
+
+  test("a second browser fetches the file from this one through the relay, with the HTTP API unreachable", async () => {
+    await page.check("#p2p-serve");
+    const fresh = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true });
+    try {
+      const other = await newPage(fresh);
+      await other.addInitScript(() => localStorage.setItem("casweb-demo-p2p-transport", "websocket"));
+      // Only the realm API is cut: the page still gets its bootstrap addresses (/api/p2p).
+      await other.route(/\/api\/realm\//, (route) => route.abort());
+      await openDemo(other);
+      await other.locator("#p2p .p2p-status[data-state=connected]").waitFor({ timeout: 30_000 });
+      await other.fill("#p2p-fetch-key", root);
+      await other.click("#p2p-fetch-form button");
+      const result = other.locator("#p2p-fetch-result");
+      await other.waitForFunction(() => ["done", "error"].includes(document.querySelector("#p2p-fetch-result")?.dataset.state),
+        null, { timeout: 60_000 });
+      assert.equal(await result.getAttribute("data-state"), "done", await result.innerText());
+      const download = await downloadBytes(other, other.locator("#p2p-fetch-result a"));
+      assert.ok(Buffer.from(download.bytes).equals(Buffer.from(FILE.bytes)), "the bytes from the peer differ");
+      await screenshot(other, "demo-p2p-fetched-from-peer");
+    } finally {
+      await fresh.close();
     }
   });
 

@@ -80,6 +80,7 @@ impl P2pArgs {
             bootstrap: self.bootstrap.clone(),
             provider_ttl: Duration::from_secs(self.provider_ttl_secs),
             external_addresses: self.external_addresses.clone(),
+            served_nodes: None,
         }
     }
 }
@@ -210,6 +211,11 @@ pub struct ServeArgs {
     /// Do not run the libp2p node (no DHT, no relay; `/api/p2p` answers 404 p2p_disabled).
     #[arg(long)]
     pub no_p2p: bool,
+    /// Answer peers' block requests (/casweb/block/1.0.0) with the nodes stored here. Off by
+    /// default: HTTP reads are per realm, but any peer that knows a key could then read its node
+    /// whatever realm owns it.
+    #[arg(long, conflicts_with = "no_p2p")]
+    pub serve_blocks: bool,
     #[command(flatten)]
     pub p2p: P2pArgs,
     #[command(flatten)]

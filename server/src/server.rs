@@ -11,7 +11,7 @@ use crate::backend::{self, Backend};
 use crate::clock::{Clock, FileClock, SystemClock};
 use crate::config::{P2pOnlyArgs, ServeArgs};
 use crate::fault::FaultInjector;
-use crate::p2p::{self, P2pHandle};
+use crate::p2p::{self, P2pConfig, P2pHandle, ServedNodes};
 use crate::routes::{self, DEV_REALM};
 use crate::state::AppState;
 use crate::tokens::{encode_token, Token};
@@ -73,9 +73,15 @@ pub async fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
         None
     } else {
         Some(
-            p2p::start(args.p2p.config(), Some(data_dir))
-                .await
-                .map_err(|e| e.to_string())?,
+            p2p::start(
+                P2pConfig {
+                    served_nodes: args.serve_blocks.then(|| ServedNodes(nodes.clone())),
+                    ..args.p2p.config()
+                },
+                Some(data_dir),
+            )
+            .await
+            .map_err(|e| e.to_string())?,
         )
     };
     let state = AppState {

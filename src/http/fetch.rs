@@ -10,11 +10,11 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
-use js_sys::{Function, Promise, Uint8Array};
+use js_sys::{Array, Function, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, Headers, Request, RequestInit, Response};
+use web_sys::{AbortController, Blob, BlobPropertyBag, Headers, Request, RequestInit, Response};
 
 use super::wire;
 use crate::error::{Error, Result};
@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 /// A request body.
 pub enum Body {
     None,
-    /// Sent as `application/octet-stream`.
+    /// Sent as `application/octet-stream`, handed to `fetch` as a `Blob` (see [`binary_body`]).
     Binary(Vec<u8>),
     /// Sent as `application/json`.
     Json(String),
@@ -84,6 +84,17 @@ fn global_fetch(request: &Request) -> Result<Promise> {
         .map_err(|_| Error::Network("fetch() did not return a promise".into()))
 }
 
+/// `bytes` as a `Blob`: Chromium uploads a `Blob` body about 3.4 times faster than the same
+/// bytes as a `Uint8Array` (40 MiB in 4 MiB batches on loopback, measured in one run: 60 against
+/// 18 MiB/s; BENCHMARKS.md, sync), and the `Blob` owns its copy, so the request no longer needs
+/// the wasm memory it came from.
+fn binary_body(bytes: &[u8]) -> std::result::Result<Blob, JsValue> {
+    let options = BlobPropertyBag::new();
+    options.set_type("application/octet-stream");
+    let parts = Array::of1(&Uint8Array::from(bytes));
+    Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+}
+
 fn build_request(
     method: &str,
     url: &str,
@@ -101,7 +112,7 @@ fn build_request(
         Body::None => {}
         Body::Binary(bytes) => {
             headers.set("Content-Type", "application/octet-stream")?;
-            init.set_body(&Uint8Array::from(&bytes[..]));
+            init.set_body(&binary_body(&bytes)?.into());
         }
         Body::Json(text) => {
             headers.set("Content-Type", "application/json")?;

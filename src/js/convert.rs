@@ -138,3 +138,24 @@ pub fn thrown_message(error: &JsValue) -> String {
         .or_else(|| error.as_string())
         .unwrap_or_else(|| type_name(error))
 }
+
+/// A JS array (`what` names it in the error).
+pub fn list_from_js(value: &JsValue, what: &str) -> Result<js_sys::Array> {
+    if js_sys::Array::is_array(value) {
+        Ok(js_sys::Array::from(value))
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "{what} must be an array, got {}",
+            type_name(value)
+        )))
+    }
+}
+
+/// An array of key strings (`keys` in messages).
+pub fn keys_from_js(value: &JsValue) -> Result<Vec<Key>> {
+    list_from_js(value, "keys")?
+        .iter()
+        .enumerate()
+        .map(|(i, key)| Ok(Key::parse(&string_from_js(&key, &format!("keys[{i}]"))?)?))
+        .collect()
+}

@@ -37,6 +37,9 @@ pub fn to_js_error(error: Error) -> JsValue {
     {
         let _ = js_sys::Reflect::set(&js, &"serverCode".into(), &code.as_str().into());
     }
+    if let Error::PeerRefused { reason, .. } = &error {
+        let _ = js_sys::Reflect::set(&js, &"reason".into(), &reason.as_str().into());
+    }
     js.into()
 }
 

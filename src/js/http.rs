@@ -9,8 +9,8 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::abort::{abortable, call_signal, CallOptionsArg};
 use super::convert::{
-    bytes_from_js, key_from_js, keys_to_js, known_fields, option_field, set_field, string_from_js,
-    thrown_message, type_name, whole_number_field,
+    bytes_from_js, key_from_js, keys_from_js, keys_to_js, known_fields, list_from_js, option_field,
+    set_field, string_from_js, thrown_message, type_name, whole_number_field,
 };
 use super::error::{js, JsResult};
 use super::promise::promise;
@@ -131,27 +131,8 @@ fn token_source_from_js(function: Function) -> TokenSource {
     })
 }
 
-fn array_from_js(value: &JsValue, what: &str) -> Result<Array> {
-    if Array::is_array(value) {
-        Ok(Array::from(value))
-    } else {
-        Err(Error::InvalidArgument(format!(
-            "{what} must be an array, got {}",
-            type_name(value)
-        )))
-    }
-}
-
-fn keys_from_js(value: &JsValue) -> Result<Vec<Key>> {
-    array_from_js(value, "keys")?
-        .iter()
-        .enumerate()
-        .map(|(i, key)| Ok(Key::parse(&string_from_js(&key, &format!("keys[{i}]"))?)?))
-        .collect()
-}
-
 fn nodes_from_js(value: &JsValue) -> Result<Vec<(Key, Bytes)>> {
-    array_from_js(value, "nodes")?
+    list_from_js(value, "nodes")?
         .iter()
         .enumerate()
         .map(|(i, node)| {

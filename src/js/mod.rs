@@ -16,6 +16,8 @@ mod files;
 mod http;
 #[cfg(feature = "p2p")]
 mod p2p;
+#[cfg(feature = "p2p")]
+mod peer_storage;
 mod pending;
 mod promise;
 mod provider;
@@ -32,6 +34,8 @@ pub use files::{file_info, read_file, read_file_stream, store_file};
 pub use http::JsHttpStorage;
 #[cfg(feature = "p2p")]
 pub use p2p::JsP2pNode;
+#[cfg(feature = "p2p")]
+pub use peer_storage::JsPeerStorage;
 pub use promise::{install_panic_hook, promise};
 pub use storage::{JsCachedStorage, JsIndexedDbStorage, JsMemoryStorage};
 pub use sync::JsBufferedHttpStorage;

@@ -1,5 +1,6 @@
 //! The `P2pNode` class exported to JS (feature `p2p`): join casweb's DHT from the page, announce
-//! keys, stop, find providers, dial them; connection events on an `EventTarget`.
+//! keys, stop, find providers, dial them, serve blocks to peers; connection events on an
+//! `EventTarget`.
 
 use js_sys::{Array, Object, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -12,9 +13,11 @@ use super::convert::{
     array_from_js, key_from_js, known_fields, option_field, set_field, string_from_js, type_name,
     whole_number_field,
 };
-use super::error::js;
+use super::error::{js, JsResult};
 use super::promise::promise;
+use super::provider::provider_from_js;
 use crate::error::{Error, Result};
+use crate::exchange::{ServeLimits, MAX_ANSWER_BYTES};
 use crate::http::fetch::{self, Body};
 use crate::p2p::config::{checked_timeout, DEFAULT_CONNECT_TIMEOUT_MS};
 use crate::p2p::{
@@ -75,6 +78,18 @@ export interface DialOptions {
   timeoutMs?: number;
 }
 
+/** Options of `node.serve(storage, options)`: what serving may cost. */
+export interface ServeOptions {
+  /** Block requests answered at once from all peers (1 to 1024, default 16); more are refused
+   *  as "busy". */
+  maxConcurrent?: number;
+  /** Block requests answered at once for one peer (1 to 1024, default 4). */
+  maxConcurrentPerPeer?: number;
+  /** Most node bytes in one answer (16 to 4194304, default 4194304); a larger node is not
+   *  served. */
+  maxAnswerBytes?: number;
+}
+
 /** Events dispatched on `node.events`: CustomEvents whose `detail` is shown here. */
 export interface P2pEventMap {
   "peer:connect": CustomEvent<{ peerId: string }>;
@@ -106,6 +121,9 @@ extern "C" {
     /// The optional options of `dial`.
     #[wasm_bindgen(typescript_type = "DialOptions")]
     pub type DialOptionsArg;
+    /// The optional options of `serve`.
+    #[wasm_bindgen(typescript_type = "ServeOptions")]
+    pub type ServeOptionsArg;
 }
 
 /// A libp2p node in this page, on casweb's DHT.
@@ -241,6 +259,28 @@ impl JsP2pNode {
         })
     }
 
+    /// Answers peers' block requests (`/casweb/block/1.0.0`) from `storage` (any casweb storage
+    /// or object with `get` and `put`, typically the IndexedDB cache), replacing what was served
+    /// before. Off until called. Anyone who knows a key can then read its node from this
+    /// browser: serve only what may be public. Throws `invalid_argument` or `closed`.
+    pub fn serve(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "StorageProviderLike")] storage: JsValue,
+        options: Option<ServeOptionsArg>,
+    ) -> JsResult<()> {
+        let storage = js(provider_from_js(&storage, "storage"))?;
+        let limits = js(serve_limits(
+            &options.map_or(JsValue::UNDEFINED, JsValue::from),
+        ))?;
+        js(self.node.serve(storage, limits))
+    }
+
+    /// Stops serving: block requests are refused as "not_serving" from now on.
+    #[wasm_bindgen(js_name = stopServing)]
+    pub fn stop_serving(&self) -> JsResult<()> {
+        js(self.node.stop_serving())
+    }
+
     /// Peer ids with an open connection.
     #[wasm_bindgen(js_name = connectedPeers, unchecked_return_type = "Promise<string[]>")]
     pub fn connected_peers(&self) -> Promise {
@@ -345,6 +385,23 @@ impl JsP2pNode {
     pub(super) fn node(&self) -> &P2pNode {
         &self.node
     }
+}
+
+fn serve_limits(options: &JsValue) -> Result<ServeLimits> {
+    known_fields(
+        options,
+        "serve",
+        &["maxConcurrent", "maxConcurrentPerPeer", "maxAnswerBytes"],
+    )?;
+    let defaults = ServeLimits::default();
+    Ok(ServeLimits {
+        max_concurrent: whole_number_field(options, "maxConcurrent", 1, 1024)?
+            .map_or(defaults.max_concurrent, |n| n as usize),
+        max_concurrent_per_peer: whole_number_field(options, "maxConcurrentPerPeer", 1, 1024)?
+            .map_or(defaults.max_concurrent_per_peer, |n| n as usize),
+        max_answer_bytes: whole_number_field(options, "maxAnswerBytes", 16, MAX_ANSWER_BYTES)?
+            .unwrap_or(defaults.max_answer_bytes),
+    })
 }
 
 fn lookup_options(options: &JsValue) -> Result<LookupOptions> {

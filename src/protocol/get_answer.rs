@@ -68,20 +68,26 @@ pub fn encode(items: &[GetItem]) -> Vec<u8> {
 /// Reads an answer to a request for `keys`: one item per answered key, a prefix of `keys`
 /// (possibly empty only if the body is empty).
 pub fn parse(body: &Bytes, keys: &[Key]) -> Result<Vec<GetItem>, GetAnswerError> {
+    parse_items(body, keys.len())
+}
+
+/// Reads an answer of at most `max_items` items (the peers' block exchange reads its answers
+/// with this before it knows which request they answer).
+pub fn parse_items(body: &Bytes, max_items: usize) -> Result<Vec<GetItem>, GetAnswerError> {
     if body.is_empty() {
         return Ok(Vec::new());
     }
-    let frames = batch::parse(body, keys.len().max(1)).map_err(|error| match error {
+    let frames = batch::parse(body, max_items.max(1)).map_err(|error| match error {
         FramingError::TooManyNodes { .. } => GetAnswerError::TooMany {
-            answered: keys.len() + 1,
-            asked: keys.len(),
+            answered: max_items + 1,
+            asked: max_items,
         },
         other => GetAnswerError::Framing(other),
     })?;
-    if frames.len() > keys.len() {
+    if frames.len() > max_items {
         return Err(GetAnswerError::TooMany {
             answered: frames.len(),
-            asked: keys.len(),
+            asked: max_items,
         });
     }
     frames

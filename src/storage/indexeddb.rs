@@ -4,14 +4,23 @@
 //! `Promise.all` or `join_all`) is served by one transaction per direction. The first put of a
 //! tick opens a `readwrite` transaction and each put goes into it at once, as in a plain-JS
 //! loop; a task spawned with the transaction closes the batch at the end of the tick and
-//! answers every put when the transaction has committed (large values are written only if their
-//! key is missing, so re-putting a 1 MiB node costs a key lookup; see
+//! answers every put when the transaction has committed (each put also adds the node's meta
+//! record, which IndexedDB refuses for a key already stored: large values are written only if
+//! it was new, so re-putting a 1 MiB node costs a small refused write; see
 //! [`idb_batch`](super::idb_batch)). Gets are queued and read by one `readonly` transaction.
 //! Inside a transaction nothing but IndexedDB requests is awaited. Values are `Uint8Array`s, so
 //! JS callers ([`IndexedDbStorage::put_array`], [`IndexedDbStorage::get_array`]) never copy
 //! bytes through wasm memory.
+//!
+//! The lifecycle (usage, a byte cap with eviction, pins, deletes) lives in the stores of
+//! [`idb_lifecycle`](super::idb_lifecycle); the cap's admission, eviction passes and access
+//! log in [`idb_cache`](super::idb_cache) (the policy itself, pure, in
+//! [`eviction`](super::eviction)), pins in [`idb_pin`](super::idb_pin), deletes and listing in
+//! [`idb_manage`](super::idb_manage), the origin's quota in
+//! [`persistence`](super::persistence).
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -23,17 +32,28 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{IdbDatabase, IdbFactory, IdbObjectStore, IdbTransaction, IdbTransactionMode};
 
+use super::eviction::Stamps;
 use super::idb_batch::{read_records, record_array, WriteBatch};
-use super::idb_future::{error_from_js, Connection, OpenFuture, RequestFuture, TransactionFuture};
+use super::idb_cache::CacheState;
+use super::idb_future::{error_from_js, Connection, OpenFuture, RequestFuture, UpgradeFn};
+use super::idb_journal::JournalState;
+use super::idb_lifecycle::{self, JOURNAL_STORE, META_STORE, STATE_STORE};
 use super::tick_queue::TickQueue;
 use super::{verify_put, StorageProvider};
 use crate::error::{Error, Result};
 use crate::key::Key;
 
-/// Schema version of casweb's database. Bump it (and extend [`upgrade`]) to add stores.
-pub const SCHEMA_VERSION: u32 = 1;
-/// The object store holding node bytes, keyed by the key's text form.
-pub const NODES_STORE: &str = "nodes";
+pub use super::idb_lifecycle::{NODES_STORE, SCHEMA_VERSION};
+
+/// How to open an [`IndexedDbStorage`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexedDbOptions {
+    /// A byte cap: the store is a cache, evicting its least recently used unpinned nodes in the
+    /// background to stay within it (and when the browser's quota is hit). `Some(u64::MAX)`: a
+    /// cache without a cap, evicting only on a quota error. `None` (the default): a store that
+    /// never deletes anything by itself (the sync engine's pending store is one).
+    pub max_bytes: Option<u64>,
+}
 
 /// Counters for diagnostics and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -50,24 +70,41 @@ pub struct IndexedDbStats {
     pub puts_skipped: u32,
     /// Gets served.
     pub gets: u32,
+    /// Nodes deleted by eviction.
+    pub nodes_evicted: u32,
+    /// Eviction transactions run.
+    pub eviction_batches: u32,
+    /// Access times written back by the access log.
+    pub access_writes: u32,
+    /// Journal indexing transactions run in the background once puts paused.
+    pub journal_indexings: u32,
 }
 
 type PutReply = oneshot::Sender<Result<()>>;
+/// Where a put issued into a write batch learns its outcome.
+pub(super) type PutAnswer = oneshot::Receiver<Result<()>>;
 
-struct Inner {
-    name: String,
-    db: Connection,
+pub(super) struct Inner {
+    pub(super) name: String,
+    pub(super) db: Connection,
     /// This tick's puts, in their open transaction, and who waits for its outcome.
     write: RefCell<Option<(WriteBatch, Vec<PutReply>)>>,
     /// The gets waiting for this tick's read transaction.
     gets: TickQueue<Key, Result<Option<Uint8Array>>>,
     stats: Cell<IndexedDbStats>,
+    /// The cap's state: `None` for a store that never evicts.
+    pub(super) cache: Option<CacheState>,
+    stamps: Cell<Stamps>,
+    /// Keys a pin in progress is collecting: eviction skips them (see `idb_pin`).
+    pub(super) protected: RefCell<HashMap<Key, u32>>,
+    /// When the journal is due for indexing (see `idb_journal`).
+    pub(super) journal: JournalState,
 }
 
 /// Node storage in one IndexedDB database. Cheap to clone (shared handle).
 #[derive(Clone)]
 pub struct IndexedDbStorage {
-    inner: Rc<Inner>,
+    pub(super) inner: Rc<Inner>,
 }
 
 impl std::fmt::Debug for IndexedDbStorage {
@@ -88,39 +125,63 @@ pub(crate) fn factory() -> Result<IdbFactory> {
     })
 }
 
-fn upgrade(db: &IdbDatabase) -> std::result::Result<(), JsValue> {
-    if !db.object_store_names().contains(NODES_STORE) {
-        db.create_object_store(NODES_STORE)?;
-    }
-    Ok(())
-}
-
 impl IndexedDbStorage {
-    /// Opens (creating or upgrading as needed) the database `name`.
+    /// Opens (creating or upgrading as needed) the database `name`, without a cap.
     ///
     /// Fails with [`Error::Blocked`] if another connection at an older version keeps it open,
     /// [`Error::VersionMismatch`] if it was created by a newer casweb, [`Error::Unavailable`]
     /// where IndexedDB does not exist.
     pub async fn open(name: &str) -> Result<IndexedDbStorage> {
+        Self::open_with(name, IndexedDbOptions::default()).await
+    }
+
+    /// Opens the database `name` with `options` (a byte cap makes it a cache). Upgrading a
+    /// database of an older schema keeps its nodes and builds what the new one adds. The usage
+    /// record is checked against the node count; a cache over its cap starts evicting at once.
+    pub async fn open_with(name: &str, options: IndexedDbOptions) -> Result<IndexedDbStorage> {
         if name.is_empty() {
             return Err(Error::InvalidArgument(
                 "database name must not be empty".into(),
             ));
         }
+        if options.max_bytes == Some(0) {
+            return Err(Error::InvalidArgument("maxBytes must be at least 1".into()));
+        }
         let request = factory()?
             .open_with_u32(name, SCHEMA_VERSION)
             .map_err(|e| error_from_js(&e))?;
-        let db: IdbDatabase = OpenFuture::new(request, Some(Box::new(upgrade)))
+        let upgrading = request.clone();
+        let stamp = js_sys::Date::now();
+        let upgrade: UpgradeFn = Box::new(move |db| {
+            let transaction = upgrading
+                .transaction()
+                .ok_or_else(|| JsValue::from_str("upgradeneeded without a transaction"))?;
+            idb_lifecycle::upgrade(db, &transaction, stamp)
+        });
+        let db: IdbDatabase = OpenFuture::new(request, Some(upgrade))
             .await?
             .unchecked_into();
+        let usage = match idb_lifecycle::checked_usage(&db).await {
+            Ok(usage) => usage,
+            Err(error) => {
+                db.close();
+                return Err(error);
+            }
+        };
         let inner = Rc::new(Inner {
             name: name.to_owned(),
             db: Connection::new(db),
             write: RefCell::default(),
             gets: TickQueue::default(),
             stats: Cell::default(),
+            cache: options.max_bytes.map(|max| CacheState::new(max, usage)),
+            stamps: Cell::default(),
+            protected: RefCell::default(),
+            journal: JournalState::default(),
         });
-        Ok(IndexedDbStorage { inner })
+        let storage = IndexedDbStorage { inner };
+        storage.ensure_eviction();
+        Ok(storage)
     }
 
     /// Deletes the database `name` and everything in it.
@@ -137,9 +198,16 @@ impl IndexedDbStorage {
     }
 
     /// Closes the connection. Later calls fail with [`Error::Closed`], as they do after the
-    /// connection stepped aside for another tab (see `Connection`).
+    /// connection stepped aside for another tab (see `Connection`); puts waiting for room fail
+    /// with it too. A transaction already issued (a put batch, an eviction batch) still commits.
     pub fn close(&self) {
         self.inner.db.close();
+        self.release_on_close();
+    }
+
+    /// The connection, or [`Error::Closed`].
+    pub(super) fn database(&self) -> Result<IdbDatabase> {
+        self.inner.db.database().ok_or(Error::Closed)
     }
 
     /// Diagnostic counters since the storage was opened.
@@ -147,7 +215,7 @@ impl IndexedDbStorage {
         self.inner.stats.get()
     }
 
-    fn update_stats(&self, change: impl FnOnce(&mut IndexedDbStats)) {
+    pub(super) fn update_stats(&self, change: impl FnOnce(&mut IndexedDbStats)) {
         let mut stats = self.inner.stats.get();
         change(&mut stats);
         self.inner.stats.set(stats);
@@ -162,22 +230,6 @@ impl IndexedDbStorage {
             .object_store(NODES_STORE)
             .map_err(|e| error_from_js(&e))?;
         Ok((store, transaction))
-    }
-
-    /// Deletes `keys` in one transaction (missing keys are ignored); resolves after commit.
-    pub async fn delete_many(&self, keys: &[Key]) -> Result<()> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let (store, transaction) = self.nodes_store(IdbTransactionMode::Readwrite)?;
-        let done = TransactionFuture::new(transaction);
-        self.update_stats(|s| s.write_transactions += 1);
-        for key in keys {
-            store
-                .delete(&JsValue::from(key.to_string()))
-                .map_err(|e| error_from_js(&e))?;
-        }
-        done.await
     }
 
     /// Every stored entry, in key order (for small stores such as the sync engine's pending
@@ -201,18 +253,33 @@ impl IndexedDbStorage {
             .collect()
     }
 
+    /// A stamp for an access now (strictly increasing within this store).
+    pub(super) fn stamp(&self) -> f64 {
+        let mut stamps = self.inner.stamps.get();
+        let stamp = stamps.next(js_sys::Date::now());
+        self.inner.stamps.set(stamps);
+        stamp
+    }
+
     /// Puts `value` under `key` into this tick's write batch now, opening it (and the task
     /// that closes and commits it) if this is the tick's first put.
-    fn start_put(&self, key: Key, value: &Uint8Array) -> Result<oneshot::Receiver<Result<()>>> {
+    pub(super) fn start_put(&self, key: Key, value: &Uint8Array) -> Result<PutAnswer> {
         let mut write = self.inner.write.borrow_mut();
         if write.is_none() {
-            let (store, transaction) = self.nodes_store(IdbTransactionMode::Readwrite)?;
+            let db = self.database()?;
+            let (stores, transaction) = idb_lifecycle::transaction(
+                &db,
+                &[NODES_STORE, META_STORE, STATE_STORE, JOURNAL_STORE],
+                IdbTransactionMode::Readwrite,
+            )?;
+            let stores: [IdbObjectStore; 4] = stores.try_into().expect("four stores asked");
             self.update_stats(|s| s.write_transactions += 1);
-            *write = Some((WriteBatch::new(store, transaction), Vec::new()));
+            *write = Some((WriteBatch::new(stores, transaction), Vec::new()));
             spawn_local(self.clone().commit_puts());
         }
         let (batch, replies) = write.as_mut().expect("opened above");
-        batch.put(key, value);
+        let added = batch.put(key, value, self.stamp());
+        self.issued(added);
         let (tx, rx) = oneshot::channel();
         replies.push(tx);
         Ok(rx)
@@ -224,13 +291,21 @@ impl IndexedDbStorage {
         let Some((batch, replies)) = self.inner.write.borrow_mut().take() else {
             return;
         };
-        let outcome = batch.commit().await;
-        if let Ok((keys, written)) = outcome {
-            self.update_stats(|s| {
-                s.records_written += written;
-                s.puts_skipped += keys - written;
-            });
+        let issued = batch.issued();
+        if self.take_injected_quota_failure() {
+            batch.fail_with_quota();
         }
+        let outcome = batch.commit().await;
+        if let Ok(committed) = &outcome {
+            self.update_stats(|s| {
+                s.records_written += committed.written;
+                s.puts_skipped += committed.keys - committed.written;
+            });
+            if committed.journaled {
+                self.journaled();
+            }
+        }
+        self.batch_settled(issued, outcome.as_ref().ok().and_then(|c| c.usage));
         for reply in replies {
             let _ = reply.send(outcome.clone().map(|_| ()));
         }
@@ -266,26 +341,61 @@ impl IndexedDbStorage {
 
 impl IndexedDbStorage {
     /// The value stored under `key` as IndexedDB returned it (a fresh `Uint8Array` the caller
-    /// owns), or `None`. Batched with every get of the same tick.
+    /// owns), or `None`. Batched with every get of the same tick. In a cache, a hit is noted in
+    /// the access log (memory; written later, in the background).
     pub async fn get_array(&self, key: Key) -> Result<Option<Uint8Array>> {
         let (answer, first) = self.inner.gets.join(key);
         if first {
             spawn_local(self.clone().flush_gets());
         }
-        answer.await.unwrap_or(Err(Error::Closed))
+        let value = answer.await.unwrap_or(Err(Error::Closed))?;
+        if value.is_some() {
+            self.touch(key);
+        }
+        Ok(value)
     }
 
     /// Stores `value` under `key`: the request is issued now, in this tick's write batch
     /// (IndexedDB clones the value before this returns, so the caller may reuse its array); the
-    /// future resolves once the batch's transaction committed.
+    /// future resolves once the batch's transaction committed. In a cache at its cap the put
+    /// waits for eviction to make room, from a copy of `value` taken now.
     pub fn put_array(
         &self,
         key: Key,
         value: &Uint8Array,
     ) -> impl std::future::Future<Output = Result<()>> {
-        let started = verify_put(key, &value.to_vec()).and_then(|()| self.start_put(key, value));
-        async move { started?.await.unwrap_or(Err(Error::Closed)) }
+        let size = u64::from(value.length());
+        let (started, kept) = match verify_put(key, &value.to_vec()) {
+            Err(error) => (Some(Err(error)), None),
+            Ok(()) if self.admits_now() => (
+                Some(self.start_put(key, value)),
+                Some(Kept::Callers(value.clone())),
+            ),
+            Ok(()) => (None, Some(Kept::Copy(value.slice(0, value.length())))),
+        };
+        let storage = self.clone();
+        async move {
+            storage
+                .finish_put(key, size, started, move || match &kept {
+                    // A retry after a quota error: the caller may have changed its array since.
+                    Some(Kept::Callers(array)) => {
+                        verify_put(key, &array.to_vec())?;
+                        Ok(array.clone())
+                    }
+                    Some(Kept::Copy(array)) => Ok(array.clone()),
+                    None => Err(Error::HashMismatch { key }),
+                })
+                .await
+        }
     }
+}
+
+/// The array a JS put keeps for a later (or repeated) write.
+enum Kept {
+    /// The caller's own: written at once, kept (not copied) for a retry after a quota error.
+    Callers(Uint8Array),
+    /// A copy: the put waits for room, and the caller may reuse its array meanwhile.
+    Copy(Uint8Array),
 }
 
 impl StorageProvider for IndexedDbStorage {
@@ -297,12 +407,14 @@ impl StorageProvider for IndexedDbStorage {
     /// `hash_mismatch` (nothing written) unless `bytes` hash to `key`.
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
         verify_put(key, &bytes)?;
-        // The JS copy is dropped once IndexedDB has cloned it, not held until the commit.
-        let committed = {
-            let value = Uint8Array::from(&bytes[..]);
-            let started = self.start_put(key, &value);
-            async move { started?.await.unwrap_or(Err(Error::Closed)) }
-        };
-        committed.await
+        // The JS copy is dropped once IndexedDB has cloned it, not held until the commit; a
+        // put that waits for room, or is retried, makes a new one from `bytes`.
+        let started = self
+            .admits_now()
+            .then(|| self.start_put(key, &Uint8Array::from(&bytes[..])));
+        self.finish_put(key, bytes.len() as u64, started, || {
+            Ok(Uint8Array::from(&bytes[..]))
+        })
+        .await
     }
 }

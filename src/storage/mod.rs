@@ -5,13 +5,26 @@
 
 mod advertising;
 mod cached;
+pub mod eviction;
 #[cfg(target_arch = "wasm32")]
 mod idb_batch;
 #[cfg(target_arch = "wasm32")]
+mod idb_cache;
+#[cfg(target_arch = "wasm32")]
 pub(crate) mod idb_future;
+#[cfg(target_arch = "wasm32")]
+mod idb_journal;
+#[cfg(target_arch = "wasm32")]
+mod idb_lifecycle;
+#[cfg(target_arch = "wasm32")]
+mod idb_manage;
+#[cfg(target_arch = "wasm32")]
+mod idb_pin;
 #[cfg(target_arch = "wasm32")]
 mod indexeddb;
 mod memory;
+#[cfg(target_arch = "wasm32")]
+mod persistence;
 #[cfg(any(target_arch = "wasm32", test))]
 pub(crate) mod tick_queue;
 
@@ -24,15 +37,28 @@ use crate::key::Key;
 
 pub use advertising::{AdvertisingStorage, StoreObserver};
 pub use cached::CachedStorage;
+pub use eviction::Usage;
+#[cfg(target_arch = "wasm32")]
+pub(crate) use idb_batch::async_iterator;
 #[cfg(target_arch = "wasm32")]
 pub use idb_batch::CHECK_BEFORE_WRITE_BYTES;
 #[cfg(target_arch = "wasm32")]
 pub use idb_future::error_from_js;
+#[cfg(target_arch = "wasm32")]
+pub use idb_lifecycle::{PinInfo, Scan};
+#[cfg(target_arch = "wasm32")]
+pub use idb_manage::KEYS_PAGE;
+#[cfg(target_arch = "wasm32")]
+pub use idb_pin::Pinned;
 #[cfg(all(target_arch = "wasm32", feature = "p2p"))]
 pub(crate) use indexeddb::factory as idb_factory;
 #[cfg(target_arch = "wasm32")]
-pub use indexeddb::{IndexedDbStats, IndexedDbStorage, NODES_STORE, SCHEMA_VERSION};
+pub use indexeddb::{
+    IndexedDbOptions, IndexedDbStats, IndexedDbStorage, NODES_STORE, SCHEMA_VERSION,
+};
 pub use memory::MemoryStorage;
+#[cfg(target_arch = "wasm32")]
+pub use persistence::StorageEstimate;
 
 /// A place that keeps node bytes by key.
 #[allow(async_fn_in_trait)]

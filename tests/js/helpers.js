@@ -225,6 +225,72 @@ export function jsHeapBytes() {
   return performance.memory?.usedJSHeapSize ?? -1;
 }
 
+/** Everything an async iterable yields, as an array. */
+export async function collectAsync(iterable) {
+  const values = [];
+  for await (const value of iterable) values.push(value);
+  return values;
+}
+
+/** The first `count` values of an async iterable, then a `break` (which calls its return()). */
+export async function takeAsync(iterable, count) {
+  const values = [];
+  if (count <= 0) return values;
+  for await (const value of iterable) {
+    values.push(value);
+    if (values.length >= count) break;
+  }
+  return values;
+}
+
+/** Creates database `name` as casweb's schema 1 did (one "nodes" store, key text -> bytes),
+ *  holding `values` under `keys`, and closes it. */
+export function createSchema1Database(name, keys, values) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(name, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore("nodes");
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction("nodes", "readwrite");
+      keys.forEach((key, i) => tx.objectStore("nodes").put(values[i], key));
+      tx.oncomplete = () => {
+        db.close();
+        resolve();
+      };
+      tx.onabort = () => reject(tx.error);
+    };
+  });
+}
+
+/** Moves every access time in casweb database `name` (opened at `version`) `ms`
+ *  into the past, as if the nodes had been stored that long ago. */
+export function ageAccessTimes(name, version, ms) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(name, version);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction("meta", "readwrite");
+      const cursor = tx.objectStore("meta").openCursor();
+      cursor.onsuccess = () => {
+        const at = cursor.result;
+        if (!at) return;
+        const record = at.value;
+        record.t -= ms;
+        if (record.e !== undefined) record.e -= ms;
+        at.update(record);
+        at.continue();
+      };
+      tx.oncomplete = () => {
+        db.close();
+        resolve();
+      };
+      tx.onabort = () => reject(tx.error);
+    };
+  });
+}
+
 /** POST /api/admin/realms/{realm}/tokens with `credential` (a realm or admin token): what an
  *  app's backend does to give a page an access token. Resolves with { token, id, expires }. */
 export async function mintToken(baseUrl, realm, credential, scope, ttl) {
@@ -256,4 +322,22 @@ export function tokenRenewer(baseUrl, realm, credential, ttl) {
   };
   getToken.calls = 0;
   return getToken;
+}
+
+/** The number of records in object store `store` of database `name` (opened at `version`, as
+ *  a second connection would). */
+export function countRecords(name, version, store) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(name, version);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const count = db.transaction(store, "readonly").objectStore(store).count();
+      count.onsuccess = () => {
+        db.close();
+        resolve(count.result);
+      };
+      count.onerror = () => reject(count.error);
+    };
+  });
 }

@@ -138,6 +138,24 @@ pub async fn control_start_main() {
     control("start").await;
 }
 
+/// The bootstrap multiaddrs a casweb server lists at `GET /api/p2p`.
+pub async fn p2p_bootstrap(url: &str) -> Vec<String> {
+    use wasm_bindgen::JsCast as _;
+    use wasm_bindgen_futures::JsFuture;
+    let window = web_sys::window().unwrap();
+    let response: web_sys::Response =
+        JsFuture::from(window.fetch_with_str(&format!("{url}/api/p2p")))
+            .await
+            .unwrap()
+            .dyn_into()
+            .unwrap();
+    let body = JsFuture::from(response.json().unwrap()).await.unwrap();
+    js_sys::Array::from(&js_sys::Reflect::get(&body, &"addrs".into()).unwrap())
+        .iter()
+        .map(|a| a.as_string().unwrap())
+        .collect()
+}
+
 /// Bootstrap multiaddrs (WebSocket and WebRTC-direct) of the second local DHT, whose nodes keep
 /// provider records for 3 s only.
 pub fn short_ttl_bootstrap() -> Vec<String> {

@@ -6,5 +6,7 @@ import topo from "./topo.mjs";
 import sync from "./sync.mjs";
 import coldRead from "./cold-read.mjs";
 import largeFile from "./large-file.mjs";
+import cache from "./cache.mjs";
+import peerRead from "./peer-read.mjs";
 
-export const measures = [indexeddb, topo, sync, coldRead, largeFile];
+export const measures = [indexeddb, topo, sync, coldRead, largeFile, cache, peerRead];

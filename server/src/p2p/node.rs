@@ -1,5 +1,5 @@
-//! The server's libp2p node: a swarm (Kademlia in server mode, identify, ping, relay) driven by one
-//! task, and [`P2pHandle`], the cheap clonable way for HTTP handlers and tests to ask it to
+//! The server's libp2p node: a swarm (Kademlia in server mode, identify, ping, relay, the block
+//! exchange) driven by one task, and [`P2pHandle`], the cheap clonable way for HTTP handlers and tests to ask it to
 //! announce a key, stop, or look up providers. Commands go in over a channel; each answer comes
 //! back on a oneshot when the matching Kademlia query reaches its last step.
 
@@ -14,6 +14,7 @@ use casweb::dht::{
     identify_behaviour, kad_config, ping_behaviour, record_key, LookupReply, Lookups, Provider,
     ProviderStore, StoreLimits, KAD_PROTOCOL,
 };
+use casweb::exchange::{self, BlockCodec, BlockResponse, PeerGate, Refusal, ServeLimits};
 use casweb::Key;
 use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::ListenerId;
@@ -24,11 +25,13 @@ use libp2p::futures::stream::FuturesUnordered;
 use libp2p::futures::{FutureExt as _, StreamExt as _};
 use libp2p::kad::{self, QueryId, QueryResult, RecordKey};
 use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, noise, ping, relay, yamux, Multiaddr, PeerId, Swarm};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
+use super::blocks::ServedNodes;
 use super::identity;
 use crate::metrics::DhtGauges;
 
@@ -49,6 +52,8 @@ pub struct P2pConfig {
     pub provider_ttl: Duration,
     /// Addresses to announce besides the listen addresses (e.g. behind a port mapping).
     pub external_addresses: Vec<Multiaddr>,
+    /// The node store block requests are answered from (`--serve-blocks`); `None`: refused.
+    pub served_nodes: Option<ServedNodes>,
 }
 
 impl Default for P2pConfig {
@@ -61,6 +66,7 @@ impl Default for P2pConfig {
             bootstrap: Vec::new(),
             provider_ttl: Duration::from_secs(48 * 3600),
             external_addresses: Vec::new(),
+            served_nodes: None,
         }
     }
 }
@@ -135,6 +141,7 @@ struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     relay: relay::Behaviour,
+    blocks: request_response::Behaviour<BlockCodec>,
 }
 
 /// Starts a node: loads (or creates) its identity from `data_dir`, listens on every transport,
@@ -210,6 +217,9 @@ pub async fn start(config: P2pConfig, data_dir: Option<&Path>) -> Result<P2pHand
         provides: HashMap::new(),
         lookups: Lookups::new(|behaviour| &mut behaviour.kad),
         deadlines: FuturesUnordered::new(),
+        served_nodes: config.served_nodes.clone(),
+        gate: PeerGate::new(ServeLimits::default()),
+        answers: FuturesUnordered::new(),
     };
     driver.refresh_info();
     tokio::spawn(driver.run(receiver));
@@ -261,7 +271,11 @@ fn build_swarm(
             let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
             kad.set_mode(Some(kad::Mode::Server));
             // Every peer shares 127.0.0.1 in tests and demos: no per-IP or per-peer rate limits,
-            // generous reservation and circuit counts, long circuits.
+            // generous reservation and circuit counts. Circuits carry the block exchange between
+            // browsers (they cannot dial each other directly), so libp2p's defaults (2 min,
+            // 128 KiB per circuit) would cut a single 5 MiB file: a circuit lasts up to an hour
+            // and carries up to 64 MiB (a dozen 5 MiB files), and a page whose circuit closes
+            // under a request dials a new one (exchange::fetch asks that provider once more).
             let relay = relay::Behaviour::new(
                 peer_id,
                 relay::Config {
@@ -281,6 +295,7 @@ fn build_swarm(
                 identify: identify_behaviour(key.public()),
                 ping: ping_behaviour(),
                 relay,
+                blocks: exchange::behaviour(),
             }
         })
         .map_err(|e| format!("behaviour: {e}"))?
@@ -328,7 +343,14 @@ struct Driver {
     lookups: Lookups<Behaviour, ProviderStore, ProvidersReply>,
     /// Lookup deadlines: each fires with its query id.
     deadlines: FuturesUnordered<BoxFuture<'static, QueryId>>,
+    served_nodes: Option<ServedNodes>,
+    /// Block requests being answered, in all and per peer.
+    gate: PeerGate<PeerId>,
+    answers: FuturesUnordered<BoxFuture<'static, Answered>>,
 }
+
+/// A block answer ready to go back to its peer.
+type Answered = (PeerId, ResponseChannel<BlockResponse>, BlockResponse);
 
 impl Driver {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
@@ -341,6 +363,10 @@ impl Driver {
                 event = self.swarm.select_next_some() => self.on_event(event),
                 Some(id) = self.deadlines.next(), if !self.deadlines.is_empty() => {
                     self.lookups.expire(&mut self.swarm, id);
+                }
+                Some((peer, channel, response)) = self.answers.next(), if !self.answers.is_empty() => {
+                    self.gate.leave(&peer);
+                    self.respond(channel, response);
                 }
             }
         }
@@ -394,6 +420,28 @@ impl Driver {
     fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Blocks(request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            })) => {
+                let admitted = match (&self.served_nodes, request) {
+                    (None, _) => Err(Refusal::NotServing),
+                    (Some(_), Err(refusal)) => Err(refusal),
+                    (Some(served), Ok(request)) => {
+                        self.gate.enter(&peer).map(|()| (served.clone(), request))
+                    }
+                };
+                match admitted {
+                    Ok((served, request)) => self.answers.push(
+                        async move { (peer, channel, served.answer(request.keys).await) }.boxed(),
+                    ),
+                    Err(refusal) => self.respond(channel, BlockResponse::Refused(refusal)),
+                }
+            }
             // Only casweb DHT servers go into the routing table; browsers (client mode) do not
             // offer the Kademlia protocol.
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
@@ -415,6 +463,15 @@ impl Driver {
             }
             _ => {}
         }
+    }
+
+    fn respond(&mut self, channel: ResponseChannel<BlockResponse>, response: BlockResponse) {
+        // The asker may be gone (its request timed out, the connection closed): nothing to do.
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .blocks
+            .send_response(channel, response);
     }
 
     /// Publishes the node's addresses: to `/api/p2p`, and to its own provider records.

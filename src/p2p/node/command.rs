@@ -6,8 +6,10 @@ use libp2p::Multiaddr;
 
 use crate::dht::Provider;
 use crate::error::Result;
+use crate::exchange::BlockResponse;
 use crate::key::Key;
 use crate::p2p::config::LookupOptions;
+use crate::p2p::serving::Serving;
 
 /// Where the driver sends a command's answer.
 pub(super) type Reply<T> = oneshot::Sender<Result<T>>;
@@ -38,6 +40,16 @@ pub(super) enum Command {
     },
     ExternalAddresses {
         reply: oneshot::Sender<Vec<String>>,
+    },
+    /// Asks `provider` for nodes over the block exchange (dialling it if needed).
+    RequestBlocks {
+        provider: Provider,
+        keys: Vec<Key>,
+        reply: Reply<BlockResponse>,
+    },
+    /// Starts answering block requests (`Some`), or stops (`None`).
+    Serve {
+        serving: Option<Serving>,
     },
     Close {
         reply: oneshot::Sender<()>,

@@ -1,6 +1,8 @@
 //! The task that owns a browser node's swarm: it sets the node up (dials, relay reservation),
-//! turns commands into Kademlia queries and dials, answers them as the swarm reports progress,
-//! expires lookups at their deadline, and ends when the last handle is dropped or `close` asks.
+//! turns commands into Kademlia queries, dials and block requests, answers them as the swarm
+//! reports progress, expires lookups at their deadline, answers peers' block requests while
+//! serving (admitted through a `PeerGate`, read concurrently), and ends when the last handle is
+//! dropped or `close` asks.
 
 use std::collections::{HashMap, HashSet};
 use std::future::poll_fn;
@@ -13,9 +15,10 @@ use futures::{FutureExt as _, StreamExt as _};
 use gloo_timers::future::TimeoutFuture;
 use libp2p::kad::{self, QueryId, QueryResult};
 use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundFailure, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionId, DialError, SwarmEvent};
-use libp2p::{identify, Multiaddr, Swarm};
+use libp2p::{identify, Multiaddr, PeerId, Swarm};
 use wasm_bindgen_futures::spawn_local;
 
 use super::command::{Command, Reply};
@@ -25,7 +28,11 @@ use crate::dht::{
     other_casweb_dht, record_key, LookupReply, Lookups, Provider, ProviderStore, KAD_PROTOCOL,
 };
 use crate::error::{Error, Result};
+use crate::exchange::{
+    BlockRequest, BlockResponse, InboundRequest, PeerGate, Refusal, ServeLimits,
+};
 use crate::p2p::config::TransportKind;
+use crate::p2p::serving::Serving;
 
 /// How long `close` keeps the node running after the last announcement was handed to the
 /// connections (see `Driver::drain_announcements`).
@@ -52,12 +59,22 @@ pub(super) struct Driver {
     dials: HashMap<ConnectionId, Reply<String>>,
     /// When (`Date.now()`) the last announcement query reported success.
     last_announcement: Option<f64>,
+    block_requests: HashMap<OutboundRequestId, Reply<BlockResponse>>,
+    /// What block requests are answered from; `None`: refused as `not_serving`.
+    serving: Option<Serving>,
+    gate: PeerGate<PeerId>,
+    /// Answers being read, each with the peer and the channel it goes back on.
+    answers: FuturesUnordered<LocalBoxFuture<'static, Answered>>,
 }
+
+/// A block answer ready to go back.
+type Answered = (PeerId, ResponseChannel<BlockResponse>, BlockResponse);
 
 /// What woke the driver.
 enum Next {
     Command(Option<Command>),
     Deadline(QueryId),
+    Answered(Answered),
     Event(Option<Box<SwarmEvent<BehaviourEvent>>>),
 }
 
@@ -90,6 +107,10 @@ impl Driver {
             bootstraps: HashMap::new(),
             dials: HashMap::new(),
             last_announcement: None,
+            block_requests: HashMap::new(),
+            serving: None,
+            gate: PeerGate::new(ServeLimits::default()),
+            answers: FuturesUnordered::new(),
         };
         spawn_local(driver.run(commands, bootstrap));
     }
@@ -124,6 +145,9 @@ impl Driver {
                 if let Poll::Ready(Some(id)) = self.deadlines.poll_next_unpin(cx) {
                     return Poll::Ready(Next::Deadline(id));
                 }
+                if let Poll::Ready(Some(answered)) = self.answers.poll_next_unpin(cx) {
+                    return Poll::Ready(Next::Answered(answered));
+                }
                 self.swarm
                     .poll_next_unpin(cx)
                     .map(|event| Next::Event(event.map(Box::new)))
@@ -139,6 +163,10 @@ impl Driver {
                 // Every handle was dropped: nobody can ask anything any more.
                 Next::Command(None) | Next::Event(None) => return,
                 Next::Deadline(id) => self.lookups.expire(&mut self.swarm, id),
+                Next::Answered((peer, channel, response)) => {
+                    self.gate.leave(&peer);
+                    self.respond(channel, response);
+                }
                 Next::Event(Some(event)) => self.on_event(*event),
             }
         }
@@ -273,7 +301,105 @@ impl Driver {
             Command::ExternalAddresses { reply } => {
                 let _ = reply.send(self.own_addresses());
             }
+            Command::RequestBlocks {
+                provider,
+                keys,
+                reply,
+            } => {
+                let Ok(peer) = provider.peer_id.parse::<PeerId>() else {
+                    let _ = reply.send(Err(Error::InvalidArgument(format!(
+                        "{:?} is not a peer id",
+                        provider.peer_id
+                    ))));
+                    return;
+                };
+                let addrs = provider
+                    .addrs
+                    .iter()
+                    .filter_map(|a| a.parse::<Multiaddr>().ok())
+                    .collect();
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .blocks
+                    .send_request_with_addresses(&peer, Ok(BlockRequest { keys }), addrs);
+                self.block_requests.insert(id, reply);
+            }
+            Command::Serve { serving } => {
+                if let Some(serving) = &serving {
+                    self.gate.set_limits(serving.limits);
+                }
+                self.serving = serving;
+            }
             Command::Close { .. } => unreachable!("handled by the loop"),
+        }
+    }
+
+    /// A peer's block request: refused at once, or admitted and answered when its nodes are read.
+    fn on_block_request(
+        &mut self,
+        peer: PeerId,
+        request: InboundRequest,
+        channel: ResponseChannel<BlockResponse>,
+    ) {
+        let admitted = match (&self.serving, request) {
+            (None, _) => Err(Refusal::NotServing),
+            (Some(_), Err(refusal)) => Err(refusal),
+            (Some(serving), Ok(request)) => self.gate.enter(&peer).map(|()| (serving, request)),
+        };
+        match admitted {
+            Ok((serving, request)) => {
+                let answer = serving.answer(request.keys);
+                self.answers
+                    .push(async move { (peer, channel, answer.await) }.boxed_local());
+            }
+            Err(refusal) => self.respond(channel, BlockResponse::Refused(refusal)),
+        }
+    }
+
+    fn respond(&mut self, channel: ResponseChannel<BlockResponse>, response: BlockResponse) {
+        // The asker may be gone (its request timed out, the connection closed): nothing to do.
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .blocks
+            .send_response(channel, response);
+    }
+
+    fn on_blocks_event(&mut self, event: request_response::Event<InboundRequest, BlockResponse>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => self.on_block_request(peer, request, channel),
+            request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(reply) = self.block_requests.remove(&request_id) {
+                    let _ = reply.send(Ok(response));
+                }
+            }
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some(reply) = self.block_requests.remove(&request_id) {
+                    let _ = reply.send(Err(block_failure(&peer, error)));
+                }
+            }
+            request_response::Event::InboundFailure { .. }
+            | request_response::Event::ResponseSent { .. } => {}
         }
     }
 
@@ -379,6 +505,7 @@ impl Driver {
                 )));
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Blocks(event)) => self.on_blocks_event(event),
             // A bootstrap node of another casweb DHT version would answer no query: say so
             // instead of connecting to silence.
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
@@ -465,6 +592,29 @@ fn dial_error(error: &DialError) -> Error {
             ))
         }
         other => Error::NoRoute(other.to_string()),
+    }
+}
+
+/// The error of a block request that got no answer.
+fn block_failure(peer: &PeerId, failure: OutboundFailure) -> Error {
+    match failure {
+        OutboundFailure::DialFailure => Error::NoRoute(format!("cannot dial {peer}")),
+        OutboundFailure::Timeout => Error::Timeout {
+            ms: crate::exchange::REQUEST_TIMEOUT.as_millis() as u32,
+        },
+        OutboundFailure::UnsupportedProtocols => Error::PeerRefused {
+            reason: Refusal::NotServing.code().into(),
+            message: format!("{peer} does not speak {}", crate::exchange::BLOCK_PROTOCOL),
+        },
+        // The codec's verdict on an oversized or malformed answer: a bad peer, not a bad
+        // connection (which is worth one more try).
+        OutboundFailure::Io(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+            Error::PeerRefused {
+                reason: Refusal::Malformed.code().into(),
+                message: format!("{peer} sent an answer that cannot be read: {error}"),
+            }
+        }
+        other => Error::Network(format!("block request to {peer}: {other}")),
     }
 }
 

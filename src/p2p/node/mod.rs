@@ -27,9 +27,12 @@ use self::driver::Driver;
 use self::transport::{build_swarm, webrtc_available};
 use super::config::{pick_addresses, LookupOptions, TransportKind, DEFAULT_CONNECT_TIMEOUT_MS};
 use super::identity::Identity;
+use super::serving::Serving;
 use crate::dht::Provider;
 use crate::error::{Error, Result};
+use crate::exchange::{BlockResponse, ServeLimits};
 use crate::key::Key;
+use crate::storage::StorageProvider;
 
 /// Longest a Kademlia query (announcement, lookup, bootstrap) runs.
 const QUERY_TIMEOUT_MS: u32 = 30_000;
@@ -247,6 +250,40 @@ impl P2pNode {
         let addr = parse_multiaddr(addr)?;
         let answer = self.ask(|reply| Command::Dial { addr, reply });
         with_timeout(answer, timeout_ms).await??
+    }
+
+    /// Asks `provider` for the nodes of `keys` over the block exchange (dialling it at its
+    /// addresses, through the relay for a browser); waits at most `timeout_ms` for the answer.
+    /// The nodes are not verified: `exchange::Fetcher` (behind `PeerStorage`) does that.
+    pub async fn request_blocks(
+        &self,
+        provider: &Provider,
+        keys: &[Key],
+        timeout_ms: u32,
+    ) -> Result<BlockResponse> {
+        let answer = self.ask(|reply| Command::RequestBlocks {
+            provider: provider.clone(),
+            keys: keys.to_vec(),
+            reply,
+        });
+        with_timeout(answer, timeout_ms).await??
+    }
+
+    /// Answers peers' block requests from `storage` within `limits` (replacing what was served
+    /// before). Anyone who knows a key of `storage` can read its node: see docs/p2p.md.
+    pub fn serve<S: StorageProvider + 'static>(
+        &self,
+        storage: S,
+        limits: ServeLimits,
+    ) -> Result<()> {
+        self.send(Command::Serve {
+            serving: Some(Serving::new(storage, limits)),
+        })
+    }
+
+    /// Stops serving: block requests are refused as `not_serving` from now on.
+    pub fn stop_serving(&self) -> Result<()> {
+        self.send(Command::Serve { serving: None })
     }
 
     /// Peers with an open connection.

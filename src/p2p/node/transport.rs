@@ -8,11 +8,12 @@ use libp2p::core::transport::{OptionalTransport, Transport as _};
 use libp2p::core::upgrade;
 use libp2p::kad;
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{identify, noise, ping, relay, yamux, Swarm};
+use libp2p::{identify, noise, ping, relay, request_response, yamux, Swarm};
 
 use super::QUERY_TIMEOUT_MS;
 use crate::dht::{identify_behaviour, kad_config, ping_behaviour, ProviderStore, StoreLimits};
 use crate::error::{Error, Result};
+use crate::exchange::{self, BlockCodec};
 use crate::p2p::config::TransportKind;
 use crate::p2p::identity::Identity;
 use crate::p2p::prompt_flush::PromptFlush;
@@ -26,6 +27,7 @@ pub(super) struct Behaviour {
     pub(super) identify: identify::Behaviour,
     pub(super) ping: ping::Behaviour,
     pub(super) relay: relay::client::Behaviour,
+    pub(super) blocks: request_response::Behaviour<BlockCodec>,
 }
 
 /// Whether this global scope can use WebRTC (pages can; Web Workers cannot).
@@ -36,7 +38,8 @@ pub(super) fn webrtc_available() -> bool {
 }
 
 /// The swarm of a browser node: the transport chosen for the bootstrap node (with the relay
-/// client), Kademlia in client mode over the bounded provider store, identify and ping.
+/// client), Kademlia in client mode over the bounded provider store, identify, ping and the
+/// block exchange.
 pub(super) fn build_swarm(
     identity: &Identity,
     transport: TransportKind,
@@ -104,6 +107,7 @@ pub(super) fn build_swarm(
                 identify: identify_behaviour(key.public()),
                 ping: ping_behaviour(),
                 relay,
+                blocks: exchange::behaviour(),
             }
         })
         .map_err(|e| failed("the behaviour", &e))?

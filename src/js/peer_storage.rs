@@ -1,0 +1,133 @@
+//! The `PeerStorage` class exported to JS (feature `p2p`): nodes fetched from peers through a
+//! `P2pNode`, verified, as a read-only storage (its `put` rejects with `unsupported`).
+
+use js_sys::{Array, Promise, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+use super::abort::{abortable, call_signal, CallOptionsArg};
+use super::convert::{keys_from_js, known_fields, whole_number_field};
+use super::error::{js, JsResult};
+use super::p2p::JsP2pNode;
+use super::promise::promise;
+use super::provider::{AnyProvider, Registered};
+use super::storage::provider_methods;
+use crate::error::Result;
+use crate::exchange::FetchOptions;
+use crate::p2p::PeerStorage;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_PEER_STORAGE: &'static str = r#"
+/** Options of `new PeerStorage(node, options)`. */
+export interface PeerStorageOptions {
+  /** Longest one get (or one tick's gets) takes, lookup included, in ms (1 to 600000,
+   *  default 20000); what no provider gave by then is null. */
+  timeoutMs?: number;
+  /** Longest one request waits for a provider's answer, in ms (1 to 600000, default 10000): a
+   *  slower provider is dropped and the next one asked. */
+  requestTimeoutMs?: number;
+  /** Most providers one DHT lookup returns (1 to 100, default 5). */
+  providers?: number;
+}
+
+/** What a PeerStorage did so far. */
+export interface PeerStorageStats {
+  /** DHT lookups made. */
+  lookups: number;
+  /** Block requests sent to providers. */
+  requests: number;
+  /** Nodes received and verified. */
+  nodes: number;
+  /** Nodes received that did not hash to their key (their provider was dropped). */
+  hashMismatches: number;
+  /** Providers given up on: a liar, a refusal, a failure, a timeout. */
+  droppedProviders: number;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The optional options of `new PeerStorage(node, options)`.
+    #[wasm_bindgen(typescript_type = "PeerStorageOptions")]
+    pub type PeerStorageOptionsArg;
+}
+
+fn fetch_options(options: &JsValue) -> Result<FetchOptions> {
+    known_fields(
+        options,
+        "PeerStorage",
+        &["timeoutMs", "requestTimeoutMs", "providers"],
+    )?;
+    let defaults = FetchOptions::default();
+    Ok(FetchOptions {
+        timeout_ms: whole_number_field(options, "timeoutMs", 1, 600_000)?
+            .map_or(defaults.timeout_ms, |ms| ms as u32),
+        request_timeout_ms: whole_number_field(options, "requestTimeoutMs", 1, 600_000)?
+            .map_or(defaults.request_timeout_ms, |ms| ms as u32),
+        providers: whole_number_field(options, "providers", 1, 100)?
+            .map_or(defaults.providers, |n| n as usize),
+        ..defaults
+    })
+}
+
+/// Nodes fetched from peers: `get` finds providers on the DHT, asks them over the block
+/// exchange and verifies every node against its key (a provider sending other bytes is dropped
+/// and the next one asked; `hash_mismatch` if no honest one had it); `null` if no provider gave
+/// it within `timeoutMs`. The gets of one tick go to one provider in one request. `put` rejects
+/// with `unsupported`: use it as a remote, e.g. `new CachedStorage(idb, peers)`.
+#[wasm_bindgen(js_name = PeerStorage)]
+pub struct JsPeerStorage {
+    storage: PeerStorage,
+    registered: Registered,
+}
+
+#[wasm_bindgen(js_class = PeerStorage)]
+impl JsPeerStorage {
+    /// Reads from the peers `node` finds. `invalid_argument` for bad options.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        node: &JsP2pNode,
+        options: Option<PeerStorageOptionsArg>,
+    ) -> JsResult<JsPeerStorage> {
+        let options = js(fetch_options(
+            &options.map_or(JsValue::UNDEFINED, JsValue::from),
+        ))?;
+        let storage = PeerStorage::new(node.node().clone(), options);
+        Ok(JsPeerStorage {
+            registered: Registered::new(AnyProvider::new(storage.clone())),
+            storage,
+        })
+    }
+
+    /// Per key, in order: its verified bytes or `null`. Rejects with `hash_mismatch` if the only
+    /// bytes offered for one of them were not its own.
+    #[wasm_bindgen(js_name = getMany, unchecked_return_type = "Promise<(Uint8Array | null)[]>")]
+    pub fn get_many(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] keys: JsValue,
+        options: Option<CallOptionsArg>,
+    ) -> Promise {
+        let storage = self.storage.clone();
+        promise(async move {
+            let keys = js(keys_from_js(&keys))?;
+            let signal = js(call_signal(options))?;
+            let answers =
+                js(abortable(signal.as_ref(), async { Ok(storage.get_many(&keys).await) }).await)?;
+            let values = Array::new();
+            for answer in answers {
+                values.push(&match js(answer)? {
+                    Some(bytes) => Uint8Array::from(&bytes[..]).into(),
+                    None => JsValue::NULL,
+                });
+            }
+            Ok(values.into())
+        })
+    }
+
+    /// Lookups, requests, verified nodes, hash mismatches and dropped providers so far.
+    #[wasm_bindgen(unchecked_return_type = "PeerStorageStats")]
+    pub fn stats(&self) -> JsResult<JsValue> {
+        serde_wasm_bindgen::to_value(&self.storage.stats()).map_err(JsValue::from)
+    }
+}
+
+provider_methods!(JsPeerStorage, "PeerStorage");
