@@ -76,6 +76,16 @@ pub fn transaction(
     Ok((stores, transaction))
 }
 
+/// A `readwrite` transaction over `names` for one lifecycle helper: its stores (in that order),
+/// the future of its commit, and the outcome object the helper fills.
+fn lifecycle_transaction(
+    db: &IdbDatabase,
+    names: &[&str],
+) -> Result<(Vec<IdbObjectStore>, TransactionFuture, Outcome)> {
+    let (stores, transaction) = transaction(db, names, IdbTransactionMode::Readwrite)?;
+    Ok((stores, TransactionFuture::new(transaction), new_outcome()))
+}
+
 fn key_array(keys: &[Key]) -> Array {
     keys.iter().map(|k| JsValue::from(k.to_string())).collect()
 }
@@ -89,13 +99,8 @@ pub async fn index_journal(db: &IdbDatabase) -> Result<Usage> {
 /// Indexes at most `limit` journal records (0: all of them): the usage after (exact once the
 /// journal is empty), and whether records may be left.
 pub async fn index_journal_records(db: &IdbDatabase, limit: u32) -> Result<(Usage, bool)> {
-    let (stores, transaction) = transaction(
-        db,
-        &[META_STORE, STATE_STORE, JOURNAL_STORE],
-        IdbTransactionMode::Readwrite,
-    )?;
-    let done = TransactionFuture::new(transaction);
-    let outcome = new_outcome();
+    let (stores, done, outcome) =
+        lifecycle_transaction(db, &[META_STORE, STATE_STORE, JOURNAL_STORE])?;
     idb_batch::index_journal_now(&stores[0], &stores[1], &stores[2], limit, &outcome);
     outcome.settle(done).await?;
     Ok((outcome.usage().unwrap_or_default(), outcome.flag("more")))
@@ -127,13 +132,8 @@ pub async fn checked_usage(db: &IdbDatabase) -> Result<Usage> {
 
 /// Indexes the journal, then recounts the usage record from every meta record.
 pub async fn rebuild_usage(db: &IdbDatabase) -> Result<Usage> {
-    let (stores, transaction) = transaction(
-        db,
-        &[META_STORE, STATE_STORE, JOURNAL_STORE],
-        IdbTransactionMode::Readwrite,
-    )?;
-    let done = TransactionFuture::new(transaction);
-    let outcome = new_outcome();
+    let (stores, done, outcome) =
+        lifecycle_transaction(db, &[META_STORE, STATE_STORE, JOURNAL_STORE])?;
     idb_batch::rebuild_usage(&stores[0], &stores[1], &stores[2], &outcome);
     outcome.settle(done).await?;
     Ok(outcome.usage().unwrap_or_default())
@@ -148,13 +148,8 @@ pub async fn evict(
     max_nodes: u32,
     skip: &[Key],
 ) -> Result<(Usage, u32)> {
-    let (stores, transaction) = transaction(
-        db,
-        &[NODES_STORE, META_STORE, STATE_STORE, JOURNAL_STORE],
-        IdbTransactionMode::Readwrite,
-    )?;
-    let done = TransactionFuture::new(transaction);
-    let outcome = new_outcome();
+    let (stores, done, outcome) =
+        lifecycle_transaction(db, &[NODES_STORE, META_STORE, STATE_STORE, JOURNAL_STORE])?;
     idb_batch::evict_batch(
         &stores[0],
         &stores[1],
@@ -178,13 +173,8 @@ pub async fn write_accesses(db: &IdbDatabase, accesses: &[(Key, f64)]) -> Result
     if accesses.is_empty() {
         return Ok(0);
     }
-    let (stores, transaction) = transaction(
-        db,
-        &[META_STORE, STATE_STORE, JOURNAL_STORE],
-        IdbTransactionMode::Readwrite,
-    )?;
-    let done = TransactionFuture::new(transaction);
-    let outcome = new_outcome();
+    let (stores, done, outcome) =
+        lifecycle_transaction(db, &[META_STORE, STATE_STORE, JOURNAL_STORE])?;
     let keys: Vec<Key> = accesses.iter().map(|(key, _)| *key).collect();
     let stamps: Vec<f64> = accesses.iter().map(|(_, stamp)| *stamp).collect();
     idb_batch::touch_records(
@@ -227,13 +217,8 @@ pub async fn pin(
     max_pinned: u64,
     stamp: f64,
 ) -> Result<PinOutcome> {
-    let (stores, transaction) = transaction(
-        db,
-        &[META_STORE, STATE_STORE, PINS_STORE, JOURNAL_STORE],
-        IdbTransactionMode::Readwrite,
-    )?;
-    let done = TransactionFuture::new(transaction);
-    let outcome = new_outcome();
+    let (stores, done, outcome) =
+        lifecycle_transaction(db, &[META_STORE, STATE_STORE, PINS_STORE, JOURNAL_STORE])?;
     let max_pinned = if max_pinned == u64::MAX {
         f64::INFINITY
     } else {
@@ -276,13 +261,8 @@ pub async fn pin(
 
 /// Unpins `root`: the usage after, or `None` if it was not pinned.
 pub async fn unpin(db: &IdbDatabase, root: Key) -> Result<Option<Usage>> {
-    let (stores, transaction) = transaction(
-        db,
-        &[META_STORE, STATE_STORE, PINS_STORE],
-        IdbTransactionMode::Readwrite,
-    )?;
-    let done = TransactionFuture::new(transaction);
-    let outcome = new_outcome();
+    let (stores, done, outcome) =
+        lifecycle_transaction(db, &[META_STORE, STATE_STORE, PINS_STORE])?;
     idb_batch::unpin_root(
         &stores[0],
         &stores[1],
@@ -338,13 +318,8 @@ pub async fn pins(db: &IdbDatabase) -> Result<Vec<PinInfo>> {
 pub async fn delete(db: &IdbDatabase, keys: &[Key]) -> Result<(u32, Usage)> {
     let mut seen = HashSet::new();
     let distinct: Vec<Key> = keys.iter().copied().filter(|k| seen.insert(*k)).collect();
-    let (stores, transaction) = transaction(
-        db,
-        &[NODES_STORE, META_STORE, STATE_STORE, JOURNAL_STORE],
-        IdbTransactionMode::Readwrite,
-    )?;
-    let done = TransactionFuture::new(transaction);
-    let outcome = new_outcome();
+    let (stores, done, outcome) =
+        lifecycle_transaction(db, &[NODES_STORE, META_STORE, STATE_STORE, JOURNAL_STORE])?;
     idb_batch::delete_records(
         &stores[0],
         &stores[1],
