@@ -62,6 +62,20 @@ pub fn bytes_to_js(bytes: &[u8]) -> JsValue {
     Uint8Array::from(bytes).into()
 }
 
+/// A node or its absence handed back to JS: a fresh `Uint8Array`, or `null`.
+pub fn node_or_null(bytes: Option<&[u8]>) -> JsValue {
+    bytes.map_or(JsValue::NULL, bytes_to_js)
+}
+
+/// A `getMany` answer: per key, in order, its bytes or `null`.
+pub fn nodes_or_null(values: &[Option<Bytes>]) -> JsValue {
+    values
+        .iter()
+        .map(|value| node_or_null(value.as_deref()))
+        .collect::<js_sys::Array>()
+        .into()
+}
+
 /// An optional field of an options object (`undefined` and `null` mean absent).
 pub fn option_field(options: &JsValue, name: &str) -> Result<Option<JsValue>> {
     if options.is_undefined() || options.is_null() {

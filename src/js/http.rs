@@ -2,15 +2,16 @@
 //! (`get`/`put`, e.g. the remote of a `CachedStorage`) and with the protocol's batch calls.
 
 use bytes::Bytes;
-use js_sys::{Array, Function, Object, Promise, Uint8Array};
+use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::abort::{abortable, call_signal, CallOptionsArg};
 use super::convert::{
-    bytes_from_js, key_from_js, keys_from_js, keys_to_js, known_fields, list_from_js, option_field,
-    set_field, string_from_js, thrown_message, type_name, whole_number_field,
+    bytes_from_js, key_from_js, keys_from_js, keys_to_js, known_fields, list_from_js,
+    nodes_or_null, option_field, set_field, string_from_js, thrown_message, type_name,
+    whole_number_field,
 };
 use super::error::{js, JsResult};
 use super::promise::promise;
@@ -255,14 +256,7 @@ impl JsHttpStorage {
             let keys = js(keys_from_js(&keys))?;
             let signal = js(call_signal(options))?;
             let values = js(abortable(signal.as_ref(), storage.get_many(&keys)).await)?;
-            Ok(values
-                .into_iter()
-                .map(|value| match value {
-                    Some(bytes) => Uint8Array::from(&bytes[..]).into(),
-                    None => JsValue::NULL,
-                })
-                .collect::<Array>()
-                .into())
+            Ok(nodes_or_null(&values))
         })
     }
 

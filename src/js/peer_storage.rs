@@ -1,11 +1,11 @@
 //! The `PeerStorage` class exported to JS (feature `p2p`): nodes fetched from peers through a
 //! `P2pNode`, verified, as a read-only storage (its `put` rejects with `unsupported`).
 
-use js_sys::{Array, Promise, Uint8Array};
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::abort::{abortable, call_signal, CallOptionsArg};
-use super::convert::{keys_from_js, known_fields, whole_number_field};
+use super::convert::{keys_from_js, known_fields, nodes_or_null, whole_number_field};
 use super::error::{js, JsResult};
 use super::p2p::JsP2pNode;
 use super::promise::promise;
@@ -112,14 +112,8 @@ impl JsPeerStorage {
             let signal = js(call_signal(options))?;
             let answers =
                 js(abortable(signal.as_ref(), async { Ok(storage.get_many(&keys).await) }).await)?;
-            let values = Array::new();
-            for answer in answers {
-                values.push(&match js(answer)? {
-                    Some(bytes) => Uint8Array::from(&bytes[..]).into(),
-                    None => JsValue::NULL,
-                });
-            }
-            Ok(values.into())
+            let values = js(answers.into_iter().collect::<Result<Vec<_>>>())?;
+            Ok(nodes_or_null(&values))
         })
     }
 

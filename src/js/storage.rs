@@ -14,7 +14,7 @@ use web_sys::AbortSignal;
 
 use super::abort::{abortable, call_signal, signal_option, CallOptionsArg};
 use super::convert::{
-    array_from_js, bytes_from_js, bytes_to_js, key_from_js, known_fields, option_field, set_field,
+    array_from_js, bytes_from_js, key_from_js, known_fields, node_or_null, option_field, set_field,
     string_from_js, type_name,
 };
 use super::error::{js, to_js_error, JsResult};
@@ -115,10 +115,8 @@ pub(super) fn get_promise(
     promise(async move {
         let key = key_from_js(&key).map_err(to_js_error)?;
         let signal = js(call_signal(options))?;
-        match js(abortable(signal.as_ref(), provider.get(key)).await)? {
-            Some(bytes) => Ok(bytes_to_js(&bytes)),
-            None => Ok(JsValue::NULL),
-        }
+        let node = js(abortable(signal.as_ref(), provider.get(key)).await)?;
+        Ok(node_or_null(node.as_deref()))
     })
 }
 
