@@ -70,6 +70,10 @@ async fn assert_all_owned(storage: &HttpStorage, dag: &FileDag) {
 }
 
 /// Waits (polling) until the engine has nothing pending, up to `ms`.
+/// Waits until nothing is pending and the pass that synced it has ended: `pending` drops as
+/// each level is acknowledged, before the pass (its last pending-store delete included) ends and
+/// is counted in `passes`; a flush with nothing to do resolves when the running pass ends, and
+/// starts none.
 async fn until_synced(engine: &BufferedStorage<impl SyncRemote + StorageProvider>, ms: u32) {
     let mut waited = 0;
     while engine.stats().pending > 0 {
@@ -82,6 +86,13 @@ async fn until_synced(engine: &BufferedStorage<impl SyncRemote + StorageProvider
         TimeoutFuture::new(50).await;
         waited += 50;
     }
+    let passes = engine.stats().passes;
+    let rest = engine.flush().await.unwrap();
+    assert!(rest.synced.is_empty() && rest.failed.is_empty(), "{rest:?}");
+    assert!(
+        engine.stats().passes <= passes + 1,
+        "the flush ran a pass of its own"
+    );
 }
 
 async fn put_all<S: StorageProvider>(storage: &S, nodes: &[(Key, Bytes)]) {
