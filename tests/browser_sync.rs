@@ -308,7 +308,9 @@ async fn nodes_another_realm_uploaded_are_claimed_not_uploaded() {
 async fn puts_within_the_debounce_window_make_one_pass() {
     let dag = unique_dag(5_000);
     let mut config = config();
-    config.debounce_ms = 150;
+    // Wide enough that a loaded machine (a put is an IndexedDB transaction of the pending store)
+    // does not open a gap between two awaited puts.
+    config.debounce_ms = 1_000;
     let engine = BufferedStorage::open(alpha(), config).await.unwrap();
     for (key, bytes) in &dag.nodes {
         engine.put(*key, bytes.clone()).await.unwrap();
