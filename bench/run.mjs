@@ -9,6 +9,7 @@ import { chromium } from "playwright-core";
 
 import { bundleMeasure } from "./node/bundle.mjs";
 import { p2pMeasures } from "./node/p2p.mjs";
+import { startProfile } from "./node/profile.mjs";
 import { renderMarkdown } from "./node/report.mjs";
 
 const { values: args } = parseArgs({
@@ -23,6 +24,7 @@ const { values: args } = parseArgs({
     results: { type: "string" },
     markdown: { type: "string" },
     chromium: { type: "string", default: "/usr/bin/chromium" },
+    profile: { type: "string" }, // directory: save a CPU profile of every in-page run there
   },
 });
 
@@ -87,10 +89,14 @@ async function runMeasure(browser, measure, server) {
     for (const contender of order) {
       const page = await openBenchPage(browser);
       const runId = `${measure.id}-${contender.id}-${round}-${Date.now()}`;
+      const stopProfile = args.profile
+        ? await startProfile(page, args.profile, `${measure.id}-${contender.id}-${round}`)
+        : null;
       const sample = await page.evaluate(
         ([measureId, contenderId, options]) => window.caswebBench.run(measureId, contenderId, options),
         [measure.id, contender.id, { server, runId }],
       );
+      await stopProfile?.();
       await page.close();
       samples[contender.id].push(sample);
       const shown = measure.metrics.map((m) => `${m.id}=${Number(sample[m.id]).toFixed(1)}`).join(" ");

@@ -13,7 +13,9 @@
 # WASM_OPT_FLAGS (default "-Oz"), CARGO_TARGET_DIR (honoured for every build), BENCH_RESULTS and
 # BENCH_MARKDOWN (where to write, default bench/results.json and BENCHMARKS.md: a trial run can
 # write elsewhere and leave the committed report alone), BENCH_BUILD (the directory under bench/
-# for the wasm builds, default "build"; two trial runs at once need different ones).
+# for the wasm builds, default "build"; two trial runs at once need different ones), BENCH_PROFILE
+# (a directory: a CPU profile of every in-page run is saved there, the top functions printed;
+# WASM_OPT_FLAGS="-Oz --debuginfo" keeps the Rust function names in it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -130,6 +132,7 @@ node bench/run.mjs \
   --wasm-opt-flags="$wasm_opt_flags" \
   ${BENCH_ROUNDS:+--rounds "$BENCH_ROUNDS"} \
   ${BENCH_ONLY:+--only "$BENCH_ONLY"} \
+  ${BENCH_PROFILE:+--profile "$BENCH_PROFILE"} \
   --results "${BENCH_RESULTS:-bench/results.json}" \
   --markdown "${BENCH_MARKDOWN:-BENCHMARKS.md}"
 say "wrote ${BENCH_RESULTS:-bench/results.json} and ${BENCH_MARKDOWN:-BENCHMARKS.md}"

@@ -23,7 +23,7 @@ use wasm_bindgen_test::*;
 
 use casweb::chunker::{store_file, ChunkOptions, FileDag};
 use casweb::http::{HttpConfig, HttpStorage};
-use casweb::storage::IndexedDbStorage;
+use casweb::storage::{IdbPendingStore, IndexedDbStorage};
 use casweb::sync::{Backoff, CheckResult, KeyStatus, SyncRemote};
 use casweb::sync::{BufferedConfig, BufferedStorage, SyncHooks};
 use casweb::{CachedStorage, Error, Key, Result, StorageProvider};
@@ -447,7 +447,7 @@ async fn a_reload_mid_sync_resumes_from_the_pending_store() {
     second.dispose();
 
     // Synced nodes left the pending store.
-    let pending = IndexedDbStorage::open(&store).await.unwrap();
+    let pending = IdbPendingStore::open(&store).await.unwrap();
     assert!(pending.entries().await.unwrap().is_empty());
     pending.close();
 }

@@ -17,7 +17,7 @@ use wasm_bindgen_test::*;
 
 use casweb::chunker::{chunk_file, ChunkOptions};
 use casweb::http::{HttpConfig, HttpStorage};
-use casweb::storage::IndexedDbStorage;
+use casweb::storage::{IdbPendingStore, IndexedDbStorage};
 use casweb::sync::{Backoff, BufferedConfig, BufferedStorage};
 use casweb::{node, Key, StorageProvider};
 use unique_dag::{unique, unique_dag};
@@ -299,7 +299,7 @@ async fn bad_puts_are_refused_by_every_store_and_nothing_is_kept() {
         Reflect::get(&stats, &"pending".into()).unwrap().as_f64(),
         Some(0.0)
     );
-    let pending = IndexedDbStorage::open(&pending_name).await.unwrap();
+    let pending = IdbPendingStore::open(&pending_name).await.unwrap();
     assert!(pending.entries().await.unwrap().is_empty());
     pending.close();
     let cached = JsFuture::from(Promise::from(call(&cache, "get", &[good_key.into()])))

@@ -13,7 +13,7 @@ use futures::executor::block_on;
 
 use casweb::chunker::{chunk_file, ChunkOptions, FileDag};
 use casweb::node;
-use casweb::sync::{sync_nodes, KeyStatus, SyncResult};
+use casweb::sync::{sync_nodes, sync_nodes_reporting, KeyStatus, SyncResult};
 use casweb::{Error, Key, Result};
 use fake_server::FakeServer;
 
@@ -244,4 +244,85 @@ fn nodes_above_a_held_back_child_are_deferred_not_sent() {
         without_leaf.len()
     );
     assert!(!server.sent(&dag.root));
+}
+
+/// A pass over `nodes` recording, for each report of owned keys, the keys and how many upload
+/// requests the server had received by then.
+fn sync_recording_reports(
+    server: &FakeServer,
+    nodes: &[(Key, Bytes)],
+) -> (SyncResult, Vec<(Vec<Key>, usize)>) {
+    let reports = RefCell::new(Vec::new());
+    let result = block_on(sync_nodes_reporting(
+        server,
+        nodes,
+        &HashSet::new(),
+        &builtin_children,
+        &|_, _, _| {},
+        &|keys| reports.borrow_mut().push((keys, server.count("put"))),
+    ));
+    (result, reports.into_inner())
+}
+
+#[test]
+fn each_upload_request_is_reported_owned_as_soon_as_it_is_acknowledged() {
+    let (dag, nodes) = dag(5_000);
+    let leaves = dag.levels().next().unwrap().len();
+    assert!(leaves > 20, "{leaves} leaves");
+    let server = FakeServer::default();
+    server.max_batch_nodes.set(Some(7));
+    let (result, reports) = sync_recording_reports(&server, &nodes);
+    assert!(result.failed.is_empty(), "{:?}", result.failed.first());
+
+    // The leaves go up in requests of 7, and each request's keys are reported before the next
+    // request is sent.
+    let leaf_reports: Vec<&(Vec<Key>, usize)> = reports.iter().take(leaves.div_ceil(7)).collect();
+    for (index, (keys, puts_by_then)) in leaf_reports.iter().enumerate() {
+        assert_eq!(*puts_by_then, index + 1, "report {index} came late");
+        assert_eq!(keys.len(), 7.min(leaves - 7 * index));
+    }
+    let reported: HashSet<Key> = reports.iter().flat_map(|(keys, _)| keys.clone()).collect();
+    let synced: HashSet<Key> = result.synced.iter().copied().collect();
+    assert_eq!(reported, synced, "every synced key is reported once");
+    assert_eq!(
+        reports.iter().map(|(keys, _)| keys.len()).sum::<usize>(),
+        nodes.len()
+    );
+}
+
+#[test]
+fn a_failed_upload_request_fails_the_rest_of_its_level_without_sending_it() {
+    let (dag, nodes) = dag(5_000);
+    let leaves = dag.levels().next().unwrap().len();
+    let server = FakeServer::default();
+    server.max_batch_nodes.set(Some(7));
+    server.fail_put_number.set(2);
+    let (result, reports) = sync_recording_reports(&server, &nodes);
+
+    assert_eq!(
+        server.count("put"),
+        2,
+        "nothing sent after the failed request"
+    );
+    assert_eq!(
+        reports.len(),
+        1,
+        "only the first request made anything owned"
+    );
+    assert_eq!(result.synced.len(), 7);
+    assert_eq!(result.failed.len(), nodes.len() - 7);
+    let network = result
+        .failed
+        .iter()
+        .filter(|(_, error)| matches!(error, Error::Network(_)))
+        .count();
+    assert_eq!(
+        network,
+        leaves - 7,
+        "the failed request's leaves and the unsent ones"
+    );
+    assert!(result
+        .failed
+        .iter()
+        .any(|(key, error)| *key == dag.root && matches!(error, Error::ChildNotSynced { .. })));
 }

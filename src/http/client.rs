@@ -12,6 +12,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -268,6 +269,12 @@ impl HttpStorage {
     /// limits `Rejected { code: "too_large" }`, both without being sent. The outer error is a
     /// failed request (network, timeout, HTTP status); batches sent before it stay stored.
     pub async fn put_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<(), Error>>> {
+        self.upload(nodes, Verify::Hash).await
+    }
+
+    /// [`Self::put_many`], hashing each node first unless `verify` says its caller already did
+    /// (the sync engine validates every node as it is put; the server checks again anyway).
+    async fn upload(&self, nodes: &[(Key, Bytes)], verify: Verify) -> Result<Vec<Result<()>>> {
         let mut outcomes: Vec<Option<Result<(), Error>>> = vec![None; nodes.len()];
         if nodes.is_empty() {
             return Ok(Vec::new());
@@ -275,7 +282,7 @@ impl HttpStorage {
         let limits = self.info().await?;
         let mut sendable = Vec::with_capacity(nodes.len());
         for (index, (key, bytes)) in nodes.iter().enumerate() {
-            if !key.matches(bytes) {
+            if verify == Verify::Hash && !key.matches(bytes) {
                 outcomes[index] = Some(Err(Error::HashMismatch { key: *key }));
             } else if !wire::fits(bytes.len(), &limits) {
                 outcomes[index] = Some(Err(Error::Rejected {
@@ -411,11 +418,31 @@ impl SyncRemote for HttpStorage {
     async fn claim_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
         HttpStorage::claim_many(self, nodes).await
     }
+    /// Nodes reach the engine's passes only after its `put` validated them.
     async fn put_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
-        HttpStorage::put_many(self, nodes).await
+        self.upload(nodes, Verify::Trusted).await
     }
     fn max_node_size(&self) -> Option<usize> {
         let limits = self.inner.limits.borrow();
         limits.as_ref().map(Limits::largest_node)
     }
+    /// The batches `put_many` sends, once the server's limits are known (the pass's check has
+    /// fetched them); before that, one call.
+    fn upload_batches(&self, lengths: &[usize]) -> Vec<Range<usize>> {
+        match self.inner.limits.borrow().as_ref() {
+            Some(limits) => {
+                wire::plan_batches(lengths, limits.batch_bytes(), limits.max_batch_nodes)
+            }
+            None => std::iter::once(0..lengths.len()).collect(),
+        }
+    }
+}
+
+/// Whether an upload hashes its nodes before sending them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verify {
+    /// Every node is hashed; one whose bytes do not match its key is refused unsent.
+    Hash,
+    /// The caller validated every node already.
+    Trusted,
 }

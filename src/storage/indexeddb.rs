@@ -33,9 +33,9 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{IdbDatabase, IdbFactory, IdbObjectStore, IdbTransaction, IdbTransactionMode};
 
 use super::eviction::Stamps;
-use super::idb_batch::{read_records, record_array, WriteBatch};
+use super::idb_batch::{read_records, WriteBatch};
 use super::idb_cache::CacheState;
-use super::idb_future::{error_from_js, Connection, OpenFuture, RequestFuture, UpgradeFn};
+use super::idb_future::{error_from_js, Connection, OpenFuture, UpgradeFn};
 use super::idb_journal::JournalState;
 use super::idb_lifecycle::{self, JOURNAL_STORE, META_STORE, STATE_STORE};
 use super::tick_queue::TickQueue;
@@ -101,6 +101,24 @@ pub(super) struct Inner {
     pub(super) journal: JournalState,
 }
 
+/// Opens casweb's database `name` at [`SCHEMA_VERSION`], creating or upgrading its stores.
+pub(super) async fn open_database(name: &str) -> Result<IdbDatabase> {
+    let request = factory()?
+        .open_with_u32(name, SCHEMA_VERSION)
+        .map_err(|e| error_from_js(&e))?;
+    let upgrading = request.clone();
+    let stamp = js_sys::Date::now();
+    let upgrade: UpgradeFn = Box::new(move |db| {
+        let transaction = upgrading
+            .transaction()
+            .ok_or_else(|| JsValue::from_str("upgradeneeded without a transaction"))?;
+        idb_lifecycle::upgrade(db, &transaction, stamp)
+    });
+    Ok(OpenFuture::new(request, Some(upgrade))
+        .await?
+        .unchecked_into())
+}
+
 /// Node storage in one IndexedDB database. Cheap to clone (shared handle).
 #[derive(Clone)]
 pub struct IndexedDbStorage {
@@ -147,20 +165,7 @@ impl IndexedDbStorage {
         if options.max_bytes == Some(0) {
             return Err(Error::InvalidArgument("maxBytes must be at least 1".into()));
         }
-        let request = factory()?
-            .open_with_u32(name, SCHEMA_VERSION)
-            .map_err(|e| error_from_js(&e))?;
-        let upgrading = request.clone();
-        let stamp = js_sys::Date::now();
-        let upgrade: UpgradeFn = Box::new(move |db| {
-            let transaction = upgrading
-                .transaction()
-                .ok_or_else(|| JsValue::from_str("upgradeneeded without a transaction"))?;
-            idb_lifecycle::upgrade(db, &transaction, stamp)
-        });
-        let db: IdbDatabase = OpenFuture::new(request, Some(upgrade))
-            .await?
-            .unchecked_into();
+        let db = open_database(name).await?;
         let usage = match idb_lifecycle::checked_usage(&db).await {
             Ok(usage) => usage,
             Err(error) => {
@@ -230,27 +235,6 @@ impl IndexedDbStorage {
             .object_store(NODES_STORE)
             .map_err(|e| error_from_js(&e))?;
         Ok((store, transaction))
-    }
-
-    /// Every stored entry, in key order (for small stores such as the sync engine's pending
-    /// set; a node cache can be far larger than memory).
-    pub async fn entries(&self) -> Result<Vec<(Key, Bytes)>> {
-        let (store, _done) = self.nodes_store(IdbTransactionMode::Readonly)?;
-        self.update_stats(|s| s.read_transactions += 1);
-        let keys = store.get_all_keys().map_err(|e| error_from_js(&e))?;
-        let values = store.get_all().map_err(|e| error_from_js(&e))?;
-        let (keys, values) =
-            futures::future::join(RequestFuture::new(keys), RequestFuture::new(values)).await;
-        let keys: js_sys::Array = keys?.unchecked_into();
-        let values: js_sys::Array = values?.unchecked_into();
-        keys.iter()
-            .zip(values.iter())
-            .map(|(key, value)| {
-                let text = key.as_string().unwrap_or_default();
-                let key = Key::parse(&text)?;
-                Ok((key, Bytes::from(record_array(key, value)?.to_vec())))
-            })
-            .collect()
     }
 
     /// A stamp for an access now (strictly increasing within this store).

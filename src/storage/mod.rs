@@ -19,6 +19,8 @@ mod idb_lifecycle;
 #[cfg(target_arch = "wasm32")]
 mod idb_manage;
 #[cfg(target_arch = "wasm32")]
+mod idb_pending;
+#[cfg(target_arch = "wasm32")]
 mod idb_pin;
 #[cfg(target_arch = "wasm32")]
 mod indexeddb;
@@ -48,6 +50,8 @@ pub use idb_future::error_from_js;
 pub use idb_lifecycle::{PinInfo, Scan};
 #[cfg(target_arch = "wasm32")]
 pub use idb_manage::KEYS_PAGE;
+#[cfg(target_arch = "wasm32")]
+pub use idb_pending::IdbPendingStore;
 #[cfg(target_arch = "wasm32")]
 pub use idb_pin::Pinned;
 #[cfg(all(target_arch = "wasm32", feature = "p2p"))]

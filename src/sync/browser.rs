@@ -7,7 +7,7 @@ use super::pending::AnyPendingStore;
 use super::remote::SyncRemote;
 use crate::error::Result;
 use crate::runtime::BrowserRuntime;
-use crate::storage::{IndexedDbStorage, StorageProvider};
+use crate::storage::{IdbPendingStore, StorageProvider};
 
 /// The engine as the JS class `BufferedHttpStorage` runs it.
 pub type BufferedStorage<R> = SyncEngine<R, AnyPendingStore, WebLock, BrowserRuntime>;
@@ -17,7 +17,7 @@ impl<R: SyncRemote + StorageProvider + 'static> BufferedStorage<R> {
     /// only), resuming what an earlier engine on it left pending.
     pub async fn open(remote: R, config: BufferedConfig) -> Result<BufferedStorage<R>> {
         let pending_store = match &config.pending_store {
-            Some(name) => Some(AnyPendingStore::new(IndexedDbStorage::open(name).await?)),
+            Some(name) => Some(AnyPendingStore::new(IdbPendingStore::open(name).await?)),
             None => None,
         };
         let lock = format!(

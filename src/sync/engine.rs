@@ -31,7 +31,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use futures::channel::oneshot;
-use futures::future::LocalBoxFuture;
+use futures::future::{join_all, LocalBoxFuture};
 use futures::FutureExt as _;
 
 use super::backoff::Backoff;
@@ -182,6 +182,9 @@ struct Inner<R, P, L, T> {
     flushes_served: Cell<u64>,
     flush_waiters: RefCell<Vec<(u64, oneshot::Sender<Result<SyncResult>>)>>,
     space_waiters: RefCell<Vec<oneshot::Sender<()>>>,
+    /// Pending-store deletions of acknowledged nodes, running while the pass goes on; the pass
+    /// ends when they have settled.
+    deletions: RefCell<Vec<oneshot::Receiver<()>>>,
     debounce: TimerSlot,
     retry: TimerSlot,
     running: Cell<bool>,
@@ -252,6 +255,7 @@ where
                 flushes_served: Cell::new(0),
                 flush_waiters: RefCell::default(),
                 space_waiters: RefCell::default(),
+                deletions: RefCell::default(),
                 debounce: TimerSlot::default(),
                 retry: TimerSlot::default(),
                 running: Cell::new(false),
@@ -617,7 +621,7 @@ where
     }
 
     /// One pass: the start hook, then [`sync_nodes_reporting`], removing what became owned as
-    /// each level is acknowledged.
+    /// each request is acknowledged; it ends once the pending store has dropped all of it.
     async fn pass(&self, plan: &[(Key, Bytes)]) -> SyncResult {
         let hooks = &self.inner.config.hooks;
         if let Some(on_start) = &hooks.on_sync_start {
@@ -657,8 +661,8 @@ where
                 .copied()
                 .collect()
         };
-        let owned = |keys: Vec<Key>| self.owned(keys).boxed_local();
-        sync_nodes_reporting(
+        let owned = |keys: Vec<Key>| self.owned(keys);
+        let result = sync_nodes_reporting(
             &self.inner.remote,
             plan,
             &held_back,
@@ -666,23 +670,45 @@ where
             &observe,
             &owned,
         )
-        .await
+        .await;
+        self.deletions_settled().await;
+        result
     }
 
-    /// Keys the server acknowledged as owned: out of the buffer and the pending store at once.
-    async fn owned(&self, keys: Vec<Key>) {
+    /// Keys the server acknowledged as owned: out of the buffer at once (waiting puts get their
+    /// space), out of the pending store in the background.
+    fn owned(&self, keys: Vec<Key>) {
         for key in &keys {
             self.remove(key);
         }
-        if let Some(store) = &self.inner.pending_store {
-            if let Err(error) = store.delete_many(&keys).await {
-                // They are owned by the server: at worst they are checked again after a reload.
-                warn(&format!(
-                    "casweb: clearing synced entries from the pending store failed: {error}"
-                ));
-            }
-        }
         self.wake_space_waiters();
+        if self.inner.pending_store.is_none() {
+            return;
+        }
+        let (settled, deletion) = oneshot::channel();
+        self.inner.deletions.borrow_mut().push(deletion);
+        let engine = self.clone();
+        self.inner.runtime.spawn(
+            async move {
+                if let Some(store) = &engine.inner.pending_store {
+                    if let Err(error) = store.delete_many(&keys).await {
+                        // They are owned by the server: at worst they are checked again after
+                        // a reload.
+                        warn(&format!(
+                            "casweb: clearing synced entries from the pending store failed: {error}"
+                        ));
+                    }
+                }
+                let _ = settled.send(());
+            }
+            .boxed_local(),
+        );
+    }
+
+    /// Waits for the pending-store deletions started so far.
+    async fn deletions_settled(&self) {
+        let deletions = std::mem::take(&mut *self.inner.deletions.borrow_mut());
+        join_all(deletions).await;
     }
 
     /// Applies a pass's outcome to the entries still buffered: a node's own failure is retried

@@ -9,8 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
-use futures::future::{join, LocalBoxFuture, OptionFuture};
-use futures::FutureExt as _;
+use futures::future::{join, OptionFuture};
 
 use super::remote::SyncRemote;
 use super::topo::topo_sort_levels;
@@ -109,8 +108,10 @@ impl Pass<'_> {
     }
 }
 
-/// Called with the keys a level made owned, as soon as its requests are acknowledged.
-pub type OwnedReporter<'a> = &'a dyn Fn(Vec<Key>) -> LocalBoxFuture<'a, ()>;
+/// Called with the keys that became owned, as soon as the request that made them owned is
+/// acknowledged (the engine frees their buffer space and drops them from its pending store,
+/// in the background, while the pass goes on).
+pub type OwnedReporter<'a> = &'a dyn Fn(Vec<Key>);
 
 /// Syncs `nodes` to `remote`. A parent is never sent before every child of it that is in the
 /// snapshot is owned: a node whose child failed fails too (`child_not_synced`, which is not an
@@ -124,12 +125,12 @@ pub async fn sync_nodes<R: SyncRemote>(
     child_keys: ChildKeysFn<'_>,
     observe: KeyObserver<'_>,
 ) -> SyncResult {
-    let nothing = |_: Vec<Key>| async {}.boxed_local();
-    sync_nodes_reporting(remote, nodes, held_back, child_keys, observe, &nothing).await
+    sync_nodes_reporting(remote, nodes, held_back, child_keys, observe, &|_| {}).await
 }
 
-/// [`sync_nodes`], reporting to `owned` the keys each level made owned before the next level
-/// starts (the engine drops them from its pending store at once).
+/// [`sync_nodes`], reporting to `owned_reporter` the keys each request made owned as soon as it
+/// is acknowledged: the uploads of a level are sent one server batch after the other, each
+/// reported at once, so the engine can take new puts while the rest of the level uploads.
 pub async fn sync_nodes_reporting<R: SyncRemote>(
     remote: &R,
     nodes: &[(Key, Bytes)],
@@ -229,7 +230,7 @@ pub async fn sync_nodes_reporting<R: SyncRemote>(
                 break;
             }
         };
-        let (synced_before, skipped_before) = (pass.result.synced.len(), pass.result.skipped.len());
+        let mut owned_now = Vec::new();
         let owned: HashSet<Key> = check.owned.into_iter().collect();
         let unowned: HashSet<Key> = check.unowned.into_iter().collect();
         let mut claims = Vec::new();
@@ -237,6 +238,7 @@ pub async fn sync_nodes_reporting<R: SyncRemote>(
         for key in ready {
             if owned.contains(&key) {
                 pass.done(key, true);
+                owned_now.push(key);
                 continue;
             }
             (pass.observe)(key, KeyStatus::Uploading, None);
@@ -247,13 +249,14 @@ pub async fn sync_nodes_reporting<R: SyncRemote>(
                 uploads.push(entry);
             }
         }
+        if !owned_now.is_empty() {
+            owned_reporter(std::mem::take(&mut owned_now));
+        }
         let claim_call: OptionFuture<_> = (!claims.is_empty())
             .then(|| remote.claim_many(&claims))
             .into();
-        let upload_call: OptionFuture<_> = (!uploads.is_empty())
-            .then(|| remote.put_many(&uploads))
-            .into();
-        let (claimed, uploaded) = join(claim_call, upload_call).await;
+        let upload_calls = upload_in_batches(remote, &uploads, &mut pass, owned_reporter);
+        let (claimed, ()) = join(claim_call, upload_calls).await;
 
         // A claim the server refuses item by item (e.g. the node vanished meanwhile) is retried
         // as an upload: we hold the bytes.
@@ -261,29 +264,56 @@ pub async fn sync_nodes_reporting<R: SyncRemote>(
         for ((key, node), outcome) in claims.iter().zip(per_item(claimed, claims.len())) {
             match outcome {
                 Err(Error::Rejected { .. }) => reupload.push((*key, node.clone())),
+                Ok(()) => {
+                    pass.sent(*key, Ok(()));
+                    owned_now.push(*key);
+                }
                 outcome => pass.sent(*key, outcome),
             }
         }
-        for ((key, _), outcome) in uploads.iter().zip(per_item(uploaded, uploads.len())) {
-            pass.sent(*key, outcome);
-        }
-        if !reupload.is_empty() {
-            let outcome = remote.put_many(&reupload).await;
-            for ((key, _), outcome) in reupload.iter().zip(per_item(Some(outcome), reupload.len()))
-            {
-                pass.sent(*key, outcome);
-            }
-        }
-        let owned_now: Vec<Key> = pass.result.synced[synced_before..]
-            .iter()
-            .chain(&pass.result.skipped[skipped_before..])
-            .copied()
-            .collect();
         if !owned_now.is_empty() {
-            owned_reporter(owned_now).await;
+            owned_reporter(owned_now);
         }
+        upload_in_batches(remote, &reupload, &mut pass, owned_reporter).await;
     }
     pass.result
+}
+
+/// Uploads `nodes` (children first) one server batch at a time, recording each node's outcome
+/// in `pass` and reporting what each request made owned as soon as it is acknowledged.
+async fn upload_in_batches<R: SyncRemote>(
+    remote: &R,
+    nodes: &[(Key, Bytes)],
+    pass: &mut Pass<'_>,
+    owned_reporter: OwnedReporter<'_>,
+) {
+    let lengths: Vec<usize> = nodes.iter().map(|(_, node)| node.len()).collect();
+    let mut batches = remote.upload_batches(&lengths).into_iter();
+    while let Some(range) = batches.next() {
+        let batch = &nodes[range.clone()];
+        let outcome = match remote.put_many(batch).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                // The request failed as a whole (network, timeout, status): the next ones
+                // would most likely fail the same way, each after its own wait.
+                let rest = range.start..batches.last().map_or(range.end, |last| last.end);
+                for (key, _) in &nodes[rest] {
+                    pass.fail(*key, error.clone());
+                }
+                return;
+            }
+        };
+        let mut owned = Vec::with_capacity(batch.len());
+        for ((key, _), outcome) in batch.iter().zip(per_item(Some(Ok(outcome)), batch.len())) {
+            if outcome.is_ok() {
+                owned.push(*key);
+            }
+            pass.sent(*key, outcome);
+        }
+        if !owned.is_empty() {
+            owned_reporter(owned);
+        }
+    }
 }
 
 /// Spreads a batch call's outcome over its items: a whole-request failure fails every item, a

@@ -1,5 +1,5 @@
 //! Where the sync engine keeps the nodes the server does not own yet, so that a reload resumes
-//! them: a trait, implemented by `IndexedDbStorage` in the browser (one database per pending
+//! them: a trait, implemented by `IdbPendingStore` in the browser (one database per pending
 //! store), by an app's own JS object (`js/pending.rs`), and by any test double natively;
 //! [`AnyPendingStore`] erases which one.
 
@@ -73,17 +73,17 @@ impl PendingStore for AnyPendingStore {
 }
 
 #[cfg(target_arch = "wasm32")]
-impl PendingStore for crate::storage::IndexedDbStorage {
+impl PendingStore for crate::storage::IdbPendingStore {
     async fn entries(&self) -> Result<Vec<(Key, Bytes)>> {
-        crate::storage::IndexedDbStorage::entries(self).await
+        crate::storage::IdbPendingStore::entries(self).await
     }
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
-        crate::storage::StorageProvider::put(self, key, bytes).await
+        crate::storage::IdbPendingStore::put(self, key, &bytes).await
     }
     async fn delete_many(&self, keys: &[Key]) -> Result<()> {
-        crate::storage::IndexedDbStorage::delete_many(self, keys).await
+        crate::storage::IdbPendingStore::delete_many(self, keys).await
     }
     fn close(&self) {
-        crate::storage::IndexedDbStorage::close(self);
+        crate::storage::IdbPendingStore::close(self);
     }
 }

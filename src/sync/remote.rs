@@ -3,6 +3,7 @@
 //! `HttpStorage` implements it for the real server; native tests implement it with an
 //! in-memory model of the server's ownership rules.
 
+use std::ops::Range;
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -27,6 +28,12 @@ pub trait SyncRemote {
     fn max_node_size(&self) -> Option<usize> {
         None
     }
+    /// How nodes of these lengths split into upload requests (consecutive ranges, in order),
+    /// so a pass can call `put_many` once per request and act on each acknowledgement. The
+    /// default is one call for all of them.
+    fn upload_batches(&self, lengths: &[usize]) -> Vec<Range<usize>> {
+        std::iter::once(0..lengths.len()).collect()
+    }
 }
 
 impl<S: SyncRemote + ?Sized> SyncRemote for Rc<S> {
@@ -41,5 +48,8 @@ impl<S: SyncRemote + ?Sized> SyncRemote for Rc<S> {
     }
     fn max_node_size(&self) -> Option<usize> {
         (**self).max_node_size()
+    }
+    fn upload_batches(&self, lengths: &[usize]) -> Vec<Range<usize>> {
+        (**self).upload_batches(lengths)
     }
 }

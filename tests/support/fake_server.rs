@@ -21,6 +21,10 @@ pub struct FakeServer {
     pub requests: RefCell<Vec<(&'static str, Vec<Key>)>>,
     /// Fail the n-th check request (1-based) with a network error; 0 = never.
     pub fail_check_number: Cell<usize>,
+    /// Fail the n-th upload request (1-based) with a network error; 0 = never.
+    pub fail_put_number: Cell<usize>,
+    /// Nodes per upload request, as the server's batch limit (`None`: no limit).
+    pub max_batch_nodes: Cell<Option<usize>>,
     /// Keys whose upload the server refuses as invalid.
     pub refuse: RefCell<HashSet<Key>>,
     /// Keys that disappear between check and claim.
@@ -169,6 +173,9 @@ impl SyncRemote for FakeServer {
 
     async fn put_many(&self, nodes: &[(Key, Bytes)]) -> Result<Vec<Result<()>>> {
         self.log("put", nodes.iter().map(|(k, _)| *k).collect());
+        if self.count("put") == self.fail_put_number.get() {
+            return Err(Error::Network("connection reset".into()));
+        }
         if let Some(error) = self.fault() {
             return Err(error);
         }
@@ -193,6 +200,14 @@ impl SyncRemote for FakeServer {
 
     fn max_node_size(&self) -> Option<usize> {
         self.max_node.get()
+    }
+
+    fn upload_batches(&self, lengths: &[usize]) -> Vec<std::ops::Range<usize>> {
+        let per_batch = self.max_batch_nodes.get().unwrap_or(usize::MAX).max(1);
+        (0..lengths.len())
+            .step_by(per_batch)
+            .map(|start| start..(start + per_batch).min(lengths.len()))
+            .collect()
     }
 }
 
