@@ -18,6 +18,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt as _;
+use futures::FutureExt as _;
 
 use casweb::chunker::{chunk_file, ChunkOptions};
 use casweb::error::{Error, Result};
@@ -600,4 +601,45 @@ fn flush_resolves_every_waiter_once_a_pass_started_after_it_ends() {
     let empty = h.run(engine.flush()).unwrap();
     assert_eq!(empty, SyncResult::default());
     assert_eq!(h.engine.stats().passes, 1);
+}
+
+#[test]
+fn parked_nodes_leave_room_in_the_buffer_until_they_are_retried() {
+    let refused: Vec<_> = (200..203).map(leaf).collect();
+    let refused_bytes: usize = refused.iter().map(|(_, bytes)| bytes.len()).sum();
+    let server = FakeServer::default();
+    server
+        .refuse
+        .borrow_mut()
+        .extend(refused.iter().map(|(key, _)| *key));
+    let mut config = config(500, 60_000);
+    config.max_buffer_bytes = refused_bytes + 1;
+    let mut h = Harness::new(server, config);
+    h.put_all(&refused);
+    h.run_until(10_000, |h| h.engine.stats().parked == refused.len());
+    assert_eq!(h.engine.stats().parked, refused.len());
+    assert_eq!(h.engine.stats().buffered_bytes, refused_bytes);
+
+    // Parked, their bytes stay buffered but take no room: a put goes through at once.
+    let (key, bytes) = leaf(300);
+    assert!(matches!(
+        h.engine.put(key, bytes).now_or_never(),
+        Some(Ok(()))
+    ));
+    h.run_until(10_000, |h| h.engine.stats().pending == refused.len());
+
+    // Retried, they count again: the next put waits for a pass to make room.
+    for (key, _) in &refused {
+        assert!(h.engine.retry(*key));
+    }
+    let (key, bytes) = leaf(301);
+    assert!(
+        h.engine.put(key, bytes.clone()).now_or_never().is_none(),
+        "the retried nodes fill the buffer"
+    );
+    h.server.refuse.borrow_mut().clear();
+    let engine = h.engine.clone();
+    h.run(engine.put(key, bytes)).unwrap();
+    h.run_until(10_000, |h| h.engine.stats().pending == 0);
+    assert!(h.owns_all(&refused));
 }

@@ -138,6 +138,24 @@ struct Entry {
     attempts: u32,
 }
 
+impl Entry {
+    fn is_parked(&self) -> bool {
+        matches!(self.state, EntryState::Parked { .. })
+    }
+
+    /// Moves the entry to `state`, keeping `parked_bytes` (the bytes of the buffer's parked
+    /// entries, which do not count against its limit) in step.
+    fn set_state(&mut self, state: EntryState, parked_bytes: &Cell<usize>) {
+        let was_parked = self.is_parked();
+        self.state = state;
+        match (was_parked, self.is_parked()) {
+            (false, true) => parked_bytes.set(parked_bytes.get() + self.bytes.len()),
+            (true, false) => parked_bytes.set(parked_bytes.get() - self.bytes.len()),
+            _ => {}
+        }
+    }
+}
+
 /// A timer task the engine may cancel: only the task spawned for the current generation acts.
 #[derive(Default)]
 struct TimerSlot {
@@ -177,6 +195,8 @@ struct Inner<R, P, L, T> {
     runtime: T,
     buffer: RefCell<HashMap<Key, Entry>>,
     buffered_bytes: Cell<usize>,
+    /// The part of `buffered_bytes` held by parked entries.
+    parked_bytes: Cell<usize>,
     /// `flush()` calls so far, and how many of them a finished pass has served.
     flushes_requested: Cell<u64>,
     flushes_served: Cell<u64>,
@@ -251,6 +271,7 @@ where
                 runtime,
                 buffer: RefCell::default(),
                 buffered_bytes: Cell::new(0),
+                parked_bytes: Cell::new(0),
                 flushes_requested: Cell::new(0),
                 flushes_served: Cell::new(0),
                 flush_waiters: RefCell::default(),
@@ -336,7 +357,7 @@ where
     pub fn retry(&self, key: Key) -> bool {
         let found = match self.inner.buffer.borrow_mut().get_mut(&key) {
             Some(entry) => {
-                entry.state = EntryState::Pending;
+                entry.set_state(EntryState::Pending, &self.inner.parked_bytes);
                 entry.attempts = 0;
                 true
             }
@@ -408,25 +429,25 @@ where
         self.inner
             .buffered_bytes
             .set(self.inner.buffered_bytes.get() + bytes.len());
-        buffer.insert(
-            key,
-            Entry {
-                bytes,
-                children,
-                state,
-                attempts: 0,
-            },
-        );
+        let mut entry = Entry {
+            bytes,
+            children,
+            state: EntryState::Pending,
+            attempts: 0,
+        };
+        entry.set_state(state, &self.inner.parked_bytes);
+        buffer.insert(key, entry);
         true
     }
 
     /// Removes an entry from the buffer; true if it was there.
     fn remove(&self, key: &Key) -> bool {
         match self.inner.buffer.borrow_mut().remove(key) {
-            Some(entry) => {
+            Some(mut entry) => {
                 self.inner
                     .buffered_bytes
                     .set(self.inner.buffered_bytes.get() - entry.bytes.len());
+                entry.set_state(EntryState::Pending, &self.inner.parked_bytes);
                 true
             }
             None => false,
@@ -437,7 +458,7 @@ where
     fn release_waiting(&self) {
         for entry in self.inner.buffer.borrow_mut().values_mut() {
             if matches!(entry.state, EntryState::Waiting { .. }) {
-                entry.state = EntryState::Pending;
+                entry.set_state(EntryState::Pending, &self.inner.parked_bytes);
             }
         }
     }
@@ -450,7 +471,7 @@ where
                 error: Error::Unauthorized { .. },
             } = entry.state
             {
-                entry.state = EntryState::Pending;
+                entry.set_state(EntryState::Pending, &self.inner.parked_bytes);
                 entry.attempts = 0;
             }
         }
@@ -559,13 +580,12 @@ where
             let entry = buffer.get_mut(key).expect("due keys are buffered");
             match blocked.get(key).copied().flatten() {
                 Some((child, transient)) => {
-                    entry.state = EntryState::Waiting {
-                        reason: Error::ChildNotSynced {
-                            key: *key,
-                            child,
-                            transient,
-                        },
+                    let reason = Error::ChildNotSynced {
+                        key: *key,
+                        child,
+                        transient,
                     };
+                    entry.set_state(EntryState::Waiting { reason }, &self.inner.parked_bytes);
                 }
                 None => plan.push((*key, entry.bytes.clone())),
             }
@@ -728,7 +748,7 @@ where
             let Some(entry) = buffer.get_mut(key) else {
                 continue;
             };
-            entry.state = if matches!(error, Error::ChildNotSynced { .. }) {
+            let state = if matches!(error, Error::ChildNotSynced { .. }) {
                 EntryState::Waiting {
                     reason: error.clone(),
                 }
@@ -745,6 +765,7 @@ where
                     error: error.clone(),
                 }
             };
+            entry.set_state(state, &self.inner.parked_bytes);
         }
         // Deferred: a child was held out of the pass (put while it ran); wait for it.
         for key in &result.deferred {
@@ -759,13 +780,12 @@ where
             };
             if let Some(entry) = buffer.get_mut(key) {
                 if let EntryState::Pending = entry.state {
-                    entry.state = EntryState::Waiting {
-                        reason: Error::ChildNotSynced {
-                            key: *key,
-                            child,
-                            transient: true,
-                        },
+                    let reason = Error::ChildNotSynced {
+                        key: *key,
+                        child,
+                        transient: true,
                     };
+                    entry.set_state(EntryState::Waiting { reason }, &self.inner.parked_bytes);
                 }
             }
         }
@@ -813,13 +833,7 @@ where
     /// Bytes of entries that still count against the buffer limit (parked entries do not: they
     /// would otherwise block every put until an explicit flush).
     fn active_bytes(&self) -> usize {
-        let buffer = self.inner.buffer.borrow();
-        let parked: usize = buffer
-            .values()
-            .filter(|e| matches!(e.state, EntryState::Parked { .. }))
-            .map(|e| e.bytes.len())
-            .sum();
-        self.inner.buffered_bytes.get() - parked
+        self.inner.buffered_bytes.get() - self.inner.parked_bytes.get()
     }
 }
 
