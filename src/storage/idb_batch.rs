@@ -26,8 +26,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbObjectStore, IdbRequest, IdbTransaction};
 
 use super::eviction::Usage;
-use super::idb_future::{error_from_js, RequestFuture, TransactionFuture};
-use super::idb_lifecycle::NODES_STORE;
+use super::idb_future::{error_from_js, TransactionFuture};
 use crate::error::{Error, Result};
 use crate::key::Key;
 
@@ -835,30 +834,6 @@ pub async fn read_records(store: &IdbObjectStore, keys: &[Key]) -> Result<Vec<Op
                 return Ok(None);
             }
             record_array(*key, value).map(Some)
-        })
-        .collect()
-}
-
-/// Every record of the `nodes` store of `db` (keys and values), in key order, read in one
-/// `readonly` transaction.
-pub async fn read_all_records(db: &IdbDatabase) -> Result<Vec<(Key, bytes::Bytes)>> {
-    let transaction = db
-        .transaction_with_str(NODES_STORE)
-        .map_err(|e| error_from_js(&e))?;
-    let store = transaction
-        .object_store(NODES_STORE)
-        .map_err(|e| error_from_js(&e))?;
-    let keys = store.get_all_keys().map_err(|e| error_from_js(&e))?;
-    let values = store.get_all().map_err(|e| error_from_js(&e))?;
-    let (keys, values) =
-        futures::future::join(RequestFuture::new(keys), RequestFuture::new(values)).await;
-    let keys: Array = keys?.unchecked_into();
-    let values: Array = values?.unchecked_into();
-    keys.iter()
-        .zip(values.iter())
-        .map(|(key, value)| {
-            let key = Key::parse(&key.as_string().unwrap_or_default())?;
-            Ok((key, bytes::Bytes::from(record_array(key, value)?.to_vec())))
         })
         .collect()
 }

@@ -25,6 +25,8 @@ mod idb_pin;
 #[cfg(target_arch = "wasm32")]
 mod indexeddb;
 mod memory;
+#[cfg(any(target_arch = "wasm32", test))]
+mod pending_records;
 #[cfg(target_arch = "wasm32")]
 mod persistence;
 #[cfg(any(target_arch = "wasm32", test))]

@@ -377,7 +377,7 @@ where
             return Ok(false);
         }
         if let Some(store) = &self.inner.pending_store {
-            store.delete_many(&[key]).await?;
+            store.discard(key).await?;
         }
         self.release_waiting();
         self.schedule_debounced();

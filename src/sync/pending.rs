@@ -18,8 +18,13 @@ pub trait PendingStore {
     async fn entries(&self) -> Result<Vec<(Key, Bytes)>>;
     /// Keeps a node until [`delete_many`](PendingStore::delete_many) removes it.
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()>;
-    /// Removes nodes the server now owns (missing keys are ignored).
+    /// Removes nodes the server now owns (missing keys are ignored). A store may keep their
+    /// bytes a while longer (the engine checks resumed nodes before sending them).
     async fn delete_many(&self, keys: &[Key]) -> Result<()>;
+    /// Removes a node the app gave up on: it must not be resumed again.
+    async fn discard(&self, key: Key) -> Result<()> {
+        self.delete_many(&[key]).await
+    }
     /// Releases the store (the engine was disposed).
     fn close(&self);
 }
@@ -29,6 +34,7 @@ trait DynPendingStore {
     fn entries_boxed(&self) -> LocalBoxFuture<'_, Result<Vec<(Key, Bytes)>>>;
     fn put_boxed(&self, key: Key, bytes: Bytes) -> LocalBoxFuture<'_, Result<()>>;
     fn delete_many_boxed<'a>(&'a self, keys: &'a [Key]) -> LocalBoxFuture<'a, Result<()>>;
+    fn discard_boxed(&self, key: Key) -> LocalBoxFuture<'_, Result<()>>;
     fn close_dyn(&self);
 }
 
@@ -41,6 +47,9 @@ impl<T: PendingStore> DynPendingStore for T {
     }
     fn delete_many_boxed<'a>(&'a self, keys: &'a [Key]) -> LocalBoxFuture<'a, Result<()>> {
         Box::pin(self.delete_many(keys))
+    }
+    fn discard_boxed(&self, key: Key) -> LocalBoxFuture<'_, Result<()>> {
+        Box::pin(self.discard(key))
     }
     fn close_dyn(&self) {
         self.close();
@@ -67,6 +76,9 @@ impl PendingStore for AnyPendingStore {
     async fn delete_many(&self, keys: &[Key]) -> Result<()> {
         self.0.delete_many_boxed(keys).await
     }
+    async fn discard(&self, key: Key) -> Result<()> {
+        self.0.discard_boxed(key).await
+    }
     fn close(&self) {
         self.0.close_dyn();
     }
@@ -78,10 +90,13 @@ impl PendingStore for crate::storage::IdbPendingStore {
         crate::storage::IdbPendingStore::entries(self).await
     }
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
-        crate::storage::IdbPendingStore::put(self, key, &bytes).await
+        crate::storage::IdbPendingStore::put(self, key, bytes).await
     }
     async fn delete_many(&self, keys: &[Key]) -> Result<()> {
         crate::storage::IdbPendingStore::delete_many(self, keys).await
+    }
+    async fn discard(&self, key: Key) -> Result<()> {
+        crate::storage::IdbPendingStore::discard(self, key).await
     }
     fn close(&self) {
         crate::storage::IdbPendingStore::close(self);

@@ -341,3 +341,22 @@ export function countRecords(name, version, store) {
     };
   });
 }
+
+/** Writes `value` under `key` into object store `store` of database `name` (opened at
+ *  `version`), as a second connection would. */
+export function putRecord(name, version, store, key, value) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(name, version);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction(store, "readwrite");
+      tx.objectStore(store).put(value, key);
+      tx.oncomplete = () => {
+        db.close();
+        resolve();
+      };
+      tx.onerror = () => reject(tx.error);
+    };
+  });
+}
