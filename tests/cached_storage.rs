@@ -53,6 +53,11 @@ fn down() -> Error {
     Error::Provider("down".into())
 }
 
+/// What a failing put of provider `name` returns.
+fn put_failed(name: &str) -> Error {
+    Error::Provider(format!("{name}: put failed"))
+}
+
 impl StorageProvider for Scripted {
     async fn get(&self, key: Key) -> Result<Option<Bytes>> {
         self.gets.set(self.gets.get() + 1);
@@ -76,7 +81,7 @@ impl StorageProvider for Scripted {
         self.puts.set(self.puts.get() + 1);
         self.log.borrow_mut().push(format!("{} put", self.name));
         if self.fail_put.get() {
-            return Err(down());
+            return Err(put_failed(self.name));
         }
         self.inner.put(key, bytes).await
     }
@@ -215,7 +220,7 @@ fn key_stored_nowhere_is_none() {
 }
 
 #[test]
-fn put_writes_the_cache_then_the_remote() {
+fn put_writes_the_cache_and_the_remote() {
     let f = Fixture::new();
     assert_eq!(f.put(), Ok(()));
     assert_eq!(f.log(), ["cache put", "remote put"]);
@@ -224,20 +229,31 @@ fn put_writes_the_cache_then_the_remote() {
 }
 
 #[test]
-fn cache_put_failure_is_returned_and_skips_the_remote() {
+fn cache_put_failure_is_returned_and_a_retry_completes_the_put() {
     let f = Fixture::new();
     f.cache().fail_put.set(true);
-    assert_eq!(f.put(), Err(down()));
-    assert_eq!(f.remote().puts.get(), 0);
-    assert_eq!(f.remote().holds(f.key), None);
-    assert_eq!(f.log(), ["cache put"]);
+    assert_eq!(f.put(), Err(put_failed("cache")));
+    assert_eq!(f.cache().holds(f.key), None);
+    f.cache().fail_put.set(false);
+    assert_eq!(f.put(), Ok(()));
+    assert_eq!(f.cache().holds(f.key), Some(f.bytes.clone()));
+    assert_eq!(f.remote().holds(f.key), Some(f.bytes.clone()));
+}
+
+#[test]
+fn when_both_sides_fail_the_cache_error_is_returned() {
+    let f = Fixture::new();
+    f.cache().fail_put.set(true);
+    f.remote().fail_put.set(true);
+    assert_eq!(f.put(), Err(put_failed("cache")));
+    assert_eq!(f.log(), ["cache put", "remote put"]);
 }
 
 #[test]
 fn remote_put_failure_is_returned() {
     let f = Fixture::new();
     f.remote().fail_put.set(true);
-    assert_eq!(f.put(), Err(down()));
+    assert_eq!(f.put(), Err(put_failed("remote")));
     assert_eq!(f.log(), ["cache put", "remote put"]);
     // The cache kept its copy; a retry writes the remote.
     assert_eq!(f.cache().holds(f.key), Some(f.bytes.clone()));
@@ -282,7 +298,7 @@ fn store_file_stops_at_the_first_failed_put() {
         content_type: String::new(),
     };
     let result = block_on(chunker::store_file(&storage, &[1u8; 1000], &options));
-    assert_eq!(result, Err(down()));
+    assert_eq!(result, Err(put_failed("remote")));
     assert_eq!(storage.remote().puts.get(), 1);
     assert_eq!(storage.cache().len(), 1);
 }

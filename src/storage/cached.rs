@@ -3,6 +3,7 @@
 //! A pure decorator: it knows nothing of keys' meaning, HTTP or claims.
 
 use bytes::Bytes;
+use futures::future::join;
 
 use super::{verify_put, StorageProvider};
 use crate::error::Result;
@@ -10,7 +11,7 @@ use crate::key::Key;
 use crate::log::warn;
 
 /// `get` reads the cache, else the remote and writes the answer back into the cache;
-/// `put` writes the cache, then the remote.
+/// `put` writes both at once.
 #[derive(Debug)]
 pub struct CachedStorage<C, R> {
     cache: C,
@@ -56,11 +57,17 @@ impl<C: StorageProvider, R: StorageProvider> StorageProvider for CachedStorage<C
     }
 
     /// Checks that `bytes` hash to `key` (`hash_mismatch`, nothing written), then writes the
-    /// cache first; if that fails the error is returned and the remote is not written, so the
-    /// caller knows the node is stored nowhere and can retry.
+    /// cache and the remote at once (with the sync engine as remote, its pending-store write
+    /// and the upload overlap the cache write instead of waiting for it). The cache's error, if
+    /// any, is returned first, then the remote's; after an error either side may hold the node,
+    /// and a retry of the put is safe.
     async fn put(&self, key: Key, bytes: Bytes) -> Result<()> {
         verify_put(key, &bytes)?;
-        self.cache.put(key, bytes.clone()).await?;
-        self.remote.put(key, bytes).await
+        let (cached, sent) = join(
+            self.cache.put(key, bytes.clone()),
+            self.remote.put(key, bytes),
+        )
+        .await;
+        cached.and(sent)
     }
 }
