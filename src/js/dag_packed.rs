@@ -123,7 +123,8 @@ fn sort_packed(keys: &[Key], child_counts: &[u32], children: &[u32]) -> Result<P
 #[wasm_bindgen(js_name = topoSortLevelsPacked, unchecked_return_type = "TopoPositions")]
 pub fn topo_sort_levels_packed_js(
     #[wasm_bindgen(unchecked_param_type = "Uint8Array")] keys: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "Uint32Array")] child_counts: JsValue,
+    #[wasm_bindgen(js_name = "childCounts", unchecked_param_type = "Uint32Array")]
+    child_counts: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Uint32Array")] children: JsValue,
 ) -> JsResult<JsValue> {
     let keys: Uint8Array = js(array_from_js(&keys, "keys"))?;
