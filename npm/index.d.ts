@@ -4,10 +4,11 @@
 export {
   MemoryStorage, IndexedDbStorage, CachedStorage, HttpStorage, BufferedHttpStorage, P2pNode,
   Advertiser, AdvertisingStorage, PeerStorage, keyOf, parseKey, validateNode, childKeys, chunkFile, storeFile,
-  readFile, readFileStream, fileInfo, topoSortLevels,
+  readFile, readFileStream, fileInfo, topoSortLevels, topoSortLevelsPacked,
 } from "./casweb.js";
 export type {
   StorageProviderLike, IndexedDbStats, ChunkOptions, DagNode, FileDag, FileContent, TopoLevels,
+  TopoPositions,
   CallOptions, FileInfo, FileProgress, FileData, StoreFileOptions, ReadFileOptions,
   ReadFileStreamOptions,
   HttpStorageConfig, ServerLimits, NodeInput, ItemResult, CheckResult, BufferedHttpStorageConfig,

@@ -14,7 +14,7 @@ import { CaswebError } from "./error.js";
 export { CaswebError, isCaswebError } from "./error.js";
 export {
   keyOf, parseKey, validateNode, childKeys, chunkFile, storeFile, readFile, readFileStream,
-  fileInfo, topoSortLevels,
+  fileInfo, topoSortLevels, topoSortLevelsPacked,
 } from "./casweb.js";
 
 // Methods (and `static:` functions) that return a promise, by class; every other method, getter

@@ -4,7 +4,7 @@
 #   lookups     getProviders p50/p95 per transport on 20 nodes (tests/p2p_bench.rs), with
 #               limit 1 and with the default options
 #   lookups-1   the same on a 1-node DHT (the demo's)
-#   advertiser  Advertiser announcements per second at maxConcurrent 1, 10, 50 on 5 nodes
+#   advertiser  Advertiser announcements per second at maxConcurrent 1, the default (10), 50 on 5 nodes
 #               (tests/advertiser_bench.rs)
 # Usage: scripts/p2p-bench.sh [lookups|lookups-1|advertiser]...  (default: all). Prints a table per
 # benchmark and writes <name>-bench.json into $P2P_BENCH_OUT (default: target/); `make bench`

@@ -232,6 +232,11 @@ describe("in Node", () => {
     assert.deepEqual(info, { size: data.length, contentType: "" });
     const keys = dag.nodes.map((n) => n.key);
     assertShape(types, "TopoLevels", casweb.topoSortLevels(keys, keys.map(() => [])));
+    const packed = casweb.topoSortLevelsPacked(new Uint8Array(16), new Uint32Array(1), new Uint32Array(0));
+    assertShape(types, "TopoPositions", packed);
+    assert.deepEqual(packed.levels.map((level) => [...level]), [[0]]);
+    assert.throws(() => casweb.topoSortLevelsPacked(new Uint8Array(15), new Uint32Array(1), new Uint32Array(0)),
+      (e) => e instanceof casweb.CaswebError && e.code === "invalid_argument");
 
     const { realm, token } = await devRealm();
     const http = new casweb.HttpStorage({ baseUrl: env.server, realm, token });
