@@ -6,8 +6,9 @@
 // The wrapped classes translate both into a CaswebError (code `closed` for a call on a freed
 // object, `invalid_argument` for a freed argument or one of the wrong class), rejected by the
 // calls that return a promise and thrown by the others. A module loaded on first use (casweb/p2p)
-// also gets its loading here: its async statics load it first, its other statics and
-// constructors throw `unavailable` until it is loaded.
+// also gets its loading here: its async statics load it first (a module that cannot be loaded
+// rejects them with `unavailable`), its other statics and constructors throw `unavailable` until
+// it is loaded.
 
 import { CaswebError } from "./error.js";
 
@@ -38,7 +39,11 @@ const LOADED = { loaded: () => true };
 function guarded(fn, what, isAsync, module) {
   if (isAsync && module.load) {
     return async function (...args) {
-      await module.load();
+      try {
+        await module.load();
+      } catch (error) {
+        throw new CaswebError("unavailable", `${what}: ${module.name} could not be loaded: ${error?.message ?? error}`);
+      }
       try {
         return await fn.apply(this, args);
       } catch (error) {

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -407,5 +407,19 @@ describe("casweb/p2p in Node", () => {
     })();
     assert.equal(wrong.code, "invalid_argument");
     assert.match(wrong.message, /P2pNode/);
+  });
+
+  test("a P2P module that cannot be fetched rejects P2pNode.connect with unavailable", async () => {
+    const copy = mkdtempSync(join(tmpdir(), "casweb-no-p2p-wasm-"));
+    try {
+      cpSync(pkg, copy, { recursive: true, filter: (from) => !from.endsWith("casweb_p2p_bg.wasm") });
+      const broken = await import(pathToFileURL(join(copy, "p2p.js")).href);
+      const error = await broken.P2pNode.connect({}).catch((e) => e);
+      assert.ok(broken.isCaswebError(error), `not a CaswebError: ${error}`);
+      assert.equal(error.code, "unavailable");
+      assert.match(error.message, /casweb\/p2p could not be loaded/);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });
