@@ -18,7 +18,8 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p casweb --target wasm32-unknown-unknown --lib --tests -- -D warnings
-	cargo clippy -p casweb --target wasm32-unknown-unknown --no-default-features --lib --tests -- -D warnings
+	cargo clippy -p casweb --target wasm32-unknown-unknown --no-default-features --features storage-api --lib --tests -- -D warnings
+	cargo clippy -p casweb --target wasm32-unknown-unknown --no-default-features --features p2p --lib -- -D warnings
 
 native-test:
 	cargo test --workspace
@@ -36,7 +37,8 @@ browser-test:
 e2e-test:
 	./scripts/e2e-test.sh
 
-## The npm package in pkg/ (wasm-pack output with pkg.json merged in).
+## The npm package in pkg/: the storage module (entry casweb) and the P2P module (entry casweb/p2p),
+## wasm-pack output with pkg.json merged in.
 pkg: setup
 	./scripts/build-pkg.sh
 

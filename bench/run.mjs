@@ -16,9 +16,8 @@ const { values: args } = parseArgs({
   options: {
     page: { type: "string" }, // URL of bench/page/index.html
     server: { type: "string" }, // JSON: { baseUrl, realm, token }
-    builds: { type: "string" }, // JSON file written by bench.sh (bundle measure)
+    builds: { type: "string" }, // JSON: { pkgDir, pkgUrl, blankPage } (bundle measure)
     "p2p-dir": { type: "string" }, // directory of the P2P JSON results bench.sh collected
-    "wasm-opt-flags": { type: "string", default: "" },
     rounds: { type: "string" }, // overrides every measure's own number of rounds
     only: { type: "string" }, // comma-separated measure ids
     results: { type: "string" },
@@ -40,6 +39,8 @@ const CHROMIUM_ARGS = [
   "--js-flags=--expose-gc",
 ];
 const RUN_TIMEOUT_MS = 15 * 60 * 1000;
+// Measures computed outside the bench page (bundle.mjs, p2p.mjs).
+const NOT_IN_PAGE = new Set(["bundle", "lookups", "lookups-1", "advertiser", "advertiser-memory"]);
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -129,15 +130,19 @@ async function main() {
   const only = args.only?.split(",");
   const browser = await chromium.launch({ executablePath: args.chromium, args: CHROMIUM_ARGS });
   try {
-    const describePage = await openBenchPage(browser);
-    const inPage = await describePage.evaluate(() => window.caswebBench.describe());
-    await describePage.close();
+    // The page (and the build it loads) only when an in-page measure is wanted.
+    let inPage = [];
+    if (!only || only.some((id) => !NOT_IN_PAGE.has(id))) {
+      const describePage = await openBenchPage(browser);
+      inPage = await describePage.evaluate(() => window.caswebBench.describe());
+      await describePage.close();
+    }
     const measures = [];
     for (const measure of inPage.filter((m) => !only || only.includes(m.id))) {
       measures.push(await runMeasure(browser, measure, server));
     }
     if (args.builds && (!only || only.includes("bundle"))) {
-      measures.push(bundleMeasure(JSON.parse(readFileSync(args.builds, "utf8")), args["wasm-opt-flags"]));
+      measures.push(await bundleMeasure(browser, JSON.parse(args.builds)));
     }
     if (args["p2p-dir"]) measures.push(...p2pMeasures(args["p2p-dir"]));
     const date = new Date().toISOString();

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: builds the full and storage-only wasm (wasm-pack release, then wasm-opt), starts
+# `make bench`: builds the npm package (scripts/build-pkg.sh) and the full wasm the bench page
+# loads (wasm-pack release, then wasm-opt), starts
 # the release reference server on a free 127.0.0.1 port with a fresh data directory (it also
 # serves bench/ to the page), runs the P2P benchmarks on local DHTs (scripts/p2p-bench.sh) and the
 # Advertiser memory measure, then every in-page measure in headless Chromium (bench/run.mjs), and
@@ -10,7 +11,7 @@
 # measure ids: indexeddb, topo, sync, cold-read, large-file, peer-read, bundle, lookups, lookups-1, advertiser,
 # advertiser-memory; the other
 # measures' previous results are kept in the report),
-# WASM_OPT_FLAGS (default "-Oz"), CARGO_TARGET_DIR (honoured for every build), BENCH_RESULTS and
+# WASM_OPT_FLAGS (the page build's, default "-Oz"), CARGO_TARGET_DIR (honoured for every build), BENCH_RESULTS and
 # BENCH_MARKDOWN (where to write, default bench/results.json and BENCHMARKS.md: a trial run can
 # write elsewhere and leave the committed report alone), BENCH_BUILD (the directory under bench/
 # for the wasm builds, default "build"; two trial runs at once need different ones), BENCH_PROFILE
@@ -37,7 +38,9 @@ if [ ! -f bench/node_modules/playwright-core/package.json ] ||
 fi
 [ -x /usr/bin/chromium ] || ./scripts/setup.sh
 
-# --- Builds: the server, then both wasm flavours (each wasm-opt'ed next to the original).
+# --- Builds: the server, the package (both modules, as build-pkg.sh ships them: the bundle
+# measure), and the full wasm the bench page loads (default features, wasm-opt'ed; not built when
+# only the bundle measure runs).
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 say "building the release server"
 cargo build -q --release -p casweb-server
@@ -50,28 +53,21 @@ case "$build_name" in
 esac
 build="$root/bench/$build_name"
 mkdir -p "$build"
-build_wasm() { # id, extra cargo args...
-  local id="$1"
-  shift
-  say "building the $id wasm"
-  wasm-pack --quiet build --release --target web --out-dir "$build/$id" --out-name casweb "$@" >/dev/null
-  "$wasm_opt" "${wasm_features[@]}" $wasm_opt_flags "$build/$id/casweb_bg.wasm" -o "$build/$id/casweb_bg.opt.wasm"
-}
-build_wasm full
-build_wasm storage -- --no-default-features
-# The page runs the full build as it would ship optimized: wasm-pack's JS with wasm-opt's wasm.
-rm -rf "$build/page" && mkdir -p "$build/page"
-cp -r "$build/full/casweb.js" "$build/page/"
-[ -d "$build/full/snippets" ] && cp -r "$build/full/snippets" "$build/page/"
-cp "$build/full/casweb_bg.opt.wasm" "$build/page/casweb_bg.wasm"
-cat >"$build/builds.json" <<JSON
-[
-  { "id": "full", "label": "full build (default features)",
-    "bindgenWasm": "$build/full/casweb_bg.wasm", "optimizedWasm": "$build/full/casweb_bg.opt.wasm" },
-  { "id": "storage", "label": "storage-only build (no p2p)",
-    "bindgenWasm": "$build/storage/casweb_bg.wasm", "optimizedWasm": "$build/storage/casweb_bg.opt.wasm" }
-]
-JSON
+if [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",bundle,"* ]]; then
+  say "building the package (scripts/build-pkg.sh)"
+  CASWEB_PKG_DIR="$build/pkg" ./scripts/build-pkg.sh >"$build/build-pkg.log" 2>&1 ||
+    { tail -n 30 "$build/build-pkg.log" >&2; exit 1; }
+fi
+if [ "${BENCH_ONLY:-}" != "bundle" ]; then
+  say "building the full wasm for the page"
+  wasm-pack --quiet build --release --target web --out-dir "$build/full" --out-name casweb >/dev/null
+  "$wasm_opt" "${wasm_features[@]}" $wasm_opt_flags "$build/full/casweb_bg.wasm" -o "$build/full/casweb_bg.opt.wasm"
+  # The page runs the full build as it would ship optimized: wasm-pack's JS with wasm-opt's wasm.
+  rm -rf "$build/page" && mkdir -p "$build/page"
+  cp -r "$build/full/casweb.js" "$build/page/"
+  [ -d "$build/full/snippets" ] && cp -r "$build/full/snippets" "$build/page/"
+  cp "$build/full/casweb_bg.opt.wasm" "$build/page/casweb_bg.wasm"
+fi
 
 # --- The server, on a free port, with a fresh data directory; stopped on exit.
 work="$(mktemp -d "${TMPDIR:-/tmp}/casweb-bench.XXXXXX")"
@@ -127,9 +123,8 @@ fi
 node bench/run.mjs \
   --page "$base_url/page/index.html?pkg=../$build_name/page/casweb.js" \
   --server "{\"baseUrl\":\"$base_url\",\"realm\":\"bench\",\"token\":\"$token\"}" \
-  --builds "$build/builds.json" \
+  --builds "{\"pkgDir\":\"$build/pkg\",\"pkgUrl\":\"$base_url/$build_name/pkg\",\"blankPage\":\"$base_url/page/blank.html\"}" \
   --p2p-dir "$p2p_dir" \
-  --wasm-opt-flags="$wasm_opt_flags" \
   ${BENCH_ROUNDS:+--rounds "$BENCH_ROUNDS"} \
   ${BENCH_ONLY:+--only "$BENCH_ONLY"} \
   ${BENCH_PROFILE:+--profile "$BENCH_PROFILE"} \

@@ -6,9 +6,9 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 addr="${1:-127.0.0.1:8080}"
 
-# pkg/ is rebuilt when a source is newer than the last build (a stale one may lack P2pNode).
+# pkg/ is rebuilt when a source is newer than the last build (a stale one may lack p2p.js).
 if [ ! -f pkg/package.json ] ||
-  [ -n "$(find src Cargo.toml Cargo.lock pkg.json scripts/build-pkg.sh -newer pkg/package.json -print -quit)" ]; then
+  [ -n "$(find src npm Cargo.toml Cargo.lock pkg.json scripts/build-pkg.sh -newer pkg/package.json -print -quit)" ]; then
   ./scripts/build-pkg.sh
 fi
 ln -sfn ../pkg www/pkg

@@ -527,14 +527,24 @@ function bindPage(stack) {
   setInterval(() => renderSync(stack.remote), SYNC_POLL_MS);
 }
 
+/** The package's P2P entry (casweb/p2p), its wasm module loaded: the larger one, fetched only
+ *  by pages that use P2P, here while the storage module starts. */
+async function loadP2p() {
+  const p2p = await import("./pkg/p2p.js");
+  await p2p.initP2p();
+  return p2p;
+}
+
 async function main() {
   renderRoots();
+  const p2pEntry = loadP2p();
+  p2pEntry.catch(() => {}); // reported by the panel below
   ({ memory: wasmMemory } = await init());
   const credentials = await devCredentials(server);
   realmName = credentials.realm;
   let p2p;
   try {
-    p2p = await mountP2pPanel($("#p2p"), casweb, { server });
+    p2p = await mountP2pPanel($("#p2p"), { ...casweb, ...(await p2pEntry) }, { server });
   } catch (error) {
     errors.show(error, { place: "p2p" });
     p2p = { wrapCache: (local) => local };

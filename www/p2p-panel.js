@@ -9,7 +9,7 @@
 // Contract with app.js: mountP2pPanel(section, casweb, context) renders into `section` and
 // resolves to { wrapCache(local, useCache), onFileStored(root) } (wrapCache may be async and
 // may later swap the cache with storage.js's useCache(cache)). `casweb` is the
-// package's module namespace; `context.server` is the server's base URL. (The panel shows its
+// package's two entries (casweb and casweb/p2p, its wasm loaded) in one namespace; `context.server` is the server's base URL. (The panel shows its
 // own errors; app.js puts a failure to mount it in the page's error box, in this section.)
 //
 // Sharing: a "serve my files" switch (off by default, remembered) makes the node answer block
@@ -289,18 +289,6 @@ class AdvertiserAnnouncer {
 
 export async function mountP2pPanel(section, casweb, context = {}) {
   const body = section.querySelector(".panel-body");
-  // Storage-only builds (cargo feature `p2p` off) have no P2pNode: a real state, not an error.
-  if (typeof casweb.P2pNode !== "function") {
-    body.replaceChildren(
-      statusLine("unavailable", "peer discovery: not available in this build"),
-      el("p", {
-        className: "hint",
-        textContent: "This package was built without the p2p feature; files are still stored " +
-          "in IndexedDB and synced to the server.",
-      }),
-    );
-    return { wrapCache: (local) => local, onFileStored() {} };
-  }
   return new P2pPanel(body, casweb, context).start();
 }
 

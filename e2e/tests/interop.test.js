@@ -105,9 +105,8 @@ describe("a js-libp2p node on casweb's DHT", () => {
       const page = await newPage(context);
       await page.goto(`${env.server}/`);
       const providers = await page.evaluate(async ({ serverUrl, key }) => {
-        const casweb = await import("/pkg/index.js");
-        await casweb.default();
-        const p2p = await casweb.P2pNode.connect({ serverUrl, transports: ["websocket"] });
+        const { P2pNode } = await import("/pkg/p2p.js"); // connect loads its wasm module
+        const p2p = await P2pNode.connect({ serverUrl, transports: ["websocket"] });
         try {
           for (let i = 0; i < 20; i++) {
             const found = await p2p.getProviders(key, { limit: 5, timeoutMs: 5000 }).catch(() => []);

@@ -1,10 +1,11 @@
-// The npm tarball as a consumer gets it: its contents, its declarations (complete, no `any`, no
-// internals), every JS/TS sample of the docs type-checked with `tsc --strict` against them, and
-// the package used from Node 20 with a plain `await init()`, errors included.
+// The npm tarball as a consumer gets it: its contents, both entries' declarations (complete, no
+// `any`, no internals), every JS/TS sample of the docs type-checked with `tsc --strict` against
+// them, and the package used from Node 20 with a plain `await init()`, errors included; the
+// `casweb/p2p` entry loaded on first use, its errors of the same CaswebError class.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -75,8 +76,9 @@ function withoutInternals(declarations) {
 describe("npm package", () => {
   test("holds the entry, the wasm, both licenses and the npm README", () => {
     const files = execFileSync("tar", ["tzf", env.tarball], { encoding: "utf8" }).split("\n");
-    for (const file of ["index.js", "index.d.ts", "error.js", "error.d.ts", "casweb.js", "casweb.d.ts",
-      "casweb_bg.wasm", "README.md", "LICENSE-MIT", "LICENSE-APACHE", "package.json"]) {
+    for (const file of ["index.js", "index.d.ts", "p2p.js", "p2p.d.ts", "guard.js", "load.js", "error.js",
+      "error.d.ts", "casweb.js", "casweb.d.ts", "casweb_bg.wasm", "casweb_p2p.js", "casweb_p2p.d.ts",
+      "casweb_p2p_bg.wasm", "README.md", "LICENSE-MIT", "LICENSE-APACHE", "package.json"]) {
       assert.ok(files.includes(`package/${file}`), `package/${file} missing from the tarball`);
     }
     assert.match(read("LICENSE-MIT"), /MIT License/);
@@ -88,44 +90,61 @@ describe("npm package", () => {
     assert.equal(manifest.license, "MIT OR Apache-2.0");
     assert.equal(manifest.engines.node, ">=20");
     assert.equal(manifest.exports["."].default, "./index.js");
+    assert.equal(manifest.exports["./p2p"].default, "./p2p.js");
+    assert.equal(manifest.exports["./p2p"].types, "./p2p.d.ts");
     assert.equal(manifest.types, "./index.d.ts");
+    for (const file of manifest.files) {
+      assert.ok(files.some((f) => f.startsWith(`package/${file}`)), `package.json lists ${file}, not packed`);
+    }
   });
 
-  test("the wasm keeps a name section, so stack traces name functions", async () => {
-    const module = await WebAssembly.compile(readFileSync(join(pkg, "casweb_bg.wasm")));
-    assert.equal(WebAssembly.Module.customSections(module, "name").length, 1);
+  test("the storage wasm has no libp2p and neither wasm has a name section (download size)", async () => {
+    for (const file of ["casweb_bg.wasm", "casweb_p2p_bg.wasm"]) {
+      const module = await WebAssembly.compile(readFileSync(join(pkg, file)));
+      assert.equal(WebAssembly.Module.customSections(module, "name").length, 0, file);
+    }
+    assert.doesNotMatch(read("casweb.js"), /P2pNode|Advertiser|PeerStorage/);
+    assert.doesNotMatch(read("casweb_p2p.js"), /class (MemoryStorage|IndexedDbStorage|HttpStorage)\b/);
   });
 
-  test("declarations: every public name re-exported, no any, no internals", () => {
-    const generated = read("casweb.d.ts");
-    const entry = read("index.d.ts");
-    const internal = new Set(["InitOutput", "initSync", "InitInput", "SyncInitInput", "__wbg_init"]);
-    const entryNames = exportedNames(entry);
-    for (const name of exportedNames(generated)) {
-      if (!internal.has(name)) assert.ok(entryNames.has(name), `index.d.ts does not re-export ${name}`);
-    }
-    for (const name of ["CaswebError", "isCaswebError", "CaswebErrorCode", "init", "initSync", "CaswebModule"]) {
-      assert.ok(entryNames.has(name) || entry.includes(`function ${name}`), `index.d.ts lacks ${name}`);
-    }
-    for (const [file, text] of [["casweb.d.ts", withoutInternals(generated)], ["index.d.ts", entry],
-      ["error.d.ts", read("error.d.ts")]]) {
-      const anys = text.split("\n").filter((line) => /\bany\b/.test(line.replace(/\/\*\*?.*?\*\/|\/\/.*$|^\s*\*.*$/g, "")));
-      assert.deepEqual(anys, [], `${file} has \`any\` in its public surface`);
-    }
-    assert.doesNotMatch(entry, /__casweb|__wbg|InitOutput/);
-    assert.doesNotMatch(generated, /__caswebHandle/);
-  });
+  // Each entry (index and p2p) against the declarations wasm-bindgen generated for its module.
+  for (const [entryFile, generatedFile, own] of [
+    ["index.d.ts", "casweb.d.ts", ["init", "initSync", "CaswebModule"]],
+    ["p2p.d.ts", "casweb_p2p.d.ts", ["initP2p"]],
+  ]) {
+    test(`declarations of ${entryFile}: every public name re-exported, no any, no internals`, () => {
+      const generated = read(generatedFile);
+      const entry = read(entryFile);
+      const internal = new Set(["InitOutput", "initSync", "InitInput", "SyncInitInput", "__wbg_init"]);
+      const entryNames = exportedNames(entry);
+      for (const name of exportedNames(generated)) {
+        if (!internal.has(name)) assert.ok(entryNames.has(name), `${entryFile} does not re-export ${name}`);
+      }
+      for (const name of ["CaswebError", "isCaswebError", "CaswebErrorCode", ...own]) {
+        assert.ok(entryNames.has(name) || entry.includes(`function ${name}`), `${entryFile} lacks ${name}`);
+      }
+      for (const [file, text] of [[generatedFile, withoutInternals(generated)], [entryFile, entry],
+        ["error.d.ts", read("error.d.ts")]]) {
+        const anys = text.split("\n").filter((line) => /\bany\b/.test(line.replace(/\/\*\*?.*?\*\/|\/\/.*$|^\s*\*.*$/g, "")));
+        assert.deepEqual(anys, [], `${file} has \`any\` in its public surface`);
+      }
+      assert.doesNotMatch(entry, /__casweb|__wbg|InitOutput/);
+      assert.doesNotMatch(generated, /__casweb\w*Handle/);
+    });
+  }
 
-  test("index.js knows which methods return a promise (checked against casweb.d.ts)", () => {
-    const table = Function(`return ${read("index.js").match(/const ASYNC_METHODS = (\{[\s\S]*?\n\});/)[1]}`)();
-    const generated = read("casweb.d.ts");
-    for (const match of generated.matchAll(/^export class (\w+) \{([\s\S]*?)^\}/gm)) {
-      const [, name, body] = match;
-      const declared = [...body.matchAll(/^\s+(static )?(\w+)\([^;]*\): Promise</gm)]
-        .map(([, isStatic, method]) => (isStatic ? `static:${method}` : method)).sort();
-      assert.deepEqual([...(table[name] ?? [])].sort(), declared, `ASYNC_METHODS.${name}`);
-    }
-  });
+  for (const [entryFile, generatedFile] of [["index.js", "casweb.d.ts"], ["p2p.js", "casweb_p2p.d.ts"]]) {
+    test(`${entryFile} knows which methods return a promise (checked against ${generatedFile})`, () => {
+      const table = Function(`return ${read(entryFile).match(/const ASYNC_METHODS = (\{[\s\S]*?\n\});/)[1]}`)();
+      const generated = read(generatedFile);
+      for (const match of generated.matchAll(/^export class (\w+) \{([\s\S]*?)^\}/gm)) {
+        const [, name, body] = match;
+        const declared = [...body.matchAll(/^\s+(static )?(\w+)\([^;]*\): Promise</gm)]
+          .map(([, isStatic, method]) => (isStatic ? `static:${method}` : method)).sort();
+        assert.deepEqual([...(table[name] ?? [])].sort(), declared, `ASYNC_METHODS.${name}`);
+      }
+    });
+  }
 
   test("every JS and TS sample of the docs type-checks with tsc --strict", () => {
     const docs = [join(repo, "README.md"), join(repo, "npm", "README.md"),
@@ -149,6 +168,7 @@ describe("npm package", () => {
         "declare const token: string;",
         "declare const bytes: Uint8Array;",
         'declare const storage: import("casweb").StorageProviderLike;',
+        'declare const serverUrl: string;',
         "declare const upload: File;",
         'declare module "*?url" { const url: string; export default url; }',
       ].join("\n"));
@@ -156,7 +176,7 @@ describe("npm package", () => {
         compilerOptions: {
           strict: true, noEmit: true, target: "ES2022", module: "ESNext", moduleResolution: "bundler",
           lib: ["ES2022", "ESNext.Disposable", "DOM", "DOM.Iterable"], types: [], skipLibCheck: false,
-          paths: { casweb: [join(pkg, "index.d.ts")] },
+          paths: { casweb: [join(pkg, "index.d.ts")], "casweb/p2p": [join(pkg, "p2p.d.ts")] },
         },
         include: ["*.ts"],
       }));
@@ -356,5 +376,55 @@ describe("in Node", () => {
     const wrong = await casweb.BufferedHttpStorage.open(memory, {}).catch((e) => e);
     assert.equal(wrong.code, "invalid_argument");
     assert.ok(new casweb.MemoryStorage() instanceof casweb.MemoryStorage);
+  });
+});
+
+describe("casweb/p2p in Node", () => {
+  let casweb;
+  let p2p;
+
+  before(async () => {
+    casweb = await import(pathToFileURL(join(pkg, "index.js")).href);
+    await casweb.default();
+    p2p = await import(pathToFileURL(join(pkg, "p2p.js")).href);
+  });
+
+  test("loads on first use: unavailable before, P2pNode.connect loads it, errors are the one CaswebError", async () => {
+    assert.throws(() => p2p.P2pNode.generateIdentity(),
+      (e) => e instanceof casweb.CaswebError && e.code === "unavailable" && /initP2p/.test(e.message));
+    assert.throws(() => new p2p.PeerStorage({}),
+      (e) => e instanceof casweb.CaswebError && e.code === "unavailable");
+    // No bootstrap and no serverUrl: the module is loaded (from disk), then the call rejects.
+    const error = await p2p.P2pNode.connect({}).catch((e) => e);
+    assert.ok(error instanceof casweb.CaswebError, `not the storage entry's CaswebError: ${error}`);
+    assert.equal(p2p.CaswebError, casweb.CaswebError);
+    assert.equal(error.code, "invalid_argument");
+    const identity = p2p.P2pNode.generateIdentity();
+    assert.ok(identity instanceof Uint8Array && identity.length > 32);
+    const again = await p2p.initP2p();
+    assert.ok(again.memory instanceof WebAssembly.Memory);
+    const wrong = (() => {
+      try {
+        return new p2p.PeerStorage(new casweb.MemoryStorage());
+      } catch (e) {
+        return e;
+      }
+    })();
+    assert.equal(wrong.code, "invalid_argument");
+    assert.match(wrong.message, /P2pNode/);
+  });
+
+  test("a P2P module that cannot be fetched rejects P2pNode.connect with unavailable", async () => {
+    const copy = mkdtempSync(join(tmpdir(), "casweb-no-p2p-wasm-"));
+    try {
+      cpSync(pkg, copy, { recursive: true, filter: (from) => !from.endsWith("casweb_p2p_bg.wasm") });
+      const broken = await import(pathToFileURL(join(copy, "p2p.js")).href);
+      const error = await broken.P2pNode.connect({}).catch((e) => e);
+      assert.ok(broken.isCaswebError(error), `not a CaswebError: ${error}`);
+      assert.equal(error.code, "unavailable");
+      assert.match(error.message, /casweb\/p2p could not be loaded/);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,6 @@
 // End-to-end test of the built Vite example (examples/vite-app, casweb installed from the npm
 // tarball): put a note, flush it to the server, check the server owns it, get it back in a
-// fresh browser (so from the server).
+// fresh browser (so from the server); only the storage wasm module is downloaded.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { checkKeys, env, launchBrowser, loadPackage, newPage, screenshot } from "./support.js";
@@ -29,6 +29,10 @@ describe("vite example", () => {
 
   test("puts a note, flushes it, and the server owns every node", async () => {
     const context = await browser.newContext({ viewport: { width: 900, height: 800 } });
+    const wasm = [];
+    context.on("request", (request) => {
+      if (new URL(request.url()).pathname.endsWith(".wasm")) wasm.push(request.url());
+    });
     const page = await openApp(context);
     await page.fill("#note", NOTE);
     await page.click("#put");
@@ -49,6 +53,9 @@ describe("vite example", () => {
     await page.locator("#got[data-state=ok]").waitFor();
     await screenshot(page, "vite-app");
     assert.deepEqual(page.problems, []);
+    // The example never imports casweb/p2p: only the storage module is downloaded.
+    assert.equal(wasm.length, 1, `wasm fetched: ${wasm}`);
+    assert.match(wasm[0], /casweb_bg[-.\w]*\.wasm$/);
     await context.close();
   });
 

@@ -11,7 +11,7 @@ use super::error::{js, to_js_error, JsResult};
 use super::p2p::JsP2pNode;
 use super::promise::promise;
 use super::provider::{provider_from_js, AnyProvider, Registered};
-use super::storage::provider_methods;
+use super::provider_class::provider_methods;
 use crate::error::Result;
 use crate::p2p::advertiser::{
     Advertiser, AdvertiserConfig, BrowserAdvertiser, IdbAdvertStore, KeyStatus,

@@ -135,6 +135,7 @@ pub fn whole_number_field(
 }
 
 /// Keys as a JS array of key strings.
+#[cfg(feature = "storage-api")]
 pub fn keys_to_js(keys: &[Key]) -> js_sys::Array {
     keys.iter().map(|k| JsValue::from(k.to_string())).collect()
 }

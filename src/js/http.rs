@@ -16,7 +16,7 @@ use super::convert::{
 use super::error::{js, JsResult};
 use super::promise::promise;
 use super::provider::{AnyProvider, Registered};
-use super::storage::provider_methods;
+use super::provider_class::provider_methods;
 use crate::error::{Error, Result};
 use crate::http::{HttpConfig, HttpStorage, TokenSource};
 use crate::key::Key;

@@ -10,7 +10,7 @@ use super::error::{js, JsResult};
 use super::p2p::JsP2pNode;
 use super::promise::promise;
 use super::provider::{AnyProvider, Registered};
-use super::storage::provider_methods;
+use super::provider_class::provider_methods;
 use crate::error::Result;
 use crate::exchange::FetchOptions;
 use crate::p2p::PeerStorage;

@@ -6,7 +6,8 @@
 //!   a provider (a cache or a remote written in JS).
 //! - [`provider_from_js`]: resolves a JS argument to one of those. Instances of this library's
 //!   classes are recognised through a registry keyed by a handle they expose, so composing them
-//!   stays in Rust instead of bouncing through JS.
+//!   stays in Rust instead of bouncing through JS (within one wasm module; see
+//!   [`HANDLE_PROPERTY`]).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -24,8 +25,13 @@ use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::storage::StorageProvider;
 
-/// Name of the getter through which exported classes expose their registry handle.
+/// Name of the getter through which exported classes expose their registry handle: one name per
+/// wasm module (the storage module and the P2P module have a registry each), so an instance of
+/// the other module is not taken for a freed one of this module but used through its get and put.
+#[cfg(feature = "storage-api")]
 pub const HANDLE_PROPERTY: &str = "__caswebHandle";
+#[cfg(not(feature = "storage-api"))]
+pub const HANDLE_PROPERTY: &str = "__caswebP2pHandle";
 
 /// Object-safe twin of [`StorageProvider`] (whose `async fn`s cannot be called through `dyn`).
 trait DynProvider {

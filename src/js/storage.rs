@@ -14,8 +14,7 @@ use web_sys::AbortSignal;
 
 use super::abort::{abortable, call_signal, signal_option, CallOptionsArg};
 use super::convert::{
-    array_from_js, bytes_from_js, key_from_js, known_fields, node_or_null, option_field, set_field,
-    string_from_js, type_name,
+    array_from_js, key_from_js, known_fields, option_field, set_field, string_from_js, type_name,
 };
 use super::error::{js, to_js_error, JsResult};
 use super::promise::promise;
@@ -23,18 +22,11 @@ use super::provider::{provider_from_js, AnyProvider, Registered};
 use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::storage::{
-    async_iterator, CachedStorage, IndexedDbOptions, IndexedDbStorage, MemoryStorage,
-    StorageProvider, Usage,
+    async_iterator, CachedStorage, IndexedDbOptions, IndexedDbStorage, MemoryStorage, Usage,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
-const TS_PROVIDER: &'static str = r#"
-/** Anything usable as a storage: this library's classes or your own object. */
-export interface StorageProviderLike {
-  get(key: string): Promise<Uint8Array | null | undefined>;
-  put(key: string, bytes: Uint8Array): Promise<void>;
-}
-
+const TS_STORAGE: &'static str = r#"
 /** Diagnostic counters of an IndexedDbStorage. */
 export interface IndexedDbStats {
   /** readwrite transactions started: one per batch of puts issued in the same tick. */
@@ -105,86 +97,6 @@ export interface OriginEstimate {
 }
 "#;
 
-/// `get(key, options?)`: resolves to the bytes or `null`.
-pub(super) fn get_promise(
-    provider: &AnyProvider,
-    key: JsValue,
-    options: Option<CallOptionsArg>,
-) -> Promise {
-    let provider = provider.clone();
-    promise(async move {
-        let key = key_from_js(&key).map_err(to_js_error)?;
-        let signal = js(call_signal(options))?;
-        let node = js(abortable(signal.as_ref(), provider.get(key)).await)?;
-        Ok(node_or_null(node.as_deref()))
-    })
-}
-
-/// `put(key, bytes, options?)`: resolves to `undefined` once stored.
-pub(super) fn put_promise(
-    provider: &AnyProvider,
-    key: JsValue,
-    bytes: JsValue,
-    options: Option<CallOptionsArg>,
-) -> Promise {
-    let provider = provider.clone();
-    promise(async move {
-        let key = key_from_js(&key).map_err(to_js_error)?;
-        let bytes = bytes_from_js(&bytes, "bytes").map_err(to_js_error)?;
-        let signal = js(call_signal(options))?;
-        js(abortable(signal.as_ref(), provider.put(key, bytes)).await)?;
-        Ok(JsValue::UNDEFINED)
-    })
-}
-
-/// Adds the provider methods shared by every exported storage class (paths are `$crate::`, so a
-/// caller needs nothing in scope but the macro).
-macro_rules! provider_methods {
-    ($class:ident, $js_class:literal) => {
-        #[::wasm_bindgen::prelude::wasm_bindgen(js_class = $js_class)]
-        impl $class {
-            /// The bytes stored under `key` (a 26-character key string), or `null`.
-            #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array | null>")]
-            pub fn get(
-                &self,
-                #[wasm_bindgen(unchecked_param_type = "string")] key: ::wasm_bindgen::JsValue,
-                options: ::std::option::Option<$crate::js::abort::CallOptionsArg>,
-            ) -> ::js_sys::Promise {
-                $crate::js::storage::get_promise(self.registered.provider(), key, options)
-            }
-
-            /// Stores `bytes` under `key`; storing an existing key again is cheap.
-            #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-            pub fn put(
-                &self,
-                #[wasm_bindgen(unchecked_param_type = "string")] key: ::wasm_bindgen::JsValue,
-                #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: ::wasm_bindgen::JsValue,
-                options: ::std::option::Option<$crate::js::abort::CallOptionsArg>,
-            ) -> ::js_sys::Promise {
-                $crate::js::storage::put_promise(self.registered.provider(), key, bytes, options)
-            }
-        }
-
-        $crate::js::storage::provider_handle!($class, $js_class);
-    };
-}
-
-/// Adds the hidden handle by which casweb classes recognise each other's instances.
-macro_rules! provider_handle {
-    ($class:ident, $js_class:literal) => {
-        #[::wasm_bindgen::prelude::wasm_bindgen(js_class = $js_class)]
-        impl $class {
-            /// Internal: lets other casweb classes recognise this instance.
-            #[wasm_bindgen(getter = __caswebHandle, skip_typescript)]
-            pub fn casweb_handle(&self) -> u32 {
-                self.registered.handle()
-            }
-        }
-    };
-}
-
-pub(super) use {provider_handle, provider_methods};
-
 /// Nodes in memory: for tests, small caches, or as a remote stand-in.
 #[wasm_bindgen(js_name = MemoryStorage)]
 pub struct JsMemoryStorage {
@@ -207,7 +119,7 @@ impl Default for JsMemoryStorage {
     }
 }
 
-provider_methods!(JsMemoryStorage, "MemoryStorage");
+super::provider_class::provider_methods!(JsMemoryStorage, "MemoryStorage");
 
 /// Nodes in IndexedDB; survives reloads. Open it with `IndexedDbStorage.open(name, options)`;
 /// with `maxBytes` it is a bounded cache (eviction, pins, usage: docs/storage.md, "Lifecycle").
@@ -572,7 +484,7 @@ impl JsIndexedDbStorage {
     }
 }
 
-provider_handle!(JsIndexedDbStorage, "IndexedDbStorage");
+super::provider_class::provider_handle!(JsIndexedDbStorage, "IndexedDbStorage");
 
 /// A cache in front of a remote: get = cache, else remote (then written back into the cache);
 /// put = cache, then remote.
@@ -597,4 +509,4 @@ impl JsCachedStorage {
     }
 }
 
-provider_methods!(JsCachedStorage, "CachedStorage");
+super::provider_class::provider_methods!(JsCachedStorage, "CachedStorage");

@@ -18,7 +18,7 @@ use super::http::JsHttpStorage;
 use super::pending::JsPendingStore;
 use super::promise::promise;
 use super::provider::{AnyProvider, Registered};
-use super::storage::provider_methods;
+use super::provider_class::provider_methods;
 use crate::error::{Error, Result};
 use crate::http::HttpStorage;
 use crate::key::Key;

@@ -42,7 +42,7 @@ use crate::key::Key;
 pub use advertising::{AdvertisingStorage, StoreObserver};
 pub use cached::CachedStorage;
 pub use eviction::Usage;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "storage-api"))]
 pub(crate) use idb_batch::async_iterator;
 #[cfg(target_arch = "wasm32")]
 pub use idb_batch::CHECK_BEFORE_WRITE_BYTES;
