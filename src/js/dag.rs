@@ -57,6 +57,16 @@ export function unpackLevels(keys, order, levelSizes, cyclic) {
   }
   return { levels, cyclic: Array.from(cyclic, (i) => keys[i]) };
 }
+
+export function positionLevels(order, levelSizes, cyclic) {
+  const levels = new Array(levelSizes.length);
+  let at = 0;
+  for (let i = 0; i < levelSizes.length; i++) {
+    levels[i] = order.subarray(at, at + levelSizes[i]);
+    at += levelSizes[i];
+  }
+  return { levels, cyclic };
+}
 "#)]
 extern "C" {
     /// `{ error }` or `{ keys, childKeys, childCounts }`: the DAG in three bulk values, the key
@@ -77,6 +87,15 @@ extern "C" {
     fn encode_into(text: &JsString, bytes: &mut [u8]) -> u32;
     #[wasm_bindgen(method, getter = childCounts)]
     fn child_counts(this: &PackedDag) -> Vec<u32>;
+
+    /// `{ levels, cyclic }`: `order` cut into one view per level (`topoSortLevelsPacked`; in
+    /// this snippet because every snippet is one more module a page fetches).
+    #[wasm_bindgen(js_name = positionLevels)]
+    pub(super) fn position_levels(
+        order: js_sys::Uint32Array,
+        level_sizes: &[u32],
+        cyclic: js_sys::Uint32Array,
+    ) -> JsValue;
 
     /// `{ levels, cyclic }` with the caller's key strings, from indices into `keys`.
     #[wasm_bindgen(js_name = unpackLevels)]

@@ -11,27 +11,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::convert::{array_from_js, type_name};
+use super::dag::position_levels;
 use super::error::{js, JsResult};
 use crate::error::{Error, Result};
 use crate::key::{Key, KEY_LEN};
 use crate::sync::topo::{Numbering, PositionLevels};
-
-#[wasm_bindgen(inline_js = r#"
-export function positionLevels(order, levelSizes, cyclic) {
-  const levels = new Array(levelSizes.length);
-  let at = 0;
-  for (let i = 0; i < levelSizes.length; i++) {
-    levels[i] = order.subarray(at, at + levelSizes[i]);
-    at += levelSizes[i];
-  }
-  return { levels, cyclic };
-}
-"#)]
-extern "C" {
-    /// `{ levels, cyclic }`: `order` cut into one view per level.
-    #[wasm_bindgen(js_name = positionLevels)]
-    fn position_levels(order: Uint32Array, level_sizes: &[u32], cyclic: Uint32Array) -> JsValue;
-}
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_DAG_PACKED: &'static str = r#"
