@@ -4,8 +4,8 @@
 
 export {
   MemoryStorage, IndexedDbStorage, CachedStorage, HttpStorage, BufferedHttpStorage, keyOf,
-  parseKey, validateNode, childKeys, chunkFile, storeFile, readFile, readFileStream, fileInfo,
-  topoSortLevels, topoSortLevelsPacked,
+  parseKey, keyBytes, keyFromBytes, validateNode, childKeys, chunkFile, storeFile, readFile,
+  readFileStream, fileInfo, topoSortLevels, topoSortLevelsPacked,
 } from "./casweb.js";
 export type {
   StorageProviderLike, IndexedDbStats, ChunkOptions, DagNode, FileDag, FileContent, TopoLevels,

@@ -9,8 +9,8 @@ import { wasmInput } from "./load.js";
 
 export { CaswebError, isCaswebError } from "./error.js";
 export {
-  keyOf, parseKey, validateNode, childKeys, chunkFile, storeFile, readFile, readFileStream,
-  fileInfo, topoSortLevels, topoSortLevelsPacked,
+  keyOf, parseKey, keyBytes, keyFromBytes, validateNode, childKeys, chunkFile, storeFile, readFile,
+  readFileStream, fileInfo, topoSortLevels, topoSortLevelsPacked,
 } from "./casweb.js";
 
 // Methods (and `static:` functions) that return a promise, by class; every other method, getter

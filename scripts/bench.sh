@@ -25,9 +25,10 @@ say() { printf '[bench] %s\n' "$*"; }
 
 wasm_opt="$root/bench/node_modules/.bin/wasm-opt"
 wasm_opt_flags="${WASM_OPT_FLAGS:--Oz}"
-# The wasm features rustc emits for wasm32-unknown-unknown; binaryen must accept them.
+# The wasm features rustc emits for wasm32-unknown-unknown, and SIMD (blake3's hashing, see
+# Cargo.toml); binaryen must accept them.
 wasm_features=(--enable-bulk-memory --enable-sign-ext --enable-mutable-globals
-  --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue)
+  --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue --enable-simd)
 
 # --- Setup (idempotent): bench/'s npm packages: playwright-core for the driver and binaryen
 # for wasm-opt (npm's build: Debian's binaryen 108 breaks wasm-bindgen's externref table).

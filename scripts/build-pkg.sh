@@ -27,7 +27,7 @@ export CARGO_ENCODED_RUSTFLAGS
 # wasm-opt from npm's binaryen, the version bench/package.json pins, installed once into
 # target/tools/ (Cargo.toml turns wasm-pack's own wasm-opt off: it cannot download binaryen here,
 # and Debian's binaryen 108 breaks wasm-bindgen's output). The --enable flags are the wasm
-# features rustc emits for wasm32-unknown-unknown. No name section is kept (browser stack traces
+# features rustc emits for wasm32-unknown-unknown, and SIMD (blake3's hashing, see Cargo.toml). No name section is kept (browser stack traces
 # show `wasm-function[2869]` instead of Rust names): it would add about 10% to what every page
 # downloads; a stack trace with names comes from a debug build (`wasm-pack build --dev`).
 binaryen_version="$(node -p 'require("./bench/package.json").dependencies.binaryen')"
@@ -39,7 +39,7 @@ if [ ! -x "$wasm_opt" ]; then
 fi
 optimize() { # wasm file
   "$wasm_opt" --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
-    --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
+    --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue --enable-simd \
     -Oz "$1" -o "$1.opt"
   mv -f "$1.opt" "$1"
 }

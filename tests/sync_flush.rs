@@ -13,7 +13,7 @@ use futures::executor::block_on;
 
 use casweb::chunker::{chunk_file, ChunkOptions, FileDag};
 use casweb::node;
-use casweb::sync::{sync_nodes, sync_nodes_reporting, KeyStatus, SyncResult};
+use casweb::sync::{sync_nodes, sync_nodes_reporting, KeyStatus, SyncResult, UPLOADS_IN_FLIGHT};
 use casweb::{Error, Key, Result};
 use fake_server::FakeServer;
 
@@ -72,6 +72,31 @@ fn a_dag_is_uploaded_with_one_check_and_one_put_per_level() {
     assert_eq!(again.skipped.len(), nodes.len());
     assert_eq!(server.count("put"), depth);
     assert_eq!(server.count("check"), 2 * depth);
+}
+
+#[test]
+fn each_level_is_checked_while_the_level_below_it_uploads() {
+    let (dag, nodes) = dag(20_000);
+    let depth = dag.levels().count();
+    let server = FakeServer::default();
+    server.slow_puts.set(true);
+    let result = sync(&server, &nodes);
+    assert!(result.failed.is_empty(), "{:?}", result.failed.first());
+    assert_eq!(result.synced.len(), nodes.len());
+    // check 0, put 0, check 1 (sent before put 0 is acknowledged), put 1, check 2, ...
+    let log = server.requests.borrow();
+    let kinds: Vec<&str> = log.iter().map(|(kind, _)| *kind).collect();
+    let expected: Vec<&str> = (0..depth).flat_map(|_| ["check", "put"]).collect();
+    assert_eq!(kinds, expected);
+    let stored_after = server.stored_after.borrow();
+    for level in 0..depth - 1 {
+        assert!(
+            stored_after[level] > 2 * level + 2,
+            "level {level}: the next level's check came after its upload was acknowledged"
+        );
+    }
+    assert_eq!(server.count("check"), depth);
+    assert_eq!(server.count("put"), depth);
 }
 
 #[test]
@@ -287,6 +312,47 @@ fn each_upload_request_is_reported_owned_as_soon_as_it_is_acknowledged() {
     assert_eq!(
         reports.iter().map(|(keys, _)| keys.len()).sum::<usize>(),
         nodes.len()
+    );
+}
+
+#[test]
+fn a_level_is_uploaded_with_two_requests_in_flight_never_more() {
+    let (dag, nodes) = dag(5_000);
+    let leaves = dag.levels().next().unwrap().len();
+    let server = FakeServer::default();
+    server.slow_puts.set(true);
+    server.max_batch_nodes.set(Some(7));
+    let (result, reports) = sync_recording_reports(&server, &nodes);
+    assert!(result.failed.is_empty(), "{:?}", result.failed.first());
+    assert_eq!(
+        reports.iter().map(|(keys, _)| keys.len()).sum::<usize>(),
+        nodes.len()
+    );
+
+    // When each leaf request was stored: how many upload requests had been sent by then.
+    let log = server.requests.borrow();
+    let stored_after = server.stored_after.borrow();
+    let in_flight: Vec<usize> = stored_after
+        .iter()
+        .take(leaves.div_ceil(7))
+        .enumerate()
+        .map(|(stored, &logged)| {
+            let sent = log[..logged]
+                .iter()
+                .filter(|(kind, _)| *kind == "put")
+                .count();
+            sent - stored
+        })
+        .collect();
+    assert_eq!(UPLOADS_IN_FLIGHT, 2);
+    assert!(
+        in_flight.iter().all(|&n| n <= UPLOADS_IN_FLIGHT),
+        "{in_flight:?}"
+    );
+    assert_eq!(
+        in_flight.iter().max(),
+        Some(&UPLOADS_IN_FLIGHT),
+        "{in_flight:?}"
     );
 }
 

@@ -246,6 +246,8 @@ describe("demo page", () => {
 
   test("a second browser fetches the file from this one through the relay, with the HTTP API unreachable", async () => {
     await page.check("#p2p-serve");
+    // This browser is reachable: it holds a relay reservation (a relayed address is shown).
+    await page.locator("#p2p-addresses code").first().waitFor({ timeout: 20_000 });
     const fresh = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true });
     try {
       const other = await newPage(fresh);

@@ -257,6 +257,18 @@ describe("in Node", () => {
     assert.deepEqual(packed.levels.map((level) => [...level]), [[0]]);
     assert.throws(() => casweb.topoSortLevelsPacked(new Uint8Array(15), new Uint32Array(1), new Uint32Array(0)),
       (e) => e instanceof casweb.CaswebError && e.code === "invalid_argument");
+    // Keys as bytes for it: keyBytes and keyFromBytes round-trip, and sort like the strings.
+    const keyBytes = keys.map((key) => casweb.keyBytes(key));
+    assert.ok(keyBytes.every((bytes) => bytes instanceof Uint8Array && bytes.length === 16));
+    assert.deepEqual(keyBytes.map((bytes) => casweb.keyFromBytes(bytes)), keys);
+    const packedKeys = new Uint8Array(16 * keys.length);
+    keyBytes.forEach((bytes, i) => packedKeys.set(bytes, 16 * i));
+    const byPosition = casweb.topoSortLevelsPacked(packedKeys, new Uint32Array(keys.length), new Uint32Array(0));
+    assert.deepEqual(byPosition.levels.map((level) => [...level].map((p) => keys[p]).sort()), [[...keys].sort()]);
+    assert.throws(() => casweb.keyBytes("not a key"), (e) => e instanceof casweb.CaswebError && e.code === "invalid_key");
+    assert.throws(() => casweb.keyFromBytes(new Uint8Array(15)),
+      (e) => e instanceof casweb.CaswebError && e.code === "invalid_key");
+    assert.throws(() => casweb.keyFromBytes("text"), (e) => e instanceof casweb.CaswebError && e.code === "invalid_argument");
 
     const { realm, token } = await devRealm();
     const http = new casweb.HttpStorage({ baseUrl: env.server, realm, token });

@@ -1,6 +1,8 @@
-//! Key and node functions exported to JS: `keyOf`, `parseKey`, `childKeys`, `validateNode`, and
-//! `chunkFile` (a file cut into nodes in memory; `files.rs` stores and reads files).
+//! Key and node functions exported to JS: `keyOf`, `parseKey`, `keyBytes`, `keyFromBytes`,
+//! `childKeys`, `validateNode`, and `chunkFile` (a file cut into nodes in memory; `files.rs`
+//! stores and reads files).
 
+use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
 use super::convert::{
@@ -77,6 +79,27 @@ pub fn parse_key(
     #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
 ) -> JsResult<String> {
     Ok(js(key_from_js(&key))?.to_string())
+}
+
+/// The 16 bytes a key string stands for (what `topoSortLevelsPacked` takes); throws
+/// `invalid_key` saying what is wrong with the string.
+#[wasm_bindgen(js_name = keyBytes)]
+pub fn key_bytes(
+    #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+) -> JsResult<Uint8Array> {
+    let key = js(key_from_js(&key))?;
+    Ok(Uint8Array::from(&key.as_bytes()[..]))
+}
+
+/// The key string of 16 key bytes (the inverse of `keyBytes`); throws `invalid_argument` for
+/// anything but a `Uint8Array`, `invalid_key` for a wrong length or a size flag out of range.
+#[wasm_bindgen(js_name = keyFromBytes)]
+pub fn key_from_bytes(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+) -> JsResult<String> {
+    let bytes = js(bytes_from_js(&bytes, "bytes"))?;
+    let key = js(Key::from_slice(&bytes).map_err(Error::from))?;
+    Ok(key.to_string())
 }
 
 /// The child keys of a node (the built-in `getChildKeys`).

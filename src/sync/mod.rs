@@ -15,7 +15,7 @@ pub use backoff::Backoff;
 #[cfg(target_arch = "wasm32")]
 pub use browser::BufferedStorage;
 pub use engine::{BufferedConfig, BufferedStats, SyncEngine, SyncHooks};
-pub use flush::{sync_nodes, sync_nodes_reporting, KeyStatus, SyncResult};
+pub use flush::{sync_nodes, sync_nodes_reporting, KeyStatus, SyncResult, UPLOADS_IN_FLIGHT};
 pub use lock::{FlushLock, NoLock};
 pub use pending::{AnyPendingStore, PendingStore};
 pub use remote::{CheckResult, SyncRemote};

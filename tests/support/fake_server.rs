@@ -39,6 +39,29 @@ pub struct FakeServer {
     pub refuse_token: Cell<bool>,
     /// The largest node the server says it accepts (`None`: not known yet).
     pub max_node: Cell<Option<usize>>,
+    /// While true an upload takes one turn of the executor before the server stores it, so
+    /// requests sent meanwhile show in the log before it is acknowledged.
+    pub slow_puts: Cell<bool>,
+    /// For each upload request that was stored, how many requests the log held by then.
+    pub stored_after: RefCell<Vec<usize>>,
+}
+
+/// Pending once (waking itself), then ready: lets other futures of a join run.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
 }
 
 impl FakeServer {
@@ -179,6 +202,12 @@ impl SyncRemote for FakeServer {
         if let Some(error) = self.fault() {
             return Err(error);
         }
+        if self.slow_puts.get() {
+            YieldOnce(false).await;
+        }
+        self.stored_after
+            .borrow_mut()
+            .push(self.requests.borrow().len());
         Ok(nodes
             .iter()
             .map(|(key, bytes)| {
