@@ -118,7 +118,8 @@ async fn half_of_requests_failing_still_syncs_every_node() {
 
 #[wasm_bindgen_test]
 async fn reloads_mid_sync_keep_what_each_engine_got_owned() {
-    let nodes = nodes(3, 40_000);
+    // Big enough that a pass outlives a reload: ten 1,000-node upload batches on the lowest level.
+    let nodes = nodes(3, 400_000);
     let keys: Vec<Key> = nodes.iter().map(|(k, _)| *k).collect();
     let mut config = config();
     config.debounce_ms = 60_000; // the first page goes away before any pass
@@ -164,6 +165,9 @@ async fn reloads_mid_sync_keep_what_each_engine_got_owned() {
         previous = now;
         assert!(reloads <= 40, "too many reloads");
     }
+    web_sys::console::log_1(
+        &format!("SYNC_RELOADS: {} nodes over {reloads} reloads", keys.len()).into(),
+    );
     assert!(
         reloads >= 2,
         "{reloads} reloads: the DAG synced too fast to test anything"
