@@ -532,10 +532,11 @@ class P2pPanel {
     })));
     this.fetchResult.dataset.state = "fetching";
     show(el("span", { className: "hint", textContent: "looking for providers..." }));
+    let peers;
     try {
       if (!node) throw panelError("not_connected", "peer discovery is not connected");
       if (typeof PeerStorage !== "function") throw panelError("unsupported", "this package cannot fetch from peers");
-      const peers = new PeerStorage(node);
+      peers = new PeerStorage(node);
       const storage = this.local ? new CachedStorage(this.local, peers) : peers;
       const file = await readFile(storage, key, {
         onProgress: (progress) => {
@@ -555,7 +556,10 @@ class P2pPanel {
     } catch (error) {
       render.cancel();
       this.fetchResult.dataset.state = "error";
-      const text = error?.code === "not_found" ? `No peer gave ${key} (or part of it) in time.` :
+      const tried = peers?.stats();
+      const text = error?.code === "not_found" ? `No peer gave ${key} (or part of it) in time` +
+        (tried ? ` (${tried.lookups} lookup${tried.lookups === 1 ? "" : "s"}, ${tried.requests} request${tried.requests === 1 ? "" : "s"} to peers, ` +
+          `${tried.droppedProviders} provider${tried.droppedProviders === 1 ? "" : "s"} given up on).` : ".") :
         describeP2pError(error, { server: this.server, key });
       show(el("p", { className: "error p2p-error" },
         el("span", { className: "error-text", textContent: text }),

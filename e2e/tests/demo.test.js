@@ -246,8 +246,14 @@ describe("demo page", () => {
 
   test("a second browser fetches the file from this one through the relay, with the HTTP API unreachable", async () => {
     await page.check("#p2p-serve");
-    // This browser is reachable: it holds a relay reservation (a relayed address is shown).
+    // This browser is reachable: it holds a relay reservation (a relayed address is shown), and
+    // the DHT hands out its record with that address (after the reload of an earlier test the
+    // reservation can take a while to come back).
     await page.locator("#p2p-addresses code").first().waitFor({ timeout: 20_000 });
+    const peerId = await page.locator("#p2p-peer-id").innerText();
+    const reachable = (providers) => providers.some((p) => p.peerId === peerId && p.addrs.some((a) => a.includes("/p2p-circuit/")));
+    const providers = await serverProvidersUntil(root, reachable, 20_000);
+    assert.ok(reachable(providers), `the DHT lists this browser with a relayed address: ${JSON.stringify(providers)}`);
     const fresh = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true });
     try {
       const other = await newPage(fresh);
