@@ -30,7 +30,7 @@
 // the server killed, its WebSocket connection went after about 15 s and its WebRTC-direct one
 // not within 90 s (libp2p ping failures do not close connections).
 import { describeP2pError, errorDetail } from "./errors.js";
-import { formatSize, progressBar, throttle } from "./ui.js";
+import { formatSize, plural, progressBar, throttle } from "./ui.js";
 
 const TRANSPORT_KEY = "casweb-demo-p2p-transport";
 const TRANSPORTS = { "webrtc-direct": "WebRTC-direct", websocket: "WebSocket" };
@@ -551,15 +551,15 @@ class P2pPanel {
       this.fetchResult.dataset.state = "done";
       show(progressBar({ label: "fetched from peers", detail: formatSize(file.data.length), done: 1, total: 1, state: "done" }),
         el("p", { className: "hint", textContent: `${formatSize(file.data.length)} verified in ${seconds} s ` +
-          `(${lookups} lookup${lookups === 1 ? "" : "s"}, ${requests} request${requests === 1 ? "" : "s"} to peers), kept in this browser's cache.` }),
+          `(${plural(lookups, "lookup")}, ${plural(requests, "request")} to peers), kept in this browser's cache.` }),
         el("a", { href: url, download: key, textContent: "Download" }));
     } catch (error) {
       render.cancel();
       this.fetchResult.dataset.state = "error";
       const tried = peers?.stats();
       const text = error?.code === "not_found" ? `No peer gave ${key} (or part of it) in time` +
-        (tried ? ` (${tried.lookups} lookup${tried.lookups === 1 ? "" : "s"}, ${tried.requests} request${tried.requests === 1 ? "" : "s"} to peers, ` +
-          `${tried.droppedProviders} provider${tried.droppedProviders === 1 ? "" : "s"} given up on).` : ".") :
+        (tried ? ` (${plural(tried.lookups, "lookup")}, ${plural(tried.requests, "request")} to peers, ` +
+          `${plural(tried.droppedProviders, "provider")} given up on).` : ".") :
         describeP2pError(error, { server: this.server, key });
       show(el("p", { className: "error p2p-error" },
         el("span", { className: "error-text", textContent: text }),
