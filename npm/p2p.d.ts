@@ -4,7 +4,7 @@
 export { P2pNode, Advertiser, AdvertisingStorage, PeerStorage } from "./casweb_p2p.js";
 export type {
   StorageProviderLike, CallOptions, P2pTransport, P2pConnectOptions, P2pProvider,
-  GetProvidersOptions, DialOptions, ServeOptions, PeerStorageOptions, PeerStorageStats,
+  GetProvidersOptions, DialOptions, ServeOptions, PeerStorageOptions, PeerStorageStats, DroppedProvider,
   P2pEventType, P2pEventMap, P2pEvents, AdvertiserOptions, AdvertiseStatus, AdvertiserMetrics,
 } from "./casweb_p2p.js";
 export { CaswebError, isCaswebError } from "./error.js";

@@ -7,7 +7,8 @@
 # and the npm tarball installed over its link to pkg/, pkg/ rebuilt when the sources are newer,
 # the tarball packed to target/npm/casweb.tgz, the example built with Vite. Then it starts, on
 # free 127.0.0.1 ports with a temporary data dir, the server (--dev, serving www/) and `vite preview` of the example,
-# runs the tests, and stops everything it started on exit, failure and interrupt included.
+# runs the tests (all, or the files given as arguments, relative to e2e/), and stops everything
+# it started on exit, failure and interrupt included.
 # Screenshots stay in target/e2e-artifacts/ (CASWEB_E2E_ARTIFACTS to change it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -104,5 +105,10 @@ export CASWEB_E2E_PKG="$root/pkg"
 export CASWEB_E2E_TARBALL="$root/target/npm/casweb.tgz"
 # --test-force-exit: a failed test may leave a casweb engine's retry timer armed in Node; the run
 # must end (and report the failure) rather than wait for it.
-(cd e2e && node --test --test-concurrency=1 --test-force-exit tests/*.test.js)
+# Arguments choose test files (e.g. tests/demo.test.js, relative to e2e/); none runs them all.
+(
+  cd e2e
+  [ $# -gt 0 ] || set -- tests/*.test.js
+  node --test --test-concurrency=1 --test-force-exit "$@"
+)
 say "screenshots: $artifacts"

@@ -561,9 +561,12 @@ class P2pPanel {
         (tried ? ` (${plural(tried.lookups, "lookup")}, ${plural(tried.requests, "request")} to peers, ` +
           `${plural(tried.droppedProviders, "provider")} given up on).` : ".") :
         describeP2pError(error, { server: this.server, key });
+      // Why each provider was given up on: the first thing to know when no peer gave the file.
+      const dropped = (peers?.droppedProviders?.() ?? []).map(({ peerId, code, message }) =>
+        `${peerId}: ${code} (${message})`);
       show(el("p", { className: "error p2p-error" },
         el("span", { className: "error-text", textContent: text }),
-        el("small", { className: "error-detail", textContent: errorDetail(error) })));
+        el("small", { className: "error-detail", textContent: [errorDetail(error), ...dropped].join("; ") })));
     }
   }
 

@@ -267,7 +267,8 @@ describe("demo page", () => {
       const result = other.locator("#p2p-fetch-result");
       await other.waitForFunction(() => ["done", "error"].includes(document.querySelector("#p2p-fetch-result")?.dataset.state),
         null, { timeout: 60_000 });
-      assert.equal(await result.getAttribute("data-state"), "done", await result.innerText());
+      assert.equal(await result.getAttribute("data-state"), "done",
+        `${await result.innerText()} (this browser is ${peerId}; the DHT listed ${JSON.stringify(providers)})`);
       const download = await downloadBytes(other, other.locator("#p2p-fetch-result a"));
       assert.ok(Buffer.from(download.bytes).equals(Buffer.from(FILE.bytes)), "the bytes from the peer differ");
       await screenshot(other, "demo-p2p-fetched-from-peer");

@@ -1,7 +1,8 @@
 //! What a `get_providers` query found so far: providers without duplicates, each with the
 //! addresses to dial it (bounded: a hostile answer cannot make a lookup hold more than
 //! [`MAX_ADDRS_PER_PROVIDER`] addresses of [`MAX_ADDR_BYTES`] each per provider), and when the
-//! lookup is complete.
+//! lookup is complete: once its limit of providers is known, its query ends, or
+//! [`SETTLE_MS`] after its first providers arrived.
 
 use std::collections::HashMap;
 
@@ -18,11 +19,45 @@ pub const MAX_ADDRS_PER_PROVIDER: usize = 8;
 /// Longest address kept, in bytes of its binary form.
 pub const MAX_ADDR_BYTES: usize = 256;
 
+/// Once a lookup knows a provider, how much longer it waits for more before answering, in ms.
+/// The peers that hold the records answer within a round trip; the rest of a query can be peers
+/// that are gone (a closed page still in routing tables), each holding it up to Kademlia's
+/// request timeout (10 s).
+pub const SETTLE_MS: u32 = 1_000;
+
+/// What one step of a lookup's query means for whoever waits for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupProgress {
+    /// Complete: its caller is answered now.
+    Complete,
+    /// Its first providers just arrived: it answers with what it has [`SETTLE_MS`] from now at
+    /// the latest (the node arms that deadline, and [`Lookups::expire`] answers).
+    Settling,
+    /// Still running.
+    Running,
+}
+
+impl LookupProgress {
+    /// The progress of a lookup that knows `found` of its `limit` providers after a step (`last`:
+    /// its query's final one), `settling` if its first providers arrived at an earlier step.
+    pub fn of(found: usize, limit: usize, last: bool, settling: bool) -> LookupProgress {
+        if last || found >= limit {
+            LookupProgress::Complete
+        } else if found > 0 && !settling {
+            LookupProgress::Settling
+        } else {
+            LookupProgress::Running
+        }
+    }
+}
+
 /// The providers a lookup has found, up to its limit.
 #[derive(Debug)]
 pub struct ProviderLookup {
     limit: usize,
     found: Vec<Provider>,
+    /// Its first providers arrived: it answers at its settle deadline at the latest.
+    settling: bool,
 }
 
 impl ProviderLookup {
@@ -31,6 +66,7 @@ impl ProviderLookup {
         ProviderLookup {
             limit: limit.max(1),
             found: Vec::new(),
+            settling: false,
         }
     }
 
@@ -39,8 +75,8 @@ impl ProviderLookup {
         &self.found
     }
 
-    /// Takes in one step of query `id` (`last`: its final one) and says whether the lookup is
-    /// complete (the query is then finished early if it was not the last step). New providers
+    /// Takes in one step of query `id` (`last`: its final one) and says what it means for the
+    /// lookup (once complete, the query is finished early if it was not the last step). New providers
     /// get their addresses from `kad` (its store and routing table); `local` with `external`
     /// are this node, which may be a provider itself.
     pub fn step<S: RecordStore + Send + 'static>(
@@ -51,7 +87,7 @@ impl ProviderLookup {
         external: &[Multiaddr],
         result: &Result<GetProvidersOk, GetProvidersError>,
         last: bool,
-    ) -> bool {
+    ) -> LookupProgress {
         if let Ok(GetProvidersOk::FoundProviders { key, providers }) = result {
             for peer in providers {
                 let peer_id = peer.to_string();
@@ -63,13 +99,17 @@ impl ProviderLookup {
                 self.found.push(Provider { peer_id, addrs });
             }
         }
-        let complete = last || self.found.len() >= self.limit;
-        if complete && !last {
-            if let Some(mut query) = kad.query_mut(&id) {
-                query.finish();
+        let progress = LookupProgress::of(self.found.len(), self.limit, last, self.settling);
+        match progress {
+            LookupProgress::Complete if !last => {
+                if let Some(mut query) = kad.query_mut(&id) {
+                    query.finish();
+                }
             }
+            LookupProgress::Settling => self.settling = true,
+            _ => {}
         }
-        complete
+        progress
     }
 
     /// The providers, at most the limit.
@@ -110,29 +150,36 @@ impl<B: NetworkBehaviour, S: RecordStore + Send + 'static, R: LookupReply> Looku
     }
 
     /// Takes in one step of query `id` of `swarm` (see [`ProviderLookup::step`]); once the
-    /// lookup is complete, answers its caller.
+    /// lookup is complete, answers its caller. True when its first providers just arrived: the
+    /// node then arms a deadline of [`SETTLE_MS`] for `id` (which [`Lookups::expire`] answers).
     pub fn on_step(
         &mut self,
         swarm: &mut Swarm<B>,
         id: QueryId,
         result: &Result<GetProvidersOk, GetProvidersError>,
         last: bool,
-    ) {
+    ) -> bool {
         let Some((lookup, _)) = self.running.get_mut(&id) else {
-            return;
+            return false;
         };
         let local = *swarm.local_peer_id();
         let external: Vec<Multiaddr> = swarm.external_addresses().cloned().collect();
         let kad = (self.kad)(swarm.behaviour_mut());
-        if lookup.step(kad, id, local, &external, result, last) {
-            if let Some((lookup, reply)) = self.running.remove(&id) {
-                reply.send_providers(lookup.finish());
+        match lookup.step(kad, id, local, &external, result, last) {
+            LookupProgress::Complete => {
+                if let Some((lookup, reply)) = self.running.remove(&id) {
+                    reply.send_providers(lookup.finish());
+                }
+                false
             }
+            LookupProgress::Settling => true,
+            LookupProgress::Running => false,
         }
     }
 
-    /// Query `id`'s time is up: the query stops, and its caller gets what was found (a slow or
-    /// silent peer cannot hold back providers already known), or a timeout if nothing was.
+    /// Query `id`'s time is up (its timeout, or its settle deadline): the query stops, and its
+    /// caller gets what was found (a slow or silent peer cannot hold back providers already
+    /// known), or a timeout if nothing was. A lookup already answered is left alone.
     pub fn expire(&mut self, swarm: &mut Swarm<B>, id: QueryId) {
         let Some((lookup, reply)) = self.running.remove(&id) else {
             return;
@@ -192,4 +239,23 @@ fn provider_addresses<S: RecordStore + Send + 'static>(
         }
     }
     unique
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LookupProgress::{self, Complete, Running, Settling};
+
+    #[test]
+    fn a_lookup_settles_once_at_its_first_providers_and_completes_at_its_limit_or_last_step() {
+        // Nothing yet: running, until the query's last step.
+        assert_eq!(LookupProgress::of(0, 5, false, false), Running);
+        assert_eq!(LookupProgress::of(0, 5, true, false), Complete);
+        // The first providers: settling, once; then running until the limit or the end.
+        assert_eq!(LookupProgress::of(2, 5, false, false), Settling);
+        assert_eq!(LookupProgress::of(3, 5, false, true), Running);
+        assert_eq!(LookupProgress::of(5, 5, false, true), Complete);
+        assert_eq!(LookupProgress::of(3, 5, true, true), Complete);
+        // The limit reached at the first step: complete at once, no settling.
+        assert_eq!(LookupProgress::of(1, 1, false, false), Complete);
+    }
 }

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::key::{Key, KEY_LEN};
 
-pub use lookup::{LookupReply, Lookups, ProviderLookup};
+pub use lookup::{LookupProgress, LookupReply, Lookups, ProviderLookup, SETTLE_MS};
 pub use store::{ProviderStore, StoreLimits};
 
 /// The Kademlia protocol name of casweb's DHT (private: other libp2p DHTs are not joined).

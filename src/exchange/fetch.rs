@@ -1,9 +1,15 @@
-//! Fetching nodes from peers (pure): [`Fetcher`] asks the providers it knows served before,
-//! else those a DHT lookup finds, for every missing key at once; verifies each node against its
-//! key before keeping it; drops a provider that sends bytes that are not the key's (a liar),
-//! refuses, fails or answers too late, and tries the next; and stops at its deadline with what
-//! it has. The network (lookups, requests, the clock) is a [`BlockNetwork`], so native tests
-//! drive this with a fake one.
+//! Fetching nodes from peers (pure): [`Fetcher`] asks the providers it knows served before (one
+//! at a time), else those a DHT lookup finds ([`RACED_PROVIDERS`] at once: any of them may be a
+//! closed page, costing a whole request timeout; the first answers win), for every missing key
+//! at once; verifies each node against its key before keeping it; drops a provider that sends
+//! bytes that are not the key's (a liar), refuses, fails or answers too late, and tries the
+//! next; and stops at its deadline with what it has. The network (lookups, requests, the clock)
+//! is a [`BlockNetwork`], so native tests drive this with a fake one.
+//!
+//! A provider that could not be reached, did not answer in time or was busy may be a moment
+//! away (a relay still routing to a connection the provider left, a page reloading): once every
+//! provider was asked, the fetcher pauses (1 s, then 2 s), looks up again and asks those once
+//! more, at most [`MAX_LOOKUPS`] lookups in all and never past its deadline.
 //!
 //! A provider whose connection closed under a request is asked once more (a new connection);
 //! a provider that served a node is remembered (most recent first) and asked first next time:
@@ -14,9 +20,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use bytes::Bytes;
-use futures::stream::{self, StreamExt as _};
+use futures::stream::{self, FuturesUnordered, StreamExt as _};
 
-use super::message::BlockResponse;
+use super::message::{BlockResponse, Refusal};
 use super::{ExchangeLimits, MAX_ANSWER_BYTES, MAX_KEYS_PER_REQUEST};
 use crate::dht::Provider;
 use crate::error::{Error, Result};
@@ -25,6 +31,19 @@ use crate::protocol::get_answer::{affordable, GetItem};
 
 /// How many providers that served recently are remembered.
 const REMEMBERED_PROVIDERS: usize = 8;
+
+/// How many of the latest providers given up on are kept with their reason.
+const DROPPED_KEPT: usize = 16;
+
+/// Most DHT lookups in one `get_many`: the first, and one per round of asking again the
+/// providers whose failure may pass (see [`worth_asking_again`]).
+const MAX_LOOKUPS: u32 = 3;
+
+/// The pause before a round of asking again, times the lookups made so far (1 s, then 2 s).
+const RETRY_PAUSE_MS: u32 = 1_000;
+
+/// Providers a lookup found that are asked at once (the first answers win).
+const RACED_PROVIDERS: usize = 3;
 
 /// What the fetcher needs from the network.
 #[allow(async_fn_in_trait)]
@@ -46,6 +65,8 @@ pub trait BlockNetwork {
     ) -> Result<BlockResponse>;
     /// Milliseconds on a monotonic clock.
     fn now_ms(&self) -> u64;
+    /// Completes after `ms` milliseconds of that clock.
+    async fn sleep(&self, ms: u32);
 }
 
 /// How a [`Fetcher`] fetches.
@@ -91,12 +112,22 @@ pub struct FetchStats {
     pub dropped_providers: u64,
 }
 
+/// A provider given up on, and why: what its request failed with (a refusal is a
+/// `peer_refused`, a wrong answer a `hash_mismatch`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DroppedProvider {
+    pub peer_id: String,
+    pub reason: Error,
+}
+
 /// Fetches nodes from peers; see the module documentation.
 pub struct Fetcher<N> {
     network: N,
     options: FetchOptions,
     /// Providers that served lately, most recent first.
     remembered: RefCell<Vec<Provider>>,
+    /// The latest providers given up on, oldest first (at most `DROPPED_KEPT`).
+    dropped: RefCell<VecDeque<DroppedProvider>>,
     stats: Cell<FetchStats>,
 }
 
@@ -122,12 +153,18 @@ impl<N: BlockNetwork> Fetcher<N> {
                 ..options
             },
             remembered: RefCell::new(Vec::new()),
+            dropped: RefCell::new(VecDeque::new()),
             stats: Cell::new(FetchStats::default()),
         }
     }
 
     pub fn stats(&self) -> FetchStats {
         self.stats.get()
+    }
+
+    /// The latest providers given up on (at most 16), oldest first, each with its reason.
+    pub fn dropped_providers(&self) -> Vec<DroppedProvider> {
+        self.dropped.borrow().iter().cloned().collect()
     }
 
     pub fn network(&self) -> &N {
@@ -153,7 +190,9 @@ impl<N: BlockNetwork> Fetcher<N> {
         let mut tried: HashSet<String> = HashSet::new();
         let mut reconnected: HashSet<String> = HashSet::new();
         let mut queue: VecDeque<Provider> = self.remembered.borrow().iter().cloned().collect();
-        let mut looked_up = false;
+        let mut lookups: u32 = 0;
+        // Providers given up on in this round for a failure that may pass.
+        let mut ask_again: Vec<Provider> = Vec::new();
         loop {
             let mut missing: Vec<Key> = Vec::new();
             for (index, key) in keys.iter().enumerate() {
@@ -165,45 +204,92 @@ impl<N: BlockNetwork> Fetcher<N> {
             if missing.is_empty() || now >= deadline {
                 break;
             }
-            let provider = match queue.pop_front() {
-                Some(provider) if tried.insert(provider.peer_id.clone()) => provider,
-                Some(_) => continue,
-                None if !looked_up => {
-                    looked_up = true;
+            // Remembered providers one at a time (one served the level before); those a lookup
+            // found, `RACED_PROVIDERS` at once (any may be gone, each costing a request timeout).
+            let width = if lookups == 0 { 1 } else { RACED_PROVIDERS };
+            let mut chosen: Vec<Provider> = Vec::new();
+            while chosen.len() < width {
+                match queue.pop_front() {
+                    Some(provider) if tried.insert(provider.peer_id.clone()) => {
+                        chosen.push(provider)
+                    }
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            if chosen.is_empty() {
+                if lookups == 0 || (!ask_again.is_empty() && lookups < MAX_LOOKUPS) {
+                    if lookups > 0 {
+                        // A provider that could not be reached or did not answer may be a
+                        // moment away (e.g. the relay still routes to a connection it left):
+                        // pause, look up again (it may have a new address) and ask again.
+                        let pause = (RETRY_PAUSE_MS * lookups).min(remaining_ms(deadline, now));
+                        self.network.sleep(pause).await;
+                        if self.network.now_ms() >= deadline {
+                            break;
+                        }
+                        for provider in &ask_again {
+                            tried.remove(&provider.peer_id);
+                        }
+                    }
+                    lookups += 1;
                     self.count(|s| s.lookups += 1);
-                    let remaining = remaining_ms(deadline, now);
+                    let remaining = remaining_ms(deadline, self.network.now_ms());
                     // A failed lookup (a timeout with none found) is "no provider".
-                    let providers = self
+                    let mut providers = self
                         .network
                         .find_providers(missing[0], self.options.providers, remaining)
                         .await
                         .unwrap_or_default();
+                    for provider in ask_again.drain(..) {
+                        if !providers.iter().any(|p| p.peer_id == provider.peer_id) {
+                            providers.push(provider);
+                        }
+                    }
                     queue.extend(providers);
                     continue;
                 }
-                None => break,
-            };
-            let asked = self.ask(&provider, &missing, deadline).await;
-            for (key, bytes) in &asked.found {
-                for &index in &positions[key] {
-                    found[index] = Some(bytes.clone());
+                break;
+            }
+            let missing = &missing;
+            let mut asks: FuturesUnordered<_> = chosen
+                .into_iter()
+                .map(|provider| async move {
+                    let asked = self.ask(&provider, missing, deadline).await;
+                    (provider, asked)
+                })
+                .collect();
+            // Answers as they come; once every key is found the slower asks are dropped.
+            while let Some((provider, asked)) = asks.next().await {
+                for (key, bytes) in &asked.found {
+                    for &index in &positions[key] {
+                        found[index] = Some(bytes.clone());
+                    }
+                }
+                let lost_connection = matches!(asked.failure, Some(Error::Network(_)));
+                if lost_connection
+                    && asked.lied.is_empty()
+                    && reconnected.insert(provider.peer_id.clone())
+                {
+                    // The connection closed under the request (e.g. a relay circuit reached its
+                    // byte or time limit): a new dial makes a new circuit. Once per provider.
+                    tried.remove(&provider.peer_id);
+                    queue.push_front(provider);
+                } else if let Some(&key) = asked.lied.first() {
+                    self.forget(&provider, Error::HashMismatch { key });
+                } else if let Some(failure) = asked.failure {
+                    if worth_asking_again(&failure) {
+                        ask_again.push(provider.clone());
+                    }
+                    self.forget(&provider, failure);
+                } else if !asked.found.is_empty() {
+                    self.remember(provider);
+                }
+                lied.extend(asked.lied);
+                if found.iter().all(Option::is_some) {
+                    break;
                 }
             }
-            let lost_connection = matches!(asked.failure, Some(Error::Network(_)));
-            if lost_connection
-                && asked.lied.is_empty()
-                && reconnected.insert(provider.peer_id.clone())
-            {
-                // The connection closed under the request (e.g. a relay circuit reached its
-                // byte or time limit): a new dial makes a new circuit. Once per provider.
-                tried.remove(&provider.peer_id);
-                queue.push_front(provider);
-            } else if !asked.lied.is_empty() || asked.failure.is_some() {
-                self.forget(&provider);
-            } else if !asked.found.is_empty() {
-                self.remember(provider);
-            }
-            lied.extend(asked.lied);
         }
         keys.iter()
             .zip(found)
@@ -315,11 +401,30 @@ impl<N: BlockNetwork> Fetcher<N> {
         remembered.truncate(REMEMBERED_PROVIDERS);
     }
 
-    fn forget(&self, provider: &Provider) {
+    fn forget(&self, provider: &Provider, reason: Error) {
         self.count(|s| s.dropped_providers += 1);
         self.remembered
             .borrow_mut()
             .retain(|p| p.peer_id != provider.peer_id);
+        let mut dropped = self.dropped.borrow_mut();
+        if dropped.len() == DROPPED_KEPT {
+            dropped.pop_front();
+        }
+        dropped.push_back(DroppedProvider {
+            peer_id: provider.peer_id.clone(),
+            reason,
+        });
+    }
+}
+
+/// Whether a provider whose request failed with `failure` may answer a moment later: it could
+/// not be reached, did not answer in time, lost its connection again, or was busy. A liar, a
+/// malformed answer or a refusal for any other reason is not asked again.
+fn worth_asking_again(failure: &Error) -> bool {
+    match failure {
+        Error::Timeout { .. } | Error::NoRoute(_) | Error::Network(_) => true,
+        Error::PeerRefused { reason, .. } => reason == Refusal::Busy.code(),
+        _ => false,
     }
 }
 
@@ -330,9 +435,9 @@ fn remaining_ms(deadline: u64, now: u64) -> u32 {
 #[cfg(test)]
 mod tests {
     use futures::executor::block_on;
+    use futures::FutureExt as _;
 
     use super::*;
-    use crate::exchange::message::Refusal;
 
     /// How a fake provider behaves.
     #[derive(Clone, Copy, PartialEq)]
@@ -342,8 +447,15 @@ mod tests {
         Lies,
         /// Never answers: the request takes its whole timeout.
         Silent,
+        /// Refuses as busy.
         Refuses,
+        /// Refuses as not serving.
+        NotServing,
         Unreachable,
+        /// Its first request fails as unreachable; then it is honest.
+        UnreachableOnce,
+        /// Never answers, and no clock moves: its request stays pending.
+        Hangs,
         /// Its first request fails as a closed connection; then it is honest.
         DropsOnce,
     }
@@ -362,6 +474,7 @@ mod tests {
         clock: Cell<u64>,
         log: RefCell<Vec<String>>,
         dropped: Cell<bool>,
+        unreachable_once: Cell<bool>,
         max_items: usize,
     }
 
@@ -438,19 +551,25 @@ mod tests {
                     return Err(Error::Network("connection closed".into()))
                 }
                 Behaviour::DropsOnce => Behaviour::Honest,
+                Behaviour::UnreachableOnce if !self.unreachable_once.replace(true) => {
+                    Behaviour::Unreachable
+                }
+                Behaviour::UnreachableOnce => Behaviour::Honest,
                 other => other,
             };
             match behaviour {
-                Behaviour::Honest | Behaviour::DropsOnce => Ok(BlockResponse::Nodes(
-                    items
-                        .map(|k| {
-                            peer.nodes
-                                .get(k)
-                                .cloned()
-                                .map_or(GetItem::NotFound, GetItem::Node)
-                        })
-                        .collect(),
-                )),
+                Behaviour::Honest | Behaviour::DropsOnce | Behaviour::UnreachableOnce => {
+                    Ok(BlockResponse::Nodes(
+                        items
+                            .map(|k| {
+                                peer.nodes
+                                    .get(k)
+                                    .cloned()
+                                    .map_or(GetItem::NotFound, GetItem::Node)
+                            })
+                            .collect(),
+                    ))
+                }
                 Behaviour::Lies => Ok(BlockResponse::Nodes(
                     items
                         .map(|_| GetItem::Node(Bytes::from(leaf(b"not what you asked for").1)))
@@ -461,12 +580,19 @@ mod tests {
                     Err(Error::Timeout { ms: timeout_ms })
                 }
                 Behaviour::Refuses => Ok(BlockResponse::Refused(Refusal::Busy)),
+                Behaviour::NotServing => Ok(BlockResponse::Refused(Refusal::NotServing)),
                 Behaviour::Unreachable => Err(Error::NoRoute("unreachable".into())),
+                Behaviour::Hangs => futures::future::pending().await,
             }
         }
 
         fn now_ms(&self) -> u64 {
             self.clock.get()
+        }
+
+        async fn sleep(&self, ms: u32) {
+            self.log.borrow_mut().push(format!("sleep {ms}"));
+            self.clock.set(self.clock.get() + u64::from(ms));
         }
     }
 
@@ -526,6 +652,13 @@ mod tests {
         assert_eq!(fetcher.network().calls(), ["lookup", "liar 2", "honest 2"]);
         assert_eq!(fetcher.stats().hash_mismatches, 2);
         assert_eq!(fetcher.stats().dropped_providers, 1);
+        assert_eq!(
+            fetcher.dropped_providers(),
+            [DroppedProvider {
+                peer_id: "liar".into(),
+                reason: Error::HashMismatch { key: keys[0] },
+            }]
+        );
         // The honest one is remembered, the liar is not asked again.
         fetch(&fetcher, &keys[..1]);
         assert_eq!(fetcher.network().calls().last().unwrap(), "honest 1");
@@ -567,6 +700,19 @@ mod tests {
             ]
         );
         assert_eq!(fetcher.stats().dropped_providers, 3);
+        let reasons: Vec<(String, &str)> = fetcher
+            .dropped_providers()
+            .into_iter()
+            .map(|d| (d.peer_id, d.reason.code()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                ("silent".to_string(), "timeout"),
+                ("refuses".to_string(), "peer_refused"),
+                ("gone".to_string(), "no_route"),
+            ]
+        );
         // The silent provider cost one request timeout, not the whole budget.
         assert!(fetcher.network().now_ms() < u64::from(FetchOptions::default().timeout_ms));
     }
@@ -640,12 +786,106 @@ mod tests {
         assert_eq!(fetch(&fetcher, &[key]), vec![Ok(Some(all[0].1.clone()))]);
         assert_eq!(fetcher.network().calls(), ["lookup", "a 1", "a 1"]);
         assert_eq!(fetcher.stats().dropped_providers, 0);
-        // Unreachable twice in a row is given up on.
+    }
+
+    #[test]
+    fn a_provider_unreachable_for_a_moment_is_asked_again_after_a_pause_and_a_new_lookup() {
+        let all = nodes(1);
+        let key = all[0].0;
         let mut network = FakeNetwork::default();
-        network.peer("gone", Behaviour::Unreachable, &all, &[key]);
-        let fetcher = Fetcher::new(network, FetchOptions::default());
+        network.peer("a", Behaviour::UnreachableOnce, &all, &[key]);
+        let fetcher = fetcher(network);
+        assert_eq!(fetch(&fetcher, &[key]), vec![Ok(Some(all[0].1.clone()))]);
+        assert_eq!(
+            fetcher.network().calls(),
+            ["lookup", "a 1", "sleep 1000", "lookup", "a 1"]
+        );
+        assert_eq!(fetcher.stats().lookups, 2);
+        assert_eq!(fetcher.stats().dropped_providers, 1);
+        assert_eq!(fetcher.dropped_providers()[0].reason.code(), "no_route");
+    }
+
+    #[test]
+    fn a_provider_that_stays_unreachable_is_given_up_after_three_lookups_or_at_the_deadline() {
+        let all = nodes(1);
+        let key = all[0].0;
+        let gone = || {
+            let mut network = FakeNetwork::default();
+            network.peer("gone", Behaviour::Unreachable, &all, &[key]);
+            network
+        };
+        let fetcher = fetcher(gone());
         assert_eq!(fetch(&fetcher, &[key]), vec![Ok(None)]);
-        assert_eq!(fetcher.network().calls(), ["lookup", "gone 1"]);
+        assert_eq!(
+            fetcher.network().calls(),
+            [
+                "lookup",
+                "gone 1",
+                "sleep 1000",
+                "lookup",
+                "gone 1",
+                "sleep 2000",
+                "lookup",
+                "gone 1"
+            ]
+        );
+        // With 1.5 s to spend, the second pause ends at the deadline: no third lookup.
+        let fetcher = fetcher_with_timeout(gone(), 1_500);
+        assert_eq!(fetch(&fetcher, &[key]), vec![Ok(None)]);
+        assert_eq!(
+            fetcher.network().calls(),
+            [
+                "lookup",
+                "gone 1",
+                "sleep 1000",
+                "lookup",
+                "gone 1",
+                "sleep 380"
+            ]
+        );
+        assert_eq!(fetcher.network().now_ms(), 1_500);
+    }
+
+    #[test]
+    fn the_providers_a_lookup_found_are_asked_at_once_and_the_first_answer_wins() {
+        let all = nodes(1);
+        let key = all[0].0;
+        let mut network = FakeNetwork::default();
+        network.peer("hangs", Behaviour::Hangs, &all, &[key]);
+        network.peer("has", Behaviour::Honest, &all, &[key]);
+        let fetcher = fetcher(network);
+        // Asked one after the other, the fetch would wait on the first for ever: it must be
+        // done at its first poll, with the second's answer.
+        let answers = fetcher
+            .get_many(&[key])
+            .now_or_never()
+            .expect("a provider that never answers held the fetch back");
+        assert_eq!(answers, vec![Ok(Some(all[0].1.clone()))]);
+        assert_eq!(fetcher.network().calls(), ["lookup", "hangs 1", "has 1"]);
+        // The one that answered is remembered and asked alone next time.
+        fetch(&fetcher, &[key]);
+        assert_eq!(fetcher.network().calls().last().unwrap(), "has 1");
+    }
+
+    #[test]
+    fn liars_and_providers_that_do_not_serve_are_not_asked_again() {
+        let all = nodes(1);
+        let key = all[0].0;
+        let mut network = FakeNetwork::default();
+        network.peer("liar", Behaviour::Lies, &[], &[key]);
+        network.peer("off", Behaviour::NotServing, &all, &[key]);
+        let fetcher = fetcher(network);
+        assert_eq!(
+            fetch(&fetcher, &[key]),
+            vec![Err(Error::HashMismatch { key })]
+        );
+        assert_eq!(fetcher.network().calls(), ["lookup", "liar 1", "off 1"]);
+        let reasons: Vec<&str> = fetcher
+            .dropped_providers()
+            .iter()
+            .map(|d| d.reason.code())
+            .collect();
+        assert_eq!(reasons, ["hash_mismatch", "peer_refused"]);
     }
 
     #[test]

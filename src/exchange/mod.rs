@@ -21,7 +21,7 @@ use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::StreamProtocol;
 
 pub use codec::BlockCodec;
-pub use fetch::{BlockNetwork, FetchOptions, FetchStats, Fetcher};
+pub use fetch::{BlockNetwork, DroppedProvider, FetchOptions, FetchStats, Fetcher};
 pub use message::{BlockRequest, BlockResponse, InboundRequest, Refusal};
 pub use serve::{answer, answer_of, answered_prefix, PeerGate, ServeLimits};
 

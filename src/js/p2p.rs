@@ -210,8 +210,8 @@ impl JsP2pNode {
     }
 
     /// Finds who holds `key`: up to `limit` providers with their addresses. Resolves early once
-    /// the limit is met; `[]` when the lookup ends with none; `timeout` when time runs out with
-    /// none found.
+    /// the limit is met, or 1 s after the first providers arrived with those found by then; `[]`
+    /// when the lookup ends with none; `timeout` when time runs out with none found.
     #[wasm_bindgen(js_name = getProviders, unchecked_return_type = "Promise<P2pProvider[]>")]
     pub fn get_providers(
         &self,

@@ -42,6 +42,14 @@ export interface PeerStorageStats {
   /** Providers given up on: a liar, a refusal, a failure, a timeout. */
   droppedProviders: number;
 }
+
+/** A provider a PeerStorage gave up on, and why (the error its request failed with). */
+export interface DroppedProvider {
+  peerId: string;
+  /** The error's code: e.g. `timeout`, `no_route`, `peer_refused`, `hash_mismatch`, `network`. */
+  code: string;
+  message: string;
+}
 "#;
 
 #[wasm_bindgen]
@@ -71,8 +79,10 @@ fn fetch_options(options: &JsValue) -> Result<FetchOptions> {
 
 /// Nodes fetched from peers: `get` finds providers on the DHT, asks them over the block
 /// exchange and verifies every node against its key (a provider sending other bytes is dropped
-/// and the next one asked; `hash_mismatch` if no honest one had it); `null` if no provider gave
-/// it within `timeoutMs`. The gets of one tick go to one provider in one request. `put` rejects
+/// and the next one asked; `hash_mismatch` if no honest one had it; one unreachable, slow or
+/// busy is asked again after a pause and a new lookup, up to three lookups); `null` if no
+/// provider gave it within `timeoutMs` (`droppedProviders()` says why each was given up on). The
+/// gets of one tick go to one provider in one request. `put` rejects
 /// with `unsupported`: use it as a remote, e.g. `new CachedStorage(idb, peers)`.
 #[wasm_bindgen(js_name = PeerStorage)]
 pub struct JsPeerStorage {
@@ -122,6 +132,32 @@ impl JsPeerStorage {
     pub fn stats(&self) -> JsResult<JsValue> {
         serde_wasm_bindgen::to_value(&self.storage.stats()).map_err(JsValue::from)
     }
+
+    /// The latest providers given up on (at most 16), oldest first: who, and the error their
+    /// request failed with.
+    #[wasm_bindgen(js_name = droppedProviders, unchecked_return_type = "DroppedProvider[]")]
+    pub fn dropped_providers(&self) -> JsResult<JsValue> {
+        let dropped: Vec<DroppedProviderJs> = self
+            .storage
+            .dropped_providers()
+            .into_iter()
+            .map(|d| DroppedProviderJs {
+                code: d.reason.code(),
+                message: d.reason.to_string(),
+                peer_id: d.peer_id,
+            })
+            .collect();
+        serde_wasm_bindgen::to_value(&dropped).map_err(JsValue::from)
+    }
+}
+
+/// A `DroppedProvider` as JS sees it.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DroppedProviderJs {
+    peer_id: String,
+    code: &'static str,
+    message: String,
 }
 
 provider_methods!(JsPeerStorage, "PeerStorage");

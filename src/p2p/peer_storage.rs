@@ -19,7 +19,9 @@ use super::config::LookupOptions;
 use super::node::P2pNode;
 use crate::dht::Provider;
 use crate::error::{Error, Result};
-use crate::exchange::{BlockNetwork, BlockResponse, FetchOptions, FetchStats, Fetcher};
+use crate::exchange::{
+    BlockNetwork, BlockResponse, DroppedProvider, FetchOptions, FetchStats, Fetcher,
+};
 use crate::key::Key;
 use crate::runtime::{BrowserRuntime, Runtime as _};
 use crate::storage::tick_queue::TickQueue;
@@ -56,6 +58,10 @@ impl BlockNetwork for NodeNetwork {
     fn now_ms(&self) -> u64 {
         BrowserRuntime.now_ms()
     }
+
+    async fn sleep(&self, ms: u32) {
+        BrowserRuntime.sleep(u64::from(ms)).await;
+    }
 }
 
 struct Inner {
@@ -91,6 +97,11 @@ impl PeerStorage {
     /// Lookups, requests, nodes, hash mismatches and dropped providers so far.
     pub fn stats(&self) -> FetchStats {
         self.inner.fetcher.stats()
+    }
+
+    /// The latest providers given up on (at most 16), oldest first, each with its reason.
+    pub fn dropped_providers(&self) -> Vec<DroppedProvider> {
+        self.inner.fetcher.dropped_providers()
     }
 
     /// Fetches this tick's gets together and answers each caller.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use casweb::dht::{
     identify_behaviour, kad_config, ping_behaviour, record_key, LookupReply, Lookups, Provider,
-    ProviderStore, StoreLimits, KAD_PROTOCOL,
+    ProviderStore, StoreLimits, KAD_PROTOCOL, SETTLE_MS,
 };
 use casweb::exchange::{self, BlockCodec, BlockResponse, PeerGate, Refusal, ServeLimits};
 use casweb::Key;
@@ -372,6 +372,18 @@ impl Driver {
         }
     }
 
+    /// Expires lookup `id` after `timeout` (answering with what it found by then, if still
+    /// running).
+    fn expire_after(&mut self, id: QueryId, timeout: Duration) {
+        self.deadlines.push(
+            async move {
+                tokio::time::sleep(timeout).await;
+                id
+            }
+            .boxed(),
+        );
+    }
+
     fn on_command(&mut self, command: Command) {
         let kad = &mut self.swarm.behaviour_mut().kad;
         match command {
@@ -392,13 +404,7 @@ impl Driver {
             } => {
                 let id = kad.get_providers(key);
                 self.lookups.start(id, limit, ProvidersReply(reply));
-                self.deadlines.push(
-                    async move {
-                        tokio::time::sleep(timeout).await;
-                        id
-                    }
-                    .boxed(),
-                );
+                self.expire_after(id, timeout);
             }
             Command::ConnectedPeers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
@@ -507,8 +513,12 @@ impl Driver {
                 }
             }
             QueryResult::GetProviders(result) => {
-                self.lookups
+                let settling = self
+                    .lookups
                     .on_step(&mut self.swarm, id, &result, step.last);
+                if settling {
+                    self.expire_after(id, Duration::from_millis(u64::from(SETTLE_MS)));
+                }
             }
             _ => {}
         }

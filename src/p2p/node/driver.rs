@@ -26,6 +26,7 @@ use super::transport::{Behaviour, BehaviourEvent};
 use super::{peer_of, EventCallback, NodeEvent, QUERY_TIMEOUT_MS};
 use crate::dht::{
     other_casweb_dht, record_key, LookupReply, Lookups, Provider, ProviderStore, KAD_PROTOCOL,
+    SETTLE_MS,
 };
 use crate::error::{Error, Result};
 use crate::exchange::{
@@ -193,6 +194,17 @@ impl Driver {
         }
     }
 
+    /// Expires lookup `id` in `ms` (answering with what it found by then, if still running).
+    fn expire_after(&mut self, id: QueryId, ms: u32) {
+        self.deadlines.push(
+            async move {
+                TimeoutFuture::new(ms).await;
+                id
+            }
+            .boxed_local(),
+        );
+    }
+
     fn setup_failed(&mut self, error: Error) {
         if let Some(setup) = self.setup.take() {
             let _ = setup.reply.send(Err(error));
@@ -251,13 +263,7 @@ impl Driver {
                 let timeout_ms = options.timeout_ms;
                 self.lookups
                     .start(id, options.limit, LookupWaiter { reply, timeout_ms });
-                self.deadlines.push(
-                    async move {
-                        TimeoutFuture::new(timeout_ms).await;
-                        id
-                    }
-                    .boxed_local(),
-                );
+                self.expire_after(id, timeout_ms);
             }
             Command::Bootstrap { reply } => match self.swarm.behaviour_mut().kad.bootstrap() {
                 Ok(id) => {
@@ -566,8 +572,12 @@ impl Driver {
                 }
             }
             QueryResult::GetProviders(result) => {
-                self.lookups
+                let settling = self
+                    .lookups
                     .on_step(&mut self.swarm, id, &result, step.last);
+                if settling {
+                    self.expire_after(id, SETTLE_MS);
+                }
             }
             _ => {}
         }
