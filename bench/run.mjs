@@ -4,6 +4,8 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 
@@ -16,7 +18,7 @@ const { values: args } = parseArgs({
   options: {
     page: { type: "string" }, // URL of bench/page/index.html
     server: { type: "string" }, // JSON: { baseUrl, realm, token }
-    builds: { type: "string" }, // JSON: { pkgDir, pkgUrl, blankPage } (bundle measure)
+    builds: { type: "string" }, // JSON: { pkgDir, pkgUrl, blankPage } (bundle measure, native runs)
     "p2p-dir": { type: "string" }, // directory of the P2P JSON results bench.sh collected
     rounds: { type: "string" }, // overrides every measure's own number of rounds
     only: { type: "string" }, // comma-separated measure ids
@@ -81,6 +83,36 @@ async function openBenchPage(browser) {
   return page;
 }
 
+let nativeModules;
+
+/** One run of a native contender (`native: true`): the measure's `runNative`, here in Node, with
+ *  the package's storage module (the npm build in `--builds`' pkgDir) as `casweb`. */
+async function runNative(measureId, contenderId, options) {
+  nativeModules ??= (async () => {
+    const { measures } = await import("./page/measures/index.mjs");
+    const casweb = await import(pathToFileURL(join(JSON.parse(args.builds).pkgDir, "index.js")).href);
+    await casweb.default();
+    return { measures, casweb };
+  })();
+  const { measures, casweb } = await nativeModules;
+  return measures.find((m) => m.id === measureId).runNative(contenderId, { casweb, ...options });
+}
+
+/** One run of an in-page contender, in a fresh page (profiled with --profile). */
+async function runInPage(browser, measure, contender, options, round) {
+  const page = await openBenchPage(browser);
+  const stopProfile = args.profile
+    ? await startProfile(page, args.profile, `${measure.id}-${contender.id}-${round}`)
+    : null;
+  const sample = await page.evaluate(
+    ([measureId, contenderId, runOptions]) => window.caswebBench.run(measureId, contenderId, runOptions),
+    [measure.id, contender.id, options],
+  );
+  await stopProfile?.();
+  await page.close();
+  return sample;
+}
+
 async function runMeasure(browser, measure, server) {
   const rounds = Number(args.rounds ?? measure.rounds);
   const samples = Object.fromEntries(measure.contenders.map((c) => [c.id, []]));
@@ -88,17 +120,10 @@ async function runMeasure(browser, measure, server) {
     // Rotate the order each round so no contender always runs first (or right after another).
     const order = measure.contenders.map((_, i) => measure.contenders[(i + round) % measure.contenders.length]);
     for (const contender of order) {
-      const page = await openBenchPage(browser);
-      const runId = `${measure.id}-${contender.id}-${round}-${Date.now()}`;
-      const stopProfile = args.profile
-        ? await startProfile(page, args.profile, `${measure.id}-${contender.id}-${round}`)
-        : null;
-      const sample = await page.evaluate(
-        ([measureId, contenderId, options]) => window.caswebBench.run(measureId, contenderId, options),
-        [measure.id, contender.id, { server, runId }],
-      );
-      await stopProfile?.();
-      await page.close();
+      const options = { server, runId: `${measure.id}-${contender.id}-${round}-${Date.now()}` };
+      const sample = contender.native
+        ? await runNative(measure.id, contender.id, options)
+        : await runInPage(browser, measure, contender, options, round);
       samples[contender.id].push(sample);
       const shown = measure.metrics.map((m) => `${m.id}=${Number(sample[m.id]).toFixed(1)}`).join(" ");
       console.log(`[bench] ${measure.id} round ${round + 1}/${rounds} ${contender.id}: ${shown}`);
@@ -152,7 +177,8 @@ async function main() {
     writeFileSync(args.markdown, renderMarkdown(results, args.markdown));
     for (const measure of measures) {
       for (const target of measure.targets) {
-        console.log(`[bench] ${target.met ? "met   " : "MISSED"} ${target.label}: ${target.value}`);
+        const mark = target.met === undefined ? "shown " : target.met ? "met   " : "MISSED";
+        console.log(`[bench] ${mark} ${target.label}: ${target.value}`);
       }
     }
   } finally {

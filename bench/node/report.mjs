@@ -13,6 +13,8 @@ function formatNumber(value) {
 }
 
 function cell(metric, value, baseline, isBaseline) {
+  // A contender that cannot measure this (e.g. memory outside the browser).
+  if (!Number.isFinite(value)) return "n/a";
   const text = `${formatNumber(value)}${metric.unit ? ` ${metric.unit}` : ""}`;
   if (!metric.lowerIsBetter || isBaseline || !(baseline > 0)) return text;
   return `${text} (${(value / baseline).toFixed(2)}×)`;
@@ -45,7 +47,9 @@ function measureSection(measure) {
   );
   lines.push("");
   for (const target of measure.targets) {
-    lines.push(`- ${target.met ? "✅ met" : "❌ missed"}: ${target.label}: ${target.value}`);
+    // `met` undefined: a figure the report shows without a target (e.g. a ceiling).
+    const mark = target.met === undefined ? "ℹ️ reported" : target.met ? "✅ met" : "❌ missed";
+    lines.push(`- ${mark}: ${target.label}: ${target.value}`);
   }
   lines.push("");
   return lines.join("\n");

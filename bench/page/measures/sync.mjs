@@ -8,6 +8,7 @@ import {
   collectGarbage, deleteDatabase, heapSampler, jsHeapBytes, randomBlocks, request, speedup, timed,
   transactionDone,
 } from "../util.mjs";
+import { batchesOf, levelsOf, uploadLevels, uploadPlain } from "../wire.mjs";
 
 // 4 KiB nodes: 10,200 leaves and the nodes above them make a DAG of about 10,000 nodes.
 const DATA_BYTES = 40 * 1024 * 1024;
@@ -36,70 +37,6 @@ async function syncNaive(http, nodes) {
     if (status.missing.length > 0) await http.put(key, bytes);
     else if (status.unowned.length > 0) await http.claim(key, bytes);
   }
-}
-
-/** Nodes per request and per IndexedDB transaction in the plain-JS contenders (the server's
- *  batch limit is 1,000 nodes or 16 MiB). */
-const BATCH_NODES = 1000;
-/** Upload requests in flight at once within a level (its nodes do not depend on each other):
- *  in Chromium two at once uploaded the 40 MiB 1.3× faster than one after the other (one run,
- *  2026-12-02); casweb's engine does the same (`UPLOADS_IN_FLIGHT`). */
-const UPLOADS_AT_ONCE = 2;
-
-function batchesOf(nodes) {
-  const batches = [];
-  for (let i = 0; i < nodes.length; i += BATCH_NODES) batches.push(nodes.slice(i, i + BATCH_NODES));
-  return batches;
-}
-
-/** One `POST .../nodes/batch` in plain JS: frames `[u32 LE length][bytes]` in a `Blob` body (in
- *  Chromium 3.4× faster to upload than the same bytes as one `Uint8Array`). */
-async function postBatch({ baseUrl, realm, token }, batch) {
-  const parts = [];
-  for (const { bytes } of batch) {
-    const length = new Uint8Array(4);
-    new DataView(length.buffer).setUint32(0, bytes.byteLength, true);
-    parts.push(length, bytes);
-  }
-  const response = await fetch(`${baseUrl}/api/realm/${realm}/nodes/batch`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/octet-stream" },
-    body: new Blob(parts, { type: "application/octet-stream" }),
-  });
-  if (!response.ok) throw new Error(`plain upload: ${response.status} ${await response.text()}`);
-  await response.arrayBuffer();
-}
-
-/** Nodes by level, children first (a leaf is level 0): the plain-JS contenders get them
- *  sorted, casweb's engine sorts in its own time. */
-function levelsOf(casweb, nodes) {
-  const level = new Map();
-  const levels = [];
-  for (const node of nodes) {
-    const children = casweb.childKeys(node.bytes);
-    const at = children.length === 0 ? 0 : 1 + Math.max(...children.map((c) => level.get(c)));
-    level.set(node.key, at);
-    (levels[at] ??= []).push(node);
-  }
-  return levels;
-}
-
-/** Sends every level's batches, `UPLOADS_AT_ONCE` requests at a time, a level once the one
- *  below it is acknowledged (the server wants a node's children first). */
-async function uploadLevels(levels, send) {
-  for (const level of levels) {
-    const batches = batchesOf(level);
-    let next = 0;
-    const sender = async () => {
-      while (next < batches.length) await send(batches[next++]);
-    };
-    await Promise.all(Array.from({ length: UPLOADS_AT_ONCE }, sender));
-  }
-}
-
-/** The plain upload: the batches of each level, children first, two requests at a time. */
-function uploadPlain(server, levels) {
-  return uploadLevels(levels, (batch) => postBatch(server, batch));
 }
 
 /** The floor: the nodes written to IndexedDB in one transaction per 1,000 while the same
@@ -157,7 +94,11 @@ export default {
     "Requests are `HttpStorage.requestCount`. Memory: the peak of " +
     "`performance.memory.usedJSHeapSize` sampled every 10 ms during the sync (typed-array " +
     "contents live outside it) and the wasm memory before and after it (wasm memory never " +
-    "shrinks; `chunkFile` of the 40 MiB input already grew it before the sync starts).",
+    "shrinks; `chunkFile` of the 40 MiB input already grew it before the sync starts). " +
+    "Ceiling: the plain upload run by Node's `fetch` outside the browser (same DAG shape, " +
+    "levels and requests; memory not measured there), with `Blob` bodies and with each body " +
+    "copied into one `Uint8Array`: the rate a native client gets from the same server in the " +
+    "same run.",
   rounds: 3,
   contenders: [
     { id: "casweb", label: "casweb BufferedHttpStorage" },
@@ -166,6 +107,9 @@ export default {
     { id: "putmany", label: "casweb HttpStorage.putMany, 1,000 per call, 2 at once" },
     { id: "plain-upload", label: "plain JS upload, Blob bodies, 2 at once" },
     { id: "naive", label: "naive: check + put per node" },
+    // Run by bench/run.mjs in Node, outside the browser (`runNative`).
+    { id: "node-blob", label: "ceiling: the plain upload from Node's fetch (native), Blob bodies", native: true },
+    { id: "node-bytes", label: "ceiling: the plain upload from Node's fetch (native), one Uint8Array per body", native: true },
   ],
   metrics: [
     { id: "syncMs", label: "sync", unit: "ms", lowerIsBetter: true },
@@ -215,6 +159,28 @@ export default {
       wasmAfterMiB: wasmAfter / MIB,
     };
   },
+  /** The native contender: the plain upload from Node (same DAG shape, same requests), the
+   *  rate a client outside the browser gets from this server. Memory is not comparable there. */
+  async runNative(contender, { casweb, server }) {
+    const form = { "node-blob": "blob", "node-bytes": "bytes" }[contender];
+    if (!form) throw new Error(`no native contender ${contender}`);
+    const nodes = makeDag(casweb);
+    const levels = levelsOf(casweb, nodes);
+    const syncMs = await timed(() => uploadPlain(server, levels, form));
+    const http = new casweb.HttpStorage(server);
+    const check = await http.checkMany([nodes[nodes.length - 1].key]);
+    if (check.owned.length !== 1) throw new Error(`${contender}: the root is not on the server`);
+    return {
+      syncMs,
+      requests: 0,
+      nodes: nodes.length,
+      depth: levels.length,
+      jsHeapBeforeMiB: NaN,
+      peakJsHeapMiB: NaN,
+      wasmBeforeMiB: NaN,
+      wasmAfterMiB: NaN,
+    };
+  },
   targets(medians) {
     const ratio = speedup(medians, "syncMs", "casweb", "naive");
     const { requests, depth, nodes } = medians.casweb;
@@ -227,7 +193,13 @@ export default {
     const stack = speedup(medians, "syncMs", "full-stack", "floor");
     const upload = speedup(medians, "syncMs", "putmany", "plain-upload");
     const engine = speedup(medians, "syncMs", "casweb", "plain-upload");
+    const ceiling = Math.min(medians["node-blob"].syncMs, medians["node-bytes"].syncMs);
+    const browser = ceiling / medians["plain-upload"].syncMs;
     return [
+      {
+        label: "the browser's plain upload against the native ceiling (Node's fetch in its faster body form, same requests)",
+        value: `${browser.toFixed(2)}× the native rate`,
+      },
       {
         label: "full stack ≥ 0.8× the floor's throughput",
         value: `${stack.toFixed(2)}×`,
