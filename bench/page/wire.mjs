@@ -87,9 +87,9 @@ export function uploadPlain(server, levels, form = "blob") {
 
 /** How a plain-JS download reads an answer's body into bytes. */
 export const BODY_READERS = {
-  /** What casweb does (`Response.arrayBuffer()`). */
+  /** The obvious reader (`Response.arrayBuffer()`). */
   arrayBuffer: async (response) => new Uint8Array(await response.arrayBuffer()),
-  /** A `Blob` first, then its bytes (the upload's fast form, for downloads). */
+  /** A `Blob` first, then its bytes (the upload's fast form, for downloads; what casweb does). */
   blob: async (response) => new Uint8Array(await (await response.blob()).arrayBuffer()),
   /** The body stream's chunks, copied into one array. */
   stream: async (response) => {
