@@ -158,8 +158,9 @@ pub async fn send(
         .map_err(|e| fail("no answer", e))?
         .dyn_into()
         .map_err(|_| Error::Network("fetch() resolved to something else than a Response".into()))?;
-    // The body is read as a `Blob` first: 1.24x faster than `arrayBuffer()` on the answers of
-    // many-nodes gets in Chromium (BENCHMARKS.md, measure 7b), the same bytes.
+    // The body is read as a `Blob` first: for the answers of many-nodes gets in Chromium it was
+    // 1.24x faster than `arrayBuffer()` in one run and equal in the next, never slower
+    // (BENCHMARKS.md, measure 7b).
     let blob = response
         .blob()
         .map_err(|e| fail("the answer's body cannot be read", e))?;
